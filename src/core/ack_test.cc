@@ -1,0 +1,110 @@
+#include "core/ack.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace sluice::core {
+namespace {
+
+struct Recorder {
+  std::optional<AckStatus> status;
+  int calls = 0;
+  AckHandle handle() {
+    return AckHandle::make([this](AckStatus s) {
+      status = s;
+      ++calls;
+    });
+  }
+};
+
+TEST(Ack, LastHolderReportsOnce) {
+  Recorder r;
+  {
+    AckHandle a = r.handle();
+    AckHandle b = a;
+    a.resolve(AckStatus::delivered);
+    EXPECT_EQ(r.calls, 0);
+    b.resolve(AckStatus::delivered);
+  }
+  EXPECT_EQ(r.calls, 1);
+  EXPECT_EQ(r.status, AckStatus::delivered);
+}
+
+TEST(Ack, DroppedWithoutResolveCountsAsErrored) {
+  Recorder r;
+  { AckHandle a = r.handle(); }
+  EXPECT_EQ(r.status, AckStatus::errored);
+}
+
+TEST(Ack, MergePrefersRejectedOverErroredOverDelivered) {
+  const AckStatus all[] = {AckStatus::delivered, AckStatus::errored, AckStatus::rejected};
+  for (AckStatus x : all) {
+    for (AckStatus y : all) {
+      Recorder r;
+      {
+        AckHandle a = r.handle();
+        AckHandle b = a;
+        a.resolve(x);
+        b.resolve(y);
+      }
+      EXPECT_EQ(r.status, std::max(x, y)) << to_string(x) << " + " << to_string(y);
+    }
+  }
+}
+
+TEST(Ack, MoveKeepsOutcomeAndCopyStartsOpen) {
+  Recorder r;
+  {
+    AckHandle a = r.handle();
+    AckHandle copy = a;  // open holder: errored unless resolved
+    copy.resolve(AckStatus::delivered);
+    AckHandle moved = std::move(a);
+    moved.resolve(AckStatus::delivered);
+  }
+  EXPECT_EQ(r.status, AckStatus::delivered);
+}
+
+TEST(Ack, ConcurrentHoldersReportExactlyOnce) {
+  std::atomic<int> calls{0};
+  std::atomic<int> rejected{0};
+  for (int round = 0; round < 200; ++round) {
+    AckHandle root = AckHandle::make([&](AckStatus s) {
+      ++calls;
+      if (s == AckStatus::rejected) ++rejected;
+    });
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([h = root, t]() mutable {
+        h.resolve(t == 3 ? AckStatus::rejected : AckStatus::delivered);
+      });
+    }
+    root.resolve(AckStatus::delivered);
+    for (auto& th : threads) th.join();
+  }
+  EXPECT_EQ(calls.load(), 200);
+  EXPECT_EQ(rejected.load(), 200);
+}
+
+struct CountingObserver : AckObserver {
+  int created = 0, finished = 0;
+  void on_created() override { ++created; }
+  void on_finished(AckStatus, int64_t) override { ++finished; }
+};
+
+TEST(Ack, ObserverSeesCreationAndFinish) {
+  auto obs = std::make_shared<CountingObserver>();
+  {
+    AckHandle a = AckHandle::make();
+    a.state()->observe(obs);
+    a.state()->observe(obs);  // attaching twice is ignored
+    EXPECT_EQ(obs->created, 1);
+    EXPECT_EQ(obs->finished, 0);
+  }
+  EXPECT_EQ(obs->finished, 1);
+}
+
+}  // namespace
+}  // namespace sluice::core

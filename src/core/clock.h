@@ -1,0 +1,45 @@
+#pragma once
+// Time source for everything that measures rates or deadlines, so tests can
+// drive time by hand (ManualClock) instead of sleeping.
+//
+// Threads: SteadyClock is stateless; ManualClock is safe to read from any
+// thread while one test thread advances it.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace sluice::core {
+
+using Nanos = std::chrono::nanoseconds;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Monotonic nanoseconds since an arbitrary epoch.
+  virtual int64_t now_ns() const = 0;
+};
+
+class SteadyClock final : public Clock {
+ public:
+  int64_t now_ns() const override {
+    return std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  static const SteadyClock& instance() {
+    static const SteadyClock clock;
+    return clock;
+  }
+};
+
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(int64_t start_ns = 1'000'000'000) : now_(start_ns) {}
+  int64_t now_ns() const override { return now_.load(std::memory_order_relaxed); }
+  void advance(Nanos d) { now_.fetch_add(d.count(), std::memory_order_relaxed); }
+  void set(int64_t ns) { now_.store(ns, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> now_;
+};
+
+}  // namespace sluice::core

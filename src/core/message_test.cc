@@ -1,0 +1,64 @@
+#include "core/message.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::core {
+namespace {
+
+TEST(Message, JsonViewIsParsedLazily) {
+  Message m(R"({"to":"+1555","n":3})");
+  ASSERT_NE(m.json(), nullptr);
+  EXPECT_EQ(m.json()->at("to").as_string(), "+1555");
+  EXPECT_EQ(m.json(), m.json());  // same object: parsed once
+}
+
+TEST(Message, NonJsonPayloadHasNoView) {
+  Message m("hello");
+  EXPECT_EQ(m.json(), nullptr);
+  EXPECT_EQ(m.payload(), "hello");
+}
+
+TEST(Message, EditingJsonReserialisesPayload) {
+  Message m(R"({"a":1})");
+  m.mutable_json().as_object()["b"] = "x";
+  EXPECT_EQ(m.payload(), R"({"a":1,"b":"x"})");
+  m.set_payload("raw");
+  EXPECT_EQ(m.json(), nullptr);
+  EXPECT_EQ(m.payload(), "raw");
+}
+
+TEST(Message, MutableJsonOnNonJsonStartsEmptyObject) {
+  Message m("not json");
+  m.mutable_json().as_object()["k"] = 1;
+  EXPECT_EQ(m.payload(), R"({"k":1})");
+}
+
+TEST(Metadata, SetFindErase) {
+  Metadata md;
+  md.set("a", "1");
+  md.set("a", "2");
+  md.set("b", "3");
+  ASSERT_NE(md.find("a"), nullptr);
+  EXPECT_EQ(*md.find("a"), "2");
+  EXPECT_EQ(md.entries().size(), 2u);
+  EXPECT_TRUE(md.erase("a"));
+  EXPECT_FALSE(md.erase("a"));
+  EXPECT_EQ(md.find("a"), nullptr);
+}
+
+TEST(Batch, ResolveAllAcksEveryMessage) {
+  int delivered = 0;
+  Batch b;
+  for (int i = 0; i < 3; ++i) {
+    Message m("x");
+    m.set_ack(AckHandle::make([&](AckStatus s) { delivered += s == AckStatus::delivered; }));
+    b.messages.push_back(std::move(m));
+  }
+  EXPECT_EQ(b.bytes(), 3u);
+  b.resolve_all(AckStatus::delivered);
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(delivered, 3);
+}
+
+}  // namespace
+}  // namespace sluice::core
