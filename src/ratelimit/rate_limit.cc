@@ -1,0 +1,78 @@
+#include "ratelimit/rate_limit.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "ratelimit/keyed_buckets.h"
+
+namespace sluice::ratelimit {
+namespace {
+
+class LocalBackend final : public Backend {
+ public:
+  LocalBackend(RateSpec spec, bool keyed, const core::Clock& clock, size_t max_keys) : spec_(spec) {
+    if (keyed) {
+      keyed_.emplace(spec, clock, max_keys);
+    } else {
+      single_.emplace(spec, clock);
+    }
+  }
+  boost::asio::awaitable<core::Result<int64_t>> reserve(std::string key, double cost) override {
+    co_return keyed_ ? keyed_->reserve(key, cost) : single_->reserve(cost);
+  }
+  std::string describe() const override {
+    return fmt::format("local {} bucket, {}/s, burst {}", keyed_ ? "keyed" : "single", spec_.per_second, spec_.burst);
+  }
+
+ private:
+  RateSpec spec_;
+  std::optional<TokenBucket> single_;
+  std::optional<KeyedBuckets> keyed_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_local_backend(RateSpec spec, bool keyed, const core::Clock& clock, size_t max_keys) {
+  return std::make_unique<LocalBackend>(spec, keyed, clock, max_keys);
+}
+
+RateLimit::RateLimit(std::string name, RateSpec spec, std::unique_ptr<Backend> backend,
+                     std::optional<tmpl::Template> key, std::optional<tmpl::Template> cost)
+    : name_(std::move(name)), spec_(spec), backend_(std::move(backend)), key_(std::move(key)), cost_(std::move(cost)) {}
+
+core::Result<double> RateLimit::cost_of(const core::Message& m) const {
+  if (!cost_) return 1.0;
+  auto text = cost_->render(m);
+  if (!text) return std::unexpected(text.error());
+  double cost = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), cost);
+  if (ec != std::errc() || p != text->data() + text->size() || cost < 0)
+    return core::fail(core::Errc::invalid_payload,
+                      fmt::format("rate limit '{}': cost '{}' is not a non-negative number", name_, *text));
+  return cost;
+}
+
+boost::asio::awaitable<core::Result<core::Nanos>> RateLimit::acquire(const core::Message& m) {
+  auto cost = cost_of(m);
+  if (!cost) co_return std::unexpected(cost.error());
+  if (*cost == 0) co_return core::Nanos(0);
+  std::string key;
+  if (key_) {
+    auto k = key_->render(m);
+    if (!k) co_return std::unexpected(k.error());
+    key = std::move(*k);
+  }
+  auto wait = co_await backend_->reserve(std::move(key), *cost);
+  if (!wait) co_return std::unexpected(wait.error());
+  if (*wait > 0) {
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, core::Nanos(*wait));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+  }
+  co_return core::Nanos(*wait);
+}
+
+}  // namespace sluice::ratelimit

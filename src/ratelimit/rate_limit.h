@@ -1,0 +1,63 @@
+#pragma once
+// A named rate limit from the config's `rate_limits:` section, as outputs and
+// the rate_limit processor use it: `co_await limit.acquire(message)`.
+//
+// The key and cost templates are evaluated here; the bucket arithmetic lives
+// in a Backend. The local backend is a TokenBucket or KeyedBuckets; a shared
+// backend (Redis, for a fleet) implements the same one-call interface, so no
+// caller changes when it arrives.
+//
+// Waiting is a timer on the caller's executor, never a blocked thread.
+// Threads: any; backends are thread-safe.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/message.h"
+#include "ratelimit/token_bucket.h"
+#include "template/template.h"
+
+namespace sluice::ratelimit {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Takes `cost` tokens from `key`'s bucket (key is empty for an unkeyed
+  // limit) and returns the nanoseconds to wait before using them.
+  virtual boost::asio::awaitable<core::Result<int64_t>> reserve(std::string key, double cost) = 0;
+  virtual std::string describe() const = 0;
+};
+
+// Token bucket(s) in this process.
+std::unique_ptr<Backend> make_local_backend(RateSpec spec, bool keyed, const core::Clock& clock,
+                                            size_t max_keys = 100'000);
+
+class RateLimit {
+ public:
+  RateLimit(std::string name, RateSpec spec, std::unique_ptr<Backend> backend,
+            std::optional<tmpl::Template> key = std::nullopt, std::optional<tmpl::Template> cost = std::nullopt);
+
+  // Takes this message's tokens and waits until they may be used; returns
+  // how long it waited. Errors when the cost template does not give a number.
+  boost::asio::awaitable<core::Result<core::Nanos>> acquire(const core::Message& m);
+  // The tokens `m` costs (1 without a cost template).
+  core::Result<double> cost_of(const core::Message& m) const;
+
+  const std::string& name() const { return name_; }
+  const RateSpec& spec() const { return spec_; }
+  std::string describe() const { return backend_->describe(); }
+
+ private:
+  std::string name_;
+  RateSpec spec_;
+  std::unique_ptr<Backend> backend_;
+  std::optional<tmpl::Template> key_;
+  std::optional<tmpl::Template> cost_;
+};
+
+}  // namespace sluice::ratelimit
