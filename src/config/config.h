@@ -1,0 +1,98 @@
+#pragma once
+// The whole config file, validated. load_file() collects every error (for
+// `sluice lint`); the runtime builds pipelines from a Config that loaded
+// cleanly.
+
+#include <chrono>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/diagnostics.h"
+#include "config/registry.h"
+#include "config/spec.h"
+#include "config/units.h"
+#include "ratelimit/token_bucket.h"
+
+namespace sluice::config {
+
+using std::chrono::nanoseconds;
+
+struct ComponentConfig {
+  const ComponentSpec* spec = nullptr;
+  Values values;
+  Position where;
+};
+
+struct BatchingConfig {
+  int64_t count = 1;      // flush when this many messages are buffered
+  int64_t bytes = 0;      // ... or this many payload bytes (0: no limit)
+  nanoseconds period{0};  // ... or this long after the first (0: no wait)
+};
+
+struct RetryConfig {
+  int64_t max_attempts = 5;
+  nanoseconds initial = std::chrono::milliseconds(200);
+  nanoseconds max = std::chrono::seconds(30);
+};
+
+struct OutputConfig {
+  ComponentConfig component;
+  std::string rate_limit;  // name in rate_limits, or empty
+  int64_t max_in_flight = 64;
+  BatchingConfig batching;
+  RetryConfig retry;
+  std::shared_ptr<OutputConfig> dead_letter;
+};
+
+struct InputConfig {
+  ComponentConfig component;
+  int64_t concurrency = 1;
+};
+
+struct PipelineConfig {
+  std::string name;
+  Position where;
+  InputConfig input;
+  std::vector<ComponentConfig> processors;
+  int64_t processor_workers = 0;  // 0: one per thread
+  std::vector<OutputConfig> outputs;  // more than one: fan-out
+};
+
+struct RateLimitConfig {
+  std::string name;
+  Position where;
+  ratelimit::RateSpec spec;
+  std::optional<tmpl::Template> key;
+  std::optional<tmpl::Template> cost;
+  int64_t max_keys = 100'000;
+};
+
+struct Config {
+  std::string file;
+  std::string admin_address = "127.0.0.1:4195";
+  bool admin_enabled = true;
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  int64_t threads = 0;  // 0: one per core
+  nanoseconds shutdown_timeout = std::chrono::seconds(20);
+  std::vector<RateLimitConfig> rate_limits;
+  std::vector<PipelineConfig> pipelines;
+};
+
+std::expected<Config, Diagnostics> load_file(const std::string& path, const Registry& registry,
+                                             const EnvLookup& env = process_env());
+std::expected<Config, Diagnostics> load_string(const std::string& yaml, const std::string& file_name,
+                                               const Registry& registry, const EnvLookup& env = process_env());
+
+// Field specs of the top-level sections, shared by the loader and `sluice docs`.
+const std::vector<Field>& top_level_fields();
+const std::vector<Field>& rate_limit_fields();
+const std::vector<Field>& pipeline_fields();
+const std::vector<Field>& input_common_fields();
+const std::vector<Field>& output_common_fields();
+
+}  // namespace sluice::config

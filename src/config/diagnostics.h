@@ -1,0 +1,48 @@
+#pragma once
+// Config errors with a position: `FILE:LINE:COL: error: MESSAGE`.
+//
+// Loading collects every error it can find (Diagnostics) so `sluice lint`
+// reports them all at once; code that builds components after validation
+// throws ConfigError for what only it can check (a bad regex, say).
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sluice::config {
+
+struct Position {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+};
+
+struct Diagnostic {
+  Position where;
+  std::string message;
+  std::string to_string() const;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(Position where, std::string message);
+  const Position& where() const { return where_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  Position where_;
+  std::string message_;
+};
+
+class Diagnostics {
+ public:
+  void error(Position where, std::string message);
+  bool ok() const { return errors_.empty(); }
+  const std::vector<Diagnostic>& errors() const { return errors_; }
+  std::string to_string() const;  // one line per error
+
+ private:
+  std::vector<Diagnostic> errors_;
+};
+
+}  // namespace sluice::config

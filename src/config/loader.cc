@@ -1,0 +1,335 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "config/config.h"
+#include "config/yaml_reader.h"
+
+namespace sluice::config {
+
+const std::vector<Field>& top_level_fields() {
+  static const std::vector<Field> fields = {
+      {.name = "admin",
+       .type = Type::object,
+       .doc = "Admin HTTP server: /metrics, /health/live, /health/ready, /api/pipelines.",
+       .children = {{.name = "address", .doc = "host:port to listen on.", .default_value = "127.0.0.1:4195"},
+                    {.name = "enabled", .type = Type::boolean, .doc = "Serve the admin API.",
+                     .default_value = "true"}}},
+      {.name = "data_dir", .doc = "Directory for the embedded queue and ledger.", .default_value = "./data"},
+      {.name = "log",
+       .type = Type::object,
+       .doc = "Logging to stderr.",
+       .children = {{.name = "level", .doc = "Least severe level printed.", .default_value = "info",
+                     .choices = {"trace", "debug", "info", "warn", "error", "off"}},
+                    {.name = "format", .doc = "text for people, json for log collectors.", .default_value = "text",
+                     .choices = {"text", "json"}}}},
+      {.name = "threads", .type = Type::integer, .doc = "Worker threads; 0 means one per core.",
+       .default_value = "0", .min = 0, .max = 256},
+      {.name = "shutdown_timeout", .type = Type::duration,
+       .doc = "On SIGINT/SIGTERM, how long in-flight messages may take to finish before they are nacked.",
+       .default_value = "20s"},
+      {.name = "rate_limits", .type = Type::object, .doc = "Named rate limits (see `sluice docs rate_limits`)."},
+      {.name = "pipelines", .type = Type::object, .doc = "Named pipelines: input, processors, output(s).",
+       .required = true},
+  };
+  return fields;
+}
+
+const std::vector<Field>& rate_limit_fields() {
+  static const std::vector<Field> fields = {
+      {.name = "rate", .type = Type::rate, .doc = "Sustained rate: N/s, N/min or N/h.", .required = true},
+      {.name = "burst", .type = Type::number, .doc = "Bucket capacity: how many may go at once after idling.",
+       .default_value = "1", .min = 1},
+      {.name = "key", .type = Type::tmpl,
+       .doc = "Template giving one bucket per distinct value, e.g. \"{{from}}\" for a limit per sender."},
+      {.name = "cost", .type = Type::tmpl,
+       .doc = "Template giving the tokens a message takes, e.g. \"{{meta.segments}}\"; default 1."},
+      {.name = "max_keys", .type = Type::integer, .doc = "Most keyed buckets kept; refilled ones are evicted first.",
+       .default_value = "100000", .min = 1},
+  };
+  return fields;
+}
+
+const std::vector<Field>& input_common_fields() {
+  static const std::vector<Field> fields = {
+      {.name = "concurrency", .type = Type::integer, .doc = "Readers of this input running at once.",
+       .default_value = "1", .min = 1, .max = 1024},
+  };
+  return fields;
+}
+
+const std::vector<Field>& output_common_fields() {
+  static const std::vector<Field> fields = {
+      {.name = "rate_limit", .doc = "Name of a rate limit from rate_limits; taken once per message before it is written."},
+      {.name = "max_in_flight", .type = Type::integer, .doc = "Writes (batches) under way at once.",
+       .default_value = "64", .min = 1, .max = 65536},
+      {.name = "batching",
+       .type = Type::object,
+       .doc = "Group messages into one write; a batch is flushed when any limit is reached.",
+       .children = {{.name = "count", .type = Type::integer, .doc = "Messages per batch.", .default_value = "1",
+                     .min = 1, .max = 1'000'000},
+                    {.name = "bytes", .type = Type::size, .doc = "Payload bytes per batch; 0 for no limit.",
+                     .default_value = "0"},
+                    {.name = "period", .type = Type::duration,
+                     .doc = "Longest wait for a batch to fill after its first message.", .default_value = "0s"}}},
+      {.name = "retry",
+       .type = Type::object,
+       .doc = "Retries of failed writes with full-jitter exponential backoff (a Retry-After from the output wins).",
+       .children = {{.name = "max_attempts", .type = Type::integer, .doc = "Attempts in all, the first included.",
+                     .default_value = "5", .min = 1, .max = 1000},
+                    {.name = "initial", .type = Type::duration, .doc = "Backoff cap of the first retry.",
+                     .default_value = "200ms"},
+                    {.name = "max", .type = Type::duration, .doc = "Largest backoff.", .default_value = "30s"}}},
+  };
+  return fields;
+}
+
+const std::vector<Field>& pipeline_fields() {
+  static const std::vector<Field> fields = {
+      {.name = "processor_workers", .type = Type::integer,
+       .doc = "Batches processed at once by the processor chain; 0 means one per thread.", .default_value = "0",
+       .min = 0, .max = 1024},
+  };
+  return fields;
+}
+
+namespace {
+
+class Loader {
+ public:
+  Loader(const Registry& registry, YamlReader& reader) : registry_(registry), r_(reader) {}
+
+  Config load(const YAML::Node& root) {
+    Config c;
+    c.file = r_.file();
+    if (!root.IsMap()) {
+      r_.error(root, "a config file must be a map with at least a 'pipelines' section");
+      return c;
+    }
+    Values top = r_.read(root, top_level_fields(), "the config", nullptr, {"rate_limits", "pipelines"});
+    const Values& admin = top.object("admin");
+    if (admin.has("address")) c.admin_address = admin.str("address");
+    if (admin.has("enabled")) c.admin_enabled = admin.boolean("enabled");
+    const Values& log = top.object("log");
+    if (log.has("level")) c.log_level = log.str("level");
+    if (log.has("format")) c.log_format = log.str("format");
+    if (top.has("data_dir")) c.data_dir = top.str("data_dir");
+    if (top.has("threads")) c.threads = top.integer("threads");
+    if (top.has("shutdown_timeout")) c.shutdown_timeout = top.duration("shutdown_timeout");
+
+    if (auto limits = root["rate_limits"]) read_rate_limits(limits, c);
+    auto pipelines = root["pipelines"];
+    if (!pipelines) {
+      r_.error(root, "missing required section 'pipelines'");
+    } else if (!pipelines.IsMap() || pipelines.size() == 0) {
+      r_.error(pipelines, "'pipelines' must map pipeline names to pipelines, and name at least one");
+    } else {
+      for (const auto& kv : pipelines) c.pipelines.push_back(read_pipeline(kv.first.Scalar(), kv.second));
+    }
+    check_rate_limit_references(c);
+    return c;
+  }
+
+ private:
+  void read_rate_limits(const YAML::Node& node, Config& c) {
+    if (!node.IsMap()) {
+      r_.error(node, "'rate_limits' must map names to rate limits");
+      return;
+    }
+    for (const auto& kv : node) {
+      const std::string name = kv.first.Scalar();
+      Values v = r_.read(kv.second, rate_limit_fields(), fmt::format("rate limit '{}'", name));
+      RateLimitConfig rl;
+      rl.name = name;
+      rl.where = r_.position(kv.first);
+      if (v.has("rate")) rl.spec.per_second = v.number("rate");
+      if (v.has("burst")) rl.spec.burst = v.number("burst");
+      if (v.has("key")) rl.key = v.tmpl("key");
+      if (v.has("cost")) rl.cost = v.tmpl("cost");
+      if (v.has("max_keys")) rl.max_keys = v.integer("max_keys");
+      c.rate_limits.push_back(std::move(rl));
+    }
+  }
+
+  PipelineConfig read_pipeline(const std::string& name, const YAML::Node& node) {
+    PipelineConfig p;
+    p.name = name;
+    p.where = r_.position(node);
+    const std::string what = fmt::format("pipeline '{}'", name);
+    if (!node.IsMap()) {
+      r_.error(node, fmt::format("{} must be a map with 'input' and 'output' (or 'outputs')", what));
+      return p;
+    }
+    Values own = r_.read(node, pipeline_fields(), what, nullptr, {"input", "processors", "output", "outputs"});
+    if (own.has("processor_workers")) p.processor_workers = own.integer("processor_workers");
+    if (auto in = node["input"]) {
+      p.input.component = read_component(in, Kind::input, input_common_fields(), what);
+      Values common = r_.read(in, input_common_fields(), fmt::format("the input of {}", what), nullptr,
+                              type_keys(in, input_common_fields()));
+      if (common.has("concurrency")) p.input.concurrency = common.integer("concurrency");
+    } else {
+      r_.error(node, fmt::format("{} has no 'input'", what));
+    }
+    if (auto procs = node["processors"]) {
+      if (!procs.IsSequence()) {
+        r_.error(procs, fmt::format("'processors' of {} must be a list", what));
+      } else {
+        for (const auto& pn : procs) p.processors.push_back(read_component(pn, Kind::processor, {}, what));
+      }
+    }
+    auto out = node["output"];
+    auto outs = node["outputs"];
+    if (out && outs) {
+      r_.error(outs, fmt::format("{} has both 'output' and 'outputs'; use one", what));
+    } else if (out) {
+      p.outputs.push_back(read_output(out, what));
+    } else if (outs) {
+      if (!outs.IsSequence() || outs.size() == 0) {
+        r_.error(outs, fmt::format("'outputs' of {} must be a non-empty list of outputs", what));
+      } else {
+        for (const auto& o : outs) p.outputs.push_back(read_output(o, what));
+      }
+    } else {
+      r_.error(node, fmt::format("{} has no 'output' (or 'outputs')", what));
+    }
+    return p;
+  }
+
+  OutputConfig read_output(const YAML::Node& node, const std::string& what) {
+    OutputConfig o;
+    std::vector<Field> common = output_common_fields();
+    common.push_back({.name = "dead_letter", .type = Type::object});
+    o.component = read_component(node, Kind::output, common, what);
+    auto ignore = type_keys(node, common);
+    ignore.push_back("dead_letter");
+    Values v = r_.read(node, output_common_fields(), fmt::format("the output of {}", what), nullptr, ignore);
+    if (v.has("rate_limit")) {
+      o.rate_limit = v.str("rate_limit");
+      rate_limit_refs_.emplace_back(o.rate_limit, v.where("rate_limit"));
+    }
+    if (v.has("max_in_flight")) o.max_in_flight = v.integer("max_in_flight");
+    const Values& b = v.object("batching");
+    if (b.has("count")) o.batching.count = b.integer("count");
+    if (b.has("bytes")) o.batching.bytes = b.integer("bytes");
+    if (b.has("period")) o.batching.period = b.duration("period");
+    const Values& rt = v.object("retry");
+    if (rt.has("max_attempts")) o.retry.max_attempts = rt.integer("max_attempts");
+    if (rt.has("initial")) o.retry.initial = rt.duration("initial");
+    if (rt.has("max")) o.retry.max = rt.duration("max");
+    if (o.retry.max < o.retry.initial)
+      r_.diagnostics().error(rt.where("max"), "field 'max' of retry must not be less than 'initial'");
+    if (node.IsMap()) {
+      if (auto dl = node["dead_letter"]) {
+        o.dead_letter = std::make_shared<OutputConfig>(read_output(dl, "the dead_letter of " + what));
+      }
+    }
+    return o;
+  }
+
+  // The keys of a component block that are not common fields: the type key.
+  static std::vector<std::string> type_keys(const YAML::Node& node, const std::vector<Field>& common) {
+    std::vector<std::string> keys;
+    if (!node.IsMap()) return keys;
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      bool is_common = std::any_of(common.begin(), common.end(), [&](const Field& f) { return f.name == key; });
+      if (!is_common) keys.push_back(key);
+    }
+    return keys;
+  }
+
+  ComponentConfig read_component(const YAML::Node& node, Kind kind, const std::vector<Field>& common,
+                                 const std::string& what) {
+    ComponentConfig c;
+    c.where = r_.position(node);
+    const char* k = kind_name(kind);
+    if (!node.IsMap()) {
+      r_.error(node, fmt::format("{} of {} must be a map naming one {} type", k, what, k));
+      return c;
+    }
+    auto types = type_keys(node, common);
+    auto known = registry_.names(kind);
+    if (types.empty()) {
+      r_.error(node, fmt::format("{} of {} names no {} type (one of: {})", k, what, k, fmt::join(known, ", ")));
+      return c;
+    }
+    if (types.size() > 1) {
+      r_.error(node, fmt::format("{} of {} names {} types ('{}'); a block names exactly one", k, what, types.size(),
+                                 fmt::join(types, "', '")));
+      return c;
+    }
+    const std::string& type = types.front();
+    YAML::Node type_key_node;
+    for (const auto& kv : node)
+      if (kv.first.Scalar() == type) type_key_node = kv.first;
+    c.spec = registry_.find(kind, type);
+    if (!c.spec) {
+      if (auto hint = closest(type, known)) {
+        r_.error(type_key_node, fmt::format("unknown {} type '{}'; did you mean '{}'?", k, type, *hint));
+      } else {
+        r_.error(type_key_node, fmt::format("unknown {} type '{}' (known: {})", k, type, fmt::join(known, ", ")));
+      }
+      return c;
+    }
+    c.values = r_.read(node[type], c.spec->fields, fmt::format("{} {}", type, k), c.spec->functions);
+    for (const auto& f : c.spec->fields) {
+      if (f.name == "rate_limit" && c.values.has(f.name))
+        rate_limit_refs_.emplace_back(c.values.str(f.name), c.values.where(f.name));
+    }
+    return c;
+  }
+
+  void check_rate_limit_references(const Config& c) {
+    std::vector<std::string> defined;
+    for (const auto& rl : c.rate_limits) defined.push_back(rl.name);
+    for (const auto& [name, where] : rate_limit_refs_) {
+      if (std::find(defined.begin(), defined.end(), name) != defined.end()) continue;
+      std::string msg = fmt::format("rate limit '{}' is not defined in rate_limits", name);
+      if (auto hint = closest(name, defined)) {
+        msg += fmt::format("; did you mean '{}'?", *hint);
+      } else if (!defined.empty()) {
+        msg += fmt::format(" (defined: {})", fmt::join(defined, ", "));
+      }
+      r_.diagnostics().error(where, msg);
+    }
+  }
+
+  const Registry& registry_;
+  YamlReader& r_;
+  std::vector<std::pair<std::string, Position>> rate_limit_refs_;
+};
+
+}  // namespace
+
+std::expected<Config, Diagnostics> load_string(const std::string& yaml, const std::string& file_name,
+                                               const Registry& registry, const EnvLookup& env) {
+  Diagnostics diag;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    diag.error({file_name, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
+    return std::unexpected(std::move(diag));
+  }
+  YamlReader reader(file_name, env, diag);
+  Loader loader(registry, reader);
+  Config c = loader.load(root);
+  if (!diag.ok()) return std::unexpected(std::move(diag));
+  return c;
+}
+
+std::expected<Config, Diagnostics> load_file(const std::string& path, const Registry& registry, const EnvLookup& env) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    Diagnostics diag;
+    diag.error({path, 0, 0}, "cannot read file: " + std::string(std::strerror(errno)));
+    return std::unexpected(std::move(diag));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return load_string(ss.str(), path, registry, env);
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,59 @@
+#include "config/units.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace sluice::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Units, Durations) {
+  EXPECT_EQ(parse_duration("250ms"), 250ms);
+  EXPECT_EQ(parse_duration("1.5s"), 1500ms);
+  EXPECT_EQ(parse_duration("5m"), 300s);
+  EXPECT_EQ(parse_duration("2h"), 7200s);
+  EXPECT_EQ(parse_duration("0s"), 0s);
+  EXPECT_FALSE(parse_duration("5"));
+  EXPECT_FALSE(parse_duration("-1s"));
+  EXPECT_FALSE(parse_duration("soon"));
+  EXPECT_EQ(format_duration(300s), "5m");
+  EXPECT_EQ(format_duration(1500ms), "1500ms");
+}
+
+TEST(Units, Sizes) {
+  EXPECT_EQ(parse_size("1024"), 1024u);
+  EXPECT_EQ(parse_size("64KiB"), 65536u);
+  EXPECT_EQ(parse_size("1MB"), 1000000u);
+  EXPECT_FALSE(parse_size("1 parsec"));
+}
+
+TEST(Units, Rates) {
+  EXPECT_EQ(parse_rate_per_second("100/s"), 100.0);
+  EXPECT_EQ(parse_rate_per_second("120/min"), 2.0);
+  EXPECT_EQ(parse_rate_per_second("3600/h"), 1.0);
+  EXPECT_FALSE(parse_rate_per_second("0/s"));
+  EXPECT_FALSE(parse_rate_per_second("100"));
+  EXPECT_FALSE(parse_rate_per_second("100/fortnight"));
+}
+
+TEST(Units, EnvInterpolation) {
+  std::map<std::string, std::string> env = {{"A", "x"}, {"EMPTY", ""}};
+  EnvLookup lookup = [&](const std::string& k) -> std::optional<std::string> {
+    auto it = env.find(k);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+  EXPECT_EQ(interpolate_env("a=${A}", lookup).value(), "a=x");
+  EXPECT_EQ(interpolate_env("${B:-def}", lookup).value(), "def");
+  EXPECT_EQ(interpolate_env("${EMPTY:-def}", lookup).value(), "def");
+  EXPECT_EQ(interpolate_env("${EMPTY}", lookup).value(), "");
+  EXPECT_EQ(interpolate_env("$${A} costs $5", lookup).value(), "${A} costs $5");
+  EXPECT_EQ(interpolate_env("${B}", lookup).error(), "environment variable 'B' is not set and has no default");
+  EXPECT_EQ(interpolate_env("${A", lookup).error(), "unclosed '${'");
+  EXPECT_EQ(interpolate_env("${A B}", lookup).error(), "bad environment variable name 'A B'");
+}
+
+}  // namespace
+}  // namespace sluice::config
