@@ -62,7 +62,8 @@ const std::vector<Field>& input_common_fields() {
 
 const std::vector<Field>& output_common_fields() {
   static const std::vector<Field> fields = {
-      {.name = "rate_limit", .doc = "Name of a rate limit from rate_limits; taken once per message before it is written."},
+      {.name = "rate_limit", .doc = "Name of a rate limit from rate_limits; taken once per message before it is written.",
+       .names_rate_limit = true},
       {.name = "max_in_flight", .type = Type::integer, .doc = "Writes (batches) under way at once.",
        .default_value = "64", .min = 1, .max = 65536},
       {.name = "batching",
@@ -273,9 +274,17 @@ class Loader {
       }
       return c;
     }
+    const size_t errors_before = r_.diagnostics().errors().size();
     c.values = r_.read(node[type], c.spec->fields, fmt::format("{} {}", type, k), c.spec->functions);
+    if (c.spec->validate && r_.diagnostics().errors().size() == errors_before) {
+      try {
+        c.spec->validate(c.values);
+      } catch (const ConfigError& e) {
+        r_.diagnostics().error(e.where(), e.message());
+      }
+    }
     for (const auto& f : c.spec->fields) {
-      if (f.name == "rate_limit" && c.values.has(f.name))
+      if (f.names_rate_limit && c.values.has(f.name))
         rate_limit_refs_.emplace_back(c.values.str(f.name), c.values.where(f.name));
     }
     return c;

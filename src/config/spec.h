@@ -55,6 +55,7 @@ struct Field {
   std::vector<std::string> choices;  // allowed values of a string field
   std::vector<Field> children;       // for Type::object
   bool allow_functions = false;      // template may use the component's functions
+  bool names_rate_limit = false;     // value must name an entry of rate_limits
 };
 
 class Values;
@@ -105,6 +106,9 @@ struct ComponentSpec {
   std::string example;  // YAML snippet for docs
   // Names the component's templates may call, e.g. generate's {{seq}}.
   const tmpl::Functions* functions = nullptr;
+  // Checks across fields that the field specs cannot express; throws
+  // ConfigError. Run by the loader, so `sluice lint` reports these too.
+  std::function<void(const Values&)> validate;
   InputFactory make_input;
   ProcessorFactory make_processor;
   OutputFactory make_output;

@@ -19,7 +19,7 @@ AckState::AckState(Callback on_done)
 AckState::~AckState() {
   const AckStatus final_status = status();
   if (on_done_) on_done_(final_status);
-  if (observer_) observer_->on_finished(final_status, created_ns_);
+  if (observer_) observer_->on_finished(final_status, created_ns_, messages_);
 }
 
 void AckState::merge(AckStatus s) {
@@ -29,10 +29,11 @@ void AckState::merge(AckStatus s) {
   }
 }
 
-void AckState::observe(std::shared_ptr<AckObserver> observer) {
+void AckState::observe(std::shared_ptr<AckObserver> observer, uint64_t messages) {
   if (observer_ || !observer) return;
   observer_ = std::move(observer);
-  observer_->on_created();
+  messages_ = messages;
+  observer_->on_created(messages);
 }
 
 AckHandle& AckHandle::operator=(const AckHandle& other) {

@@ -30,8 +30,9 @@ const char* to_string(AckStatus s);
 class AckObserver {
  public:
   virtual ~AckObserver() = default;
-  virtual void on_created() = 0;
-  virtual void on_finished(AckStatus status, int64_t created_ns) = 0;
+  virtual void on_created(uint64_t messages) = 0;
+  // `messages` is how many messages shared the finished state.
+  virtual void on_finished(AckStatus status, int64_t created_ns, uint64_t messages) = 0;
 };
 
 class AckState {
@@ -45,13 +46,15 @@ class AckState {
 
   void merge(AckStatus s);
   AckStatus status() const { return static_cast<AckStatus>(status_.load(std::memory_order_acquire)); }
-  // Attaches the pipeline's observer; a state has at most one.
-  void observe(std::shared_ptr<AckObserver> observer);
+  // Attaches the pipeline's observer; a state has at most one. `messages`
+  // is how many messages share this state (a batch-wide ack: the batch size).
+  void observe(std::shared_ptr<AckObserver> observer, uint64_t messages = 1);
   bool observed() const { return observer_ != nullptr; }
 
  private:
   std::atomic<uint8_t> status_{0};
   int64_t created_ns_;
+  uint64_t messages_ = 1;
   Callback on_done_;
   std::shared_ptr<AckObserver> observer_;
 };

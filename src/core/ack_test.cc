@@ -90,20 +90,20 @@ TEST(Ack, ConcurrentHoldersReportExactlyOnce) {
 
 struct CountingObserver : AckObserver {
   int created = 0, finished = 0;
-  void on_created() override { ++created; }
-  void on_finished(AckStatus, int64_t) override { ++finished; }
+  void on_created(uint64_t n) override { created += static_cast<int>(n); }
+  void on_finished(AckStatus, int64_t, uint64_t n) override { finished += static_cast<int>(n); }
 };
 
 TEST(Ack, ObserverSeesCreationAndFinish) {
   auto obs = std::make_shared<CountingObserver>();
   {
     AckHandle a = AckHandle::make();
-    a.state()->observe(obs);
-    a.state()->observe(obs);  // attaching twice is ignored
-    EXPECT_EQ(obs->created, 1);
+    a.state()->observe(obs, 3);
+    a.state()->observe(obs, 3);  // attaching twice is ignored
+    EXPECT_EQ(obs->created, 3);
     EXPECT_EQ(obs->finished, 0);
   }
-  EXPECT_EQ(obs->finished, 1);
+  EXPECT_EQ(obs->finished, 3);
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ core::Result<double> RateLimit::cost_of(const core::Message& m) const {
   return cost;
 }
 
-boost::asio::awaitable<core::Result<core::Nanos>> RateLimit::acquire(const core::Message& m) {
+boost::asio::awaitable<core::Result<core::Nanos>> RateLimit::reserve(const core::Message& m) {
   auto cost = cost_of(m);
   if (!cost) co_return std::unexpected(cost.error());
   if (*cost == 0) co_return core::Nanos(0);
@@ -66,13 +66,21 @@ boost::asio::awaitable<core::Result<core::Nanos>> RateLimit::acquire(const core:
     if (!k) co_return std::unexpected(k.error());
     key = std::move(*k);
   }
-  auto wait = co_await backend_->reserve(std::move(key), *cost);
-  if (!wait) co_return std::unexpected(wait.error());
-  if (*wait > 0) {
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, core::Nanos(*wait));
-    co_await timer.async_wait(boost::asio::use_awaitable);
-  }
-  co_return core::Nanos(*wait);
+  auto wait_ns = co_await backend_->reserve(std::move(key), *cost);
+  if (!wait_ns) co_return std::unexpected(wait_ns.error());
+  co_return core::Nanos(*wait_ns);
+}
+
+boost::asio::awaitable<void> RateLimit::wait(core::Nanos d) {
+  if (d.count() <= 0) co_return;
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, d);
+  co_await timer.async_wait(boost::asio::use_awaitable);
+}
+
+boost::asio::awaitable<core::Result<core::Nanos>> RateLimit::acquire(const core::Message& m) {
+  auto d = co_await reserve(m);
+  if (d) co_await wait(*d);
+  co_return d;
 }
 
 }  // namespace sluice::ratelimit

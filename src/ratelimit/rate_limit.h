@@ -45,6 +45,11 @@ class RateLimit {
   // Takes this message's tokens and waits until they may be used; returns
   // how long it waited. Errors when the cost template does not give a number.
   boost::asio::awaitable<core::Result<core::Nanos>> acquire(const core::Message& m);
+  // Takes the tokens without waiting; returns how long the caller must wait
+  // before using them. A batch reserves every message, then waits once.
+  boost::asio::awaitable<core::Result<core::Nanos>> reserve(const core::Message& m);
+  // Waits `d` on the caller's executor.
+  static boost::asio::awaitable<void> wait(core::Nanos d);
   // The tokens `m` costs (1 without a cost template).
   core::Result<double> cost_of(const core::Message& m) const;
 

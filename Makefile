@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Each installs what it needs first (scripts/install-deps is idempotent).
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+
+.PHONY: deps build debug asan tsan test test-release test-asan test-tsan demo bench clean
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+tsan: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
+
+# Unit and engine tests on the release build, then the same under
+# ASan+UBSan, then the runtime tests under TSan.
+test: test-release test-asan test-tsan
+
+test-release: build
+	@cd build/release && ctest --output-on-failure -j $(JOBS)
+
+test-asan: asan
+	@cd build/asan && ctest --output-on-failure -j $(JOBS) -LE bench
+
+test-tsan: tsan
+	@cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) -L runtime
+
+demo: build
+	@build/release/sluice demo
+
+bench: build
+	@bench/run-all
+
+clean:
+	rm -rf build

@@ -1,0 +1,33 @@
+#include "components/component_list.h"
+
+#include "connectors/file/file.h"
+#include "connectors/generate/source_generate.h"
+#include "connectors/queue/queue.h"
+#include "connectors/stdio/stdio.h"
+#include "processors/processors.h"
+
+namespace sluice::components {
+
+const config::Registry& component_list() {
+  static const config::Registry registry = [] {
+    config::Registry r;
+    // Inputs
+    r.add(connectors::generate_input_spec());
+    r.add(connectors::file_input_spec());
+    r.add(connectors::stdin_input_spec());
+    r.add(connectors::queue_input_spec());
+    // Processors
+    r.add(processors::mapping_spec());
+    r.add(processors::filter_spec());
+    r.add(processors::rate_limit_spec());
+    // Outputs
+    r.add(connectors::stdout_output_spec());
+    r.add(connectors::file_output_spec());
+    r.add(connectors::drop_output_spec());
+    r.add(connectors::queue_output_spec());
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace sluice::components

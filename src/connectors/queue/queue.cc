@@ -1,0 +1,127 @@
+#include "connectors/queue/queue.h"
+
+#include <fmt/format.h>
+
+#include "config/config.h"
+#include "connectors/queue/store.h"
+#include "metrics/metrics.h"
+#include "runtime/component.h"
+
+namespace sluice::connectors {
+namespace {
+
+using queue::Store;
+
+// One store per data_dir, shared by every queue component of the process.
+std::shared_ptr<Store> shared_store(runtime::BuildContext& ctx) {
+  const std::string& dir = ctx.config().data_dir;
+  return ctx.shared<Store>("queue.store:" + dir, [&dir] { return std::make_shared<Store>(dir); });
+}
+
+void export_depth(runtime::BuildContext& ctx, const std::shared_ptr<Store>& store, const std::string& name) {
+  std::weak_ptr<Store> weak = store;
+  for (const std::string& q : {name, name + ".dead"}) {
+    ctx.metrics().gauge_fn("sluice_queue_depth", "Messages in an embedded queue not yet acknowledged.",
+                           {{"queue", q}}, [weak, q] {
+                             auto s = weak.lock();
+                             return s ? static_cast<double>(s->depth(q)) : 0.0;
+                           });
+  }
+}
+
+config::Field name_field() { return {.name = "name", .doc = "Queue name.", .required = true}; }
+
+class QueueInput final : public runtime::Input {
+ public:
+  QueueInput(std::shared_ptr<Store> store, std::string name, queue::DequeueOptions options)
+      : store_(std::move(store)), name_(std::move(name)), options_(options) {}
+
+  runtime::Task<core::Result<core::Batch>> read() override {
+    if (closed_) co_return core::fail(core::Errc::closed);
+    core::Batch b = co_await store_->dequeue(name_, options_);
+    if (b.empty()) co_return core::fail(core::Errc::closed);
+    co_return b;
+  }
+  void close() override {
+    closed_ = true;
+    store_->close_readers(name_);
+  }
+
+ private:
+  std::shared_ptr<Store> store_;
+  std::string name_;
+  queue::DequeueOptions options_;
+  std::atomic<bool> closed_{false};
+};
+
+class QueueOutput final : public runtime::Output {
+ public:
+  QueueOutput(std::shared_ptr<Store> store, std::string name) : store_(std::move(store)), name_(std::move(name)) {}
+
+  runtime::Task<runtime::BatchOutcome> write(core::Batch& batch) override {
+    auto r = co_await store_->enqueue(name_, batch);
+    if (!r) co_return runtime::BatchOutcome::all(runtime::WriteOutcome::retry(r.error().to_string()));
+    co_return runtime::BatchOutcome{};
+  }
+
+ private:
+  std::shared_ptr<Store> store_;
+  std::string name_;
+};
+
+std::shared_ptr<Store> open_store(const config::Values& v, runtime::BuildContext& ctx) {
+  try {
+    auto store = shared_store(ctx);
+    export_depth(ctx, store, v.str("name"));
+    return store;
+  } catch (const std::runtime_error& e) {
+    throw v.error("name", fmt::format("embedded queue: {}", e.what()));
+  }
+}
+
+}  // namespace
+
+config::ComponentSpec queue_input_spec() {
+  using config::Type;
+  return {
+      .name = "queue",
+      .kind = config::Kind::input,
+      .summary = "Reads from the embedded durable queue in data_dir (SQLite, WAL). Messages are leased; an ack "
+                 "deletes them, a nack or an expired lease delivers them again, and after max_deliveries failed "
+                 "deliveries they move to the queue `<name>.dead`. Metadata `delivery_count` says which delivery "
+                 "this is. The input never ends by itself.",
+      .fields = {name_field(),
+                 {.name = "batch_size", .type = Type::integer, .doc = "Most messages per read.",
+                  .default_value = "100", .min = 1, .max = 10000},
+                 {.name = "visibility_timeout", .type = Type::duration,
+                  .doc = "How long a delivery may take before the message is delivered again.",
+                  .default_value = "5m", .min = 0.001},
+                 {.name = "max_deliveries", .type = Type::integer,
+                  .doc = "Failed deliveries before a message moves to `<name>.dead`; 0 for no limit.",
+                  .default_value = "10", .min = 0}},
+      .example = "input:\n  queue: {name: outbound}",
+      .make_input = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Input> {
+        queue::DequeueOptions o;
+        o.max = static_cast<size_t>(v.integer("batch_size"));
+        o.visibility_timeout = v.duration("visibility_timeout");
+        o.max_deliveries = v.integer("max_deliveries");
+        return std::make_unique<QueueInput>(open_store(v, ctx), v.str("name"), o);
+      },
+  };
+}
+
+config::ComponentSpec queue_output_spec() {
+  return {
+      .name = "queue",
+      .kind = config::Kind::output,
+      .summary = "Appends to the embedded durable queue in data_dir. A write is confirmed only once it is "
+                 "committed and fsync'd; concurrent writes share one commit (group commit).",
+      .fields = {name_field()},
+      .example = "output:\n  queue: {name: outbound}",
+      .make_output = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Output> {
+        return std::make_unique<QueueOutput>(open_store(v, ctx), v.str("name"));
+      },
+  };
+}
+
+}  // namespace sluice::connectors

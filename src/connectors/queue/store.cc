@@ -1,0 +1,489 @@
+#include "connectors/queue/store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <thread>
+#include <unordered_map>
+
+#include "runtime/blocking.h"
+
+namespace sluice::connectors::queue {
+
+namespace {
+
+int64_t now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string metadata_json(const core::Metadata& md) {
+  boost::json::object o;
+  for (const auto& [k, v] : md.entries()) o[k] = v;
+  return boost::json::serialize(o);
+}
+
+void apply_metadata(const std::string& text, core::Metadata& md) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return;
+  for (const auto& [k, val] : v.as_object())
+    if (val.is_string()) md.set(k, std::string(val.as_string()));
+}
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
+      throw std::runtime_error(fmt::format("sqlite prepare failed: {} ({})", sqlite3_errmsg(db), sql));
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() { return stmt_; }
+  // Runs a statement that returns no rows; returns the sqlite result code.
+  int run() {
+    int rc = sqlite3_step(stmt_);
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    return rc;
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+}  // namespace
+
+struct Store::Impl : std::enable_shared_from_this<Impl> {
+  struct Row {
+    int64_t id;
+    std::string payload;
+    std::string metadata;
+    int64_t failed;
+  };
+  struct Lease {
+    Row row;
+    int64_t deadline_ns;
+    DequeueOptions options;
+  };
+  struct Waiter {
+    DequeueOptions options;
+    std::function<void(core::Batch)> complete;
+  };
+  struct QueueState {
+    std::string name;
+    int64_t loaded_up_to = 0;
+    bool disk_exhausted = false;
+    std::deque<Row> ready;
+    std::unordered_map<int64_t, Lease> leased;
+    std::deque<Waiter> waiters;
+    int64_t depth = 0;
+    bool readers_closed = false;
+  };
+  struct EnqueueOp {
+    QueueState* queue;
+    std::vector<std::pair<std::string, std::string>> rows;  // payload, metadata
+    std::function<void(core::Result<void>)> complete;
+  };
+  struct AckOp {
+    QueueState* queue;
+    int64_t id;
+    core::AckStatus status;
+  };
+  // What one commit does to failed deliveries.
+  struct Failure {
+    QueueState* queue;
+    int64_t id;
+    int64_t failed;
+    bool dead;
+  };
+
+  std::string path;
+  int lock_fd = -1;
+  sqlite3* db = nullptr;
+  std::unique_ptr<Statement> insert, remove, set_failed, move_dead, load;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::vector<EnqueueOp> enqueues;
+  std::vector<AckOp> acks;
+  std::map<std::string, QueueState> queues;  // node-based: QueueState* stay valid
+  std::thread thread;
+
+  explicit Impl(const std::string& data_dir) {
+    std::filesystem::create_directories(data_dir);
+    const std::string lock_path = data_dir + "/queue.lock";
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) throw std::runtime_error(fmt::format("cannot open {}: {}", lock_path, std::strerror(errno)));
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(lock_fd);
+      throw std::runtime_error(fmt::format("data_dir {} is in use by another sluice process", data_dir));
+    }
+    path = data_dir + "/queue.db";
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      std::string why = db ? sqlite3_errmsg(db) : "out of memory";
+      sqlite3_close(db);
+      ::close(lock_fd);
+      throw std::runtime_error(fmt::format("cannot open {}: {}", path, why));
+    }
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA busy_timeout=5000");
+    exec(R"(CREATE TABLE IF NOT EXISTS messages (
+              id INTEGER PRIMARY KEY,
+              queue TEXT NOT NULL,
+              payload BLOB NOT NULL,
+              metadata TEXT NOT NULL DEFAULT '{}',
+              failed_deliveries INTEGER NOT NULL DEFAULT 0,
+              enqueued_at INTEGER NOT NULL))");
+    exec("CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(queue, id)");
+    insert = std::make_unique<Statement>(
+        db, "INSERT INTO messages(queue, payload, metadata, enqueued_at) VALUES (?1, ?2, ?3, ?4)");
+    remove = std::make_unique<Statement>(db, "DELETE FROM messages WHERE id = ?1");
+    set_failed = std::make_unique<Statement>(db, "UPDATE messages SET failed_deliveries = ?2 WHERE id = ?1");
+    move_dead = std::make_unique<Statement>(
+        db, "UPDATE messages SET queue = ?2, failed_deliveries = ?3 WHERE id = ?1");
+    load = std::make_unique<Statement>(
+        db,
+        "SELECT id, payload, metadata, failed_deliveries FROM messages WHERE queue = ?1 AND id > ?2 "
+        "ORDER BY id LIMIT ?3");
+    Statement counts(db, "SELECT queue, COUNT(*) FROM messages GROUP BY queue");
+    while (sqlite3_step(counts.get()) == SQLITE_ROW) {
+      std::string name(reinterpret_cast<const char*>(sqlite3_column_text(counts.get(), 0)));
+      state(name).depth = sqlite3_column_int64(counts.get(), 1);
+    }
+  }
+
+  ~Impl() {
+    insert.reset();
+    remove.reset();
+    set_failed.reset();
+    move_dead.reset();
+    load.reset();
+    sqlite3_close(db);
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string why = err ? err : "unknown";
+      sqlite3_free(err);
+      throw std::runtime_error(fmt::format("sqlite: {} ({})", why, sql));
+    }
+  }
+
+  QueueState& state(const std::string& name) {
+    auto& q = queues[name];
+    q.name = name;
+    return q;
+  }
+
+  // --- the database thread ---------------------------------------------
+
+  void run() {
+    std::unique_lock lk(mu);
+    for (;;) {
+      cv.wait_for(lk, std::chrono::milliseconds(50),
+                  [&] { return stopping || !enqueues.empty() || !acks.empty() || wants_load(); });
+      if (stopping && enqueues.empty() && acks.empty()) break;
+      auto my_enqueues = std::move(enqueues);
+      enqueues.clear();
+      auto my_acks = std::move(acks);
+      acks.clear();
+      std::vector<std::pair<QueueState*, int64_t>> deletes;
+      std::vector<Failure> failures;
+      settle(my_acks, deletes, failures);
+      expire_leases(failures);
+      lk.unlock();
+      std::string error = commit(my_enqueues, deletes, failures);
+      lk.lock();
+      finish_commit(my_enqueues, deletes, failures, error);
+      load_and_serve(lk);
+    }
+  }
+
+  // Applies acks to the in-memory leases; decides which rows to delete and
+  // which failed deliveries to record.
+  void settle(const std::vector<AckOp>& ops, std::vector<std::pair<QueueState*, int64_t>>& deletes,
+              std::vector<Failure>& failures) {
+    for (const auto& op : ops) {
+      auto it = op.queue->leased.find(op.id);
+      if (op.status == core::AckStatus::delivered) {
+        if (it != op.queue->leased.end()) op.queue->leased.erase(it);
+        deletes.emplace_back(op.queue, op.id);
+        continue;
+      }
+      if (it == op.queue->leased.end()) continue;  // lease expired already and was redelivered
+      fail_lease(op.queue, it, op.status == core::AckStatus::rejected, failures);
+    }
+  }
+
+  void fail_lease(QueueState* q, std::unordered_map<int64_t, Lease>::iterator it, bool permanent,
+                  std::vector<Failure>& failures) {
+    Lease lease = std::move(it->second);
+    q->leased.erase(it);
+    // Shutting down: not the message's fault, and it is redelivered on restart.
+    if (stopping || q->readers_closed) return;
+    const int64_t failed = lease.row.failed + 1;
+    const int64_t max = lease.options.max_deliveries;
+    const bool dead = permanent || (max > 0 && failed >= max);
+    failures.push_back({q, lease.row.id, failed, dead});
+    if (!dead) {
+      lease.row.failed = failed;
+      q->ready.push_front(std::move(lease.row));
+    }
+  }
+
+  void expire_leases(std::vector<Failure>& failures) {
+    const int64_t now = now_ns();
+    for (auto& [name, q] : queues) {
+      for (auto it = q.leased.begin(); it != q.leased.end();) {
+        auto next = std::next(it);
+        if (it->second.deadline_ns <= now) {
+          spdlog::warn("queue '{}': lease of message {} expired; delivering it again", name, it->first);
+          fail_lease(&q, it, false, failures);
+        }
+        it = next;
+      }
+    }
+  }
+
+  // Writes everything in one transaction. Returns an error text, empty on success.
+  std::string commit(std::vector<EnqueueOp>& ops, const std::vector<std::pair<QueueState*, int64_t>>& deletes,
+                     const std::vector<Failure>& failures) {
+    if (ops.empty() && deletes.empty() && failures.empty()) return {};
+    exec("BEGIN IMMEDIATE");
+    const int64_t ts = unix_ms();
+    std::string error;
+    for (auto& op : ops) {
+      for (auto& [payload, meta] : op.rows) {
+        auto* s = insert->get();
+        sqlite3_bind_text(s, 1, op.queue->name.data(), static_cast<int>(op.queue->name.size()), SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, meta.data(), static_cast<int>(meta.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, ts);
+        if (insert->run() != SQLITE_DONE && error.empty()) error = sqlite3_errmsg(db);
+      }
+    }
+    for (const auto& [q, id] : deletes) {
+      sqlite3_bind_int64(remove->get(), 1, id);
+      if (remove->run() != SQLITE_DONE && error.empty()) error = sqlite3_errmsg(db);
+    }
+    for (const auto& f : failures) {
+      if (f.dead) {
+        const std::string dead_name = f.queue->name + ".dead";
+        sqlite3_bind_int64(move_dead->get(), 1, f.id);
+        sqlite3_bind_text(move_dead->get(), 2, dead_name.data(), static_cast<int>(dead_name.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_int64(move_dead->get(), 3, f.failed);
+        if (move_dead->run() != SQLITE_DONE && error.empty()) error = sqlite3_errmsg(db);
+      } else {
+        sqlite3_bind_int64(set_failed->get(), 1, f.id);
+        sqlite3_bind_int64(set_failed->get(), 2, f.failed);
+        if (set_failed->run() != SQLITE_DONE && error.empty()) error = sqlite3_errmsg(db);
+      }
+    }
+    if (!error.empty()) {
+      exec("ROLLBACK");
+      return error;
+    }
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      error = sqlite3_errmsg(db);
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    return error;
+  }
+
+  void finish_commit(std::vector<EnqueueOp>& ops, const std::vector<std::pair<QueueState*, int64_t>>& deletes,
+                     const std::vector<Failure>& failures, const std::string& error) {
+    if (!error.empty()) {
+      // Acks and failure counts that did not commit are harmless to lose:
+      // the rows are still there and will be delivered again.
+      spdlog::error("queue store {}: commit failed: {}", path, error);
+      for (auto& op : ops) op.complete(core::fail(core::Errc::io_error, "queue commit failed: " + error));
+      return;
+    }
+    for (auto& op : ops) {
+      op.queue->depth += static_cast<int64_t>(op.rows.size());
+      op.queue->disk_exhausted = false;
+      op.complete({});
+    }
+    for (const auto& [q, id] : deletes) --q->depth;
+    for (const auto& f : failures) {
+      if (!f.dead) continue;
+      --f.queue->depth;
+      ++state(f.queue->name + ".dead").depth;
+    }
+  }
+
+  bool wants_load() const {
+    for (const auto& [name, q] : queues)
+      if (!q.waiters.empty() && (!q.ready.empty() || !q.disk_exhausted)) return true;
+    return false;
+  }
+
+  void load_and_serve(std::unique_lock<std::mutex>& lk) {
+    for (auto& [name, q] : queues) {
+      if (q.waiters.empty()) continue;
+      if (q.ready.empty() && !q.disk_exhausted) {
+        size_t want = 0;
+        for (const auto& w : q.waiters) want += w.options.max;
+        want = std::max<size_t>(want, 256);
+        const int64_t after = q.loaded_up_to;
+        lk.unlock();
+        auto rows = load_rows(name, after, want);
+        lk.lock();
+        q.disk_exhausted = rows.size() < want;
+        for (auto& r : rows) {
+          q.loaded_up_to = std::max(q.loaded_up_to, r.id);
+          q.ready.push_back(std::move(r));
+        }
+      }
+      while (!q.waiters.empty() && !q.ready.empty()) {
+        Waiter w = std::move(q.waiters.front());
+        q.waiters.pop_front();
+        w.complete(lease(q, w.options));
+      }
+    }
+  }
+
+  std::vector<Row> load_rows(const std::string& queue, int64_t after, size_t limit) {
+    std::vector<Row> rows;
+    auto* s = load->get();
+    sqlite3_bind_text(s, 1, queue.data(), static_cast<int>(queue.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int64(s, 3, static_cast<int64_t>(limit));
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      Row r;
+      r.id = sqlite3_column_int64(s, 0);
+      const auto* blob = static_cast<const char*>(sqlite3_column_blob(s, 1));
+      r.payload.assign(blob ? blob : "", static_cast<size_t>(sqlite3_column_bytes(s, 1)));
+      const auto* meta = reinterpret_cast<const char*>(sqlite3_column_text(s, 2));
+      r.metadata = meta ? meta : "{}";
+      r.failed = sqlite3_column_int64(s, 3);
+      rows.push_back(std::move(r));
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rows;
+  }
+
+  // Leases up to options.max ready rows as a batch. Caller holds mu.
+  core::Batch lease(QueueState& q, const DequeueOptions& options) {
+    core::Batch batch;
+    const int64_t deadline = now_ns() + options.visibility_timeout.count();
+    std::weak_ptr<Impl> weak = weak_from_this();
+    while (!q.ready.empty() && batch.size() < options.max) {
+      Row row = std::move(q.ready.front());
+      q.ready.pop_front();
+      core::Message m(row.payload);
+      apply_metadata(row.metadata, m.meta());
+      m.meta().set("delivery_count", std::to_string(row.failed + 1));
+      const int64_t id = row.id;
+      QueueState* qs = &q;
+      m.set_ack(core::AckHandle::make([weak, qs, id](core::AckStatus status) {
+        if (auto self = weak.lock()) self->post_ack(qs, id, status);
+      }));
+      batch.messages.push_back(std::move(m));
+      q.leased.emplace(id, Lease{std::move(row), deadline, options});
+    }
+    return batch;
+  }
+
+  void post_ack(QueueState* q, int64_t id, core::AckStatus status) {
+    std::lock_guard lock(mu);
+    acks.push_back({q, id, status});
+    if (acks.size() == 1) cv.notify_one();
+  }
+};
+
+Store::Store(const std::string& data_dir) : impl_(std::make_shared<Impl>(data_dir)) {
+  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+Store::~Store() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+    for (auto& [name, q] : impl_->queues) {
+      q.readers_closed = true;
+      for (auto& w : q.waiters) w.complete(core::Batch{});
+      q.waiters.clear();
+    }
+  }
+  impl_->cv.notify_one();
+  impl_->thread.join();
+}
+
+boost::asio::awaitable<core::Result<void>> Store::enqueue(const std::string& queue, const core::Batch& batch) {
+  auto impl = impl_;
+  // The callback runs before this coroutine resumes, so `queue` and `batch`
+  // are still alive; the rows are copied into the op under the lock.
+  auto start = [impl, &queue, &batch](std::function<void(core::Result<void>)> done) {
+        Impl::EnqueueOp op;
+        op.rows.reserve(batch.size());
+        for (const auto& m : batch.messages) op.rows.emplace_back(m.payload(), metadata_json(m.meta()));
+        std::lock_guard lock(impl->mu);
+        if (impl->stopping) {
+          done(core::fail(core::Errc::closed, "queue store is closing"));
+          return;
+        }
+        op.queue = &impl->state(queue);
+        op.complete = std::move(done);
+        impl->enqueues.push_back(std::move(op));
+        if (impl->enqueues.size() == 1) impl->cv.notify_one();
+  };
+  co_return co_await runtime::await_callback<core::Result<void>>(std::move(start));  // named: see blocking.h
+}
+
+boost::asio::awaitable<core::Batch> Store::dequeue(const std::string& queue, DequeueOptions options) {
+  auto impl = impl_;
+  auto start = [impl, &queue, options](std::function<void(core::Batch)> done) {
+        std::lock_guard lock(impl->mu);
+        auto& q = impl->state(queue);
+        if (q.readers_closed) {
+          done(core::Batch{});
+          return;
+        }
+        if (!q.ready.empty() && q.waiters.empty()) {
+          done(impl->lease(q, options));
+          return;
+        }
+        q.waiters.push_back({options, std::move(done)});
+        impl->cv.notify_one();
+  };
+  co_return co_await runtime::await_callback<core::Batch>(std::move(start));  // named: see blocking.h
+}
+
+void Store::close_readers(const std::string& queue) {
+  std::lock_guard lock(impl_->mu);
+  auto& q = impl_->state(queue);
+  q.readers_closed = true;
+  for (auto& w : q.waiters) w.complete(core::Batch{});
+  q.waiters.clear();
+}
+
+int64_t Store::depth(const std::string& queue) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->queues.find(queue);
+  return it == impl_->queues.end() ? 0 : it->second.depth;
+}
+
+const std::string& Store::path() const { return impl_->path; }
+
+}  // namespace sluice::connectors::queue

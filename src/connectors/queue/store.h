@@ -1,0 +1,71 @@
+#pragma once
+// The embedded durable queue: named queues in one SQLite database
+// (`<data_dir>/queue.db`, WAL mode, synchronous=FULL).
+//
+// Durability: enqueue() completes only after the rows are committed and
+// fsync'd. One thread owns the database and commits everything that arrived
+// while the previous commit ran in one transaction: group commit, many
+// enqueues and acks per fsync.
+//
+// Delivery: rows are loaded in id order and leased in memory for
+// visibility_timeout. An ack deletes the row; a nack or an expired lease
+// makes it ready again and counts a failed delivery (persisted); after
+// max_deliveries it moves to the queue `<name>.dead`. A crash voids every
+// lease, so on restart all unacknowledged rows are delivered again: at least
+// once, and redeliveries are bounded by what was in flight.
+//
+// Schema (inspect with `sqlite3 data/queue.db`):
+//   messages(id INTEGER PRIMARY KEY, queue TEXT, payload BLOB,
+//            metadata TEXT /* JSON object */, failed_deliveries INTEGER,
+//            enqueued_at INTEGER /* unix ms */)
+//
+// Threads: every method is safe from any thread; completions run on the
+// caller's executor.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+#include "core/message.h"
+
+namespace sluice::connectors::queue {
+
+struct DequeueOptions {
+  size_t max = 100;
+  std::chrono::nanoseconds visibility_timeout = std::chrono::minutes(5);
+  int64_t max_deliveries = 10;  // 0: no limit
+};
+
+class Store {
+ public:
+  // Opens or creates the database; throws std::runtime_error with the reason
+  // (including when another process holds the data directory).
+  explicit Store(const std::string& data_dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Durably appends the batch's payloads and metadata to `queue`.
+  boost::asio::awaitable<core::Result<void>> enqueue(const std::string& queue, const core::Batch& batch);
+  // Waits until `queue` has messages (or close_readers() is called) and
+  // leases up to options.max of them; each carries an ack handle. An empty
+  // batch means the queue's readers were closed.
+  boost::asio::awaitable<core::Batch> dequeue(const std::string& queue, DequeueOptions options);
+  // Wakes every waiting dequeue of `queue` with an empty batch; later ones
+  // return at once. Failed deliveries from then on are not counted (shutdown).
+  void close_readers(const std::string& queue);
+
+  // Rows in `queue` not yet acknowledged (ready, leased or on disk).
+  int64_t depth(const std::string& queue) const;
+  const std::string& path() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::connectors::queue

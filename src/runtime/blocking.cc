@@ -1,0 +1,10 @@
+#include "runtime/blocking.h"
+
+namespace sluice::runtime {
+
+boost::asio::thread_pool& blocking_pool() {
+  static boost::asio::thread_pool pool(4);
+  return pool;
+}
+
+}  // namespace sluice::runtime

@@ -1,0 +1,151 @@
+#pragma once
+// The interfaces connectors and processors implement, and what their
+// factories get to build themselves. Asio appears only as awaitable and a
+// forward-declared io_context, so this header stays cheap to include.
+//
+// Acks: an input attaches an AckHandle to every message it returns (or none,
+// when it has nothing to acknowledge); the runtime resolves the handles.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <any>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/message.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace sluice::config {
+struct Config;
+}
+namespace sluice::metrics {
+class Registry;
+}
+namespace sluice::ratelimit {
+class RateLimit;
+}
+
+namespace sluice::runtime {
+
+template <class T>
+using Task = boost::asio::awaitable<T>;
+
+class Input {
+ public:
+  virtual ~Input() = default;
+  // The next batch. Errc::end_of_input when a finite input is exhausted,
+  // Errc::closed once close() was called; other errors are logged and the
+  // read retried after a pause.
+  virtual Task<core::Result<core::Batch>> read() = 0;
+  // Stops reading: a pending read and all later ones end with Errc::closed.
+  // Called from any thread.
+  virtual void close() = 0;
+};
+
+// A message a processor could not handle, with why.
+struct Failure {
+  core::Message message;
+  core::Error error;
+};
+
+class Processor {
+ public:
+  virtual ~Processor() = default;
+  // Transforms `batch` in place. A message filtered out is resolved as
+  // delivered; one that fails moves to `failures`.
+  virtual Task<void> process(core::Batch& batch, std::vector<Failure>& failures) = 0;
+};
+
+// What happened to one message of a write.
+struct WriteOutcome {
+  enum class Kind { ok, retry, reject };
+  Kind kind = Kind::ok;
+  std::string reason;
+  core::Nanos retry_after{0};  // the peer's hint (Retry-After), 0 if none
+
+  static WriteOutcome ok() { return {}; }
+  static WriteOutcome retry(std::string why, core::Nanos after = core::Nanos(0)) {
+    return {Kind::retry, std::move(why), after};
+  }
+  static WriteOutcome reject(std::string why) { return {Kind::reject, std::move(why), core::Nanos(0)}; }
+};
+
+// Outcomes of one write: one for the whole batch, or one per message.
+class BatchOutcome {
+ public:
+  BatchOutcome() = default;
+  static BatchOutcome all(WriteOutcome o) {
+    BatchOutcome b;
+    b.uniform_ = std::move(o);
+    return b;
+  }
+  void set(size_t index, size_t batch_size, WriteOutcome o) {
+    if (each_.empty()) each_.assign(batch_size, uniform_);
+    each_[index] = std::move(o);
+  }
+  const WriteOutcome& at(size_t index) const { return each_.empty() ? uniform_ : each_[index]; }
+
+ private:
+  WriteOutcome uniform_;
+  std::vector<WriteOutcome> each_;
+};
+
+class Output {
+ public:
+  virtual ~Output() = default;
+  // Writes the batch; returns what happened to each message. Called by up to
+  // max_in_flight coroutines at once, from any thread.
+  virtual Task<BatchOutcome> write(core::Batch& batch) = 0;
+  // Largest batch one write takes (0: any); bigger ones are split first.
+  virtual size_t max_batch() const { return 0; }
+  // Flushes and releases resources once no more writes will come.
+  virtual Task<void> close() { co_return; }
+};
+
+// What a factory may use while building a component.
+class BuildContext {
+ public:
+  BuildContext(boost::asio::io_context& io, const config::Config& config, metrics::Registry& metrics,
+               std::function<ratelimit::RateLimit*(const std::string&)> rate_limits);
+
+  boost::asio::io_context& io() { return io_; }
+  const config::Config& config() const { return config_; }
+  metrics::Registry& metrics() { return metrics_; }
+  ratelimit::RateLimit* rate_limit(const std::string& name) { return rate_limits_(name); }
+  const std::string& pipeline() const { return pipeline_; }
+  void set_pipeline(std::string name) { pipeline_ = std::move(name); }
+
+  // One object per key shared by every component that asks (e.g. one
+  // embedded queue store per data_dir, one client per broker).
+  template <class T>
+  std::shared_ptr<T> shared(const std::string& key, const std::function<std::shared_ptr<T>()>& make) {
+    std::lock_guard lock(mu_);
+    auto& slot = shared_[key];
+    if (!slot.has_value()) slot = make();
+    return std::any_cast<std::shared_ptr<T>>(slot);
+  }
+  // Drops the shared objects (after every component is gone).
+  void release_shared() {
+    std::lock_guard lock(mu_);
+    shared_.clear();
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  const config::Config& config_;
+  metrics::Registry& metrics_;
+  std::function<ratelimit::RateLimit*(const std::string&)> rate_limits_;
+  std::string pipeline_;
+  std::mutex mu_;
+  std::map<std::string, std::any> shared_;
+};
+
+}  // namespace sluice::runtime

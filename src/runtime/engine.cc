@@ -1,0 +1,169 @@
+#include "runtime/engine.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "admin/server.h"
+#include "metrics/metrics.h"
+#include "ratelimit/rate_limit.h"
+#include "runtime/component.h"
+#include "runtime/pipeline.h"
+
+namespace sluice::runtime {
+
+namespace asio = boost::asio;
+
+struct Engine::Impl {
+  Impl(const config::Config& c, const config::Registry&)
+      : cfg(c),
+        threads(c.threads > 0 ? static_cast<int>(c.threads)
+                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
+        io_owner(std::make_unique<asio::io_context>(threads)),
+        io(*io_owner),
+        signals(std::in_place, io, SIGINT, SIGTERM),
+        deadline(std::in_place, io),
+        ctx(io, c, metrics, [this](const std::string& name) { return find_rate_limit(name); }) {
+    for (const auto& rl : c.rate_limits) {
+      auto backend = ratelimit::make_local_backend(rl.spec, rl.key.has_value(), core::SteadyClock::instance(),
+                                                   static_cast<size_t>(rl.max_keys));
+      rate_limits.push_back(std::make_unique<ratelimit::RateLimit>(rl.name, rl.spec, std::move(backend), rl.key, rl.cost));
+    }
+    for (const auto& p : c.pipelines) pipelines.push_back(std::make_unique<Pipeline>(p, ctx, threads));
+    if (c.admin_enabled) {
+      admin = std::make_unique<admin::Server>(io, c.admin_address);
+      add_admin_routes();
+    }
+  }
+
+  ratelimit::RateLimit* find_rate_limit(const std::string& name) {
+    for (auto& rl : rate_limits)
+      if (rl->name() == name) return rl.get();
+    return nullptr;
+  }
+
+  void add_admin_routes() {
+    admin->route("GET", "/metrics", [this](const admin::Request&) {
+      return admin::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()};
+    });
+    admin->route("GET", "/health/live", [](const admin::Request&) {
+      return admin::Response{200, "application/json", R"({"status":"ok"})"};
+    });
+    admin->route("GET", "/health/ready", [this](const admin::Request&) {
+      const bool ready = started && !stopping;
+      return admin::Response{ready ? 200 : 503, "application/json",
+                             ready ? R"({"status":"ready"})" : R"({"status":"not ready"})"};
+    });
+    admin->route("GET", "/api/pipelines", [this](const admin::Request&) {
+      boost::json::array arr;
+      for (const auto& p : pipelines) arr.push_back(p->status());
+      boost::json::object rls;
+      for (const auto& rl : rate_limits) rls[rl->name()] = rl->describe();
+      boost::json::object o{{"pipelines", std::move(arr)}, {"rate_limits", std::move(rls)}};
+      return admin::Response{200, "application/json", boost::json::serialize(o)};
+    });
+  }
+
+  void begin_stop() {
+    if (stopping.exchange(true)) return;
+    spdlog::info("stopping: inputs closed, draining in-flight messages (up to {}s)",
+                 std::chrono::duration_cast<std::chrono::seconds>(cfg.shutdown_timeout).count());
+    for (auto& p : pipelines) p->stop();
+    deadline->expires_after(cfg.shutdown_timeout);
+    deadline->async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      spdlog::warn("shutdown deadline reached; nacking what is still in flight");
+      io.stop();
+    });
+  }
+
+  void pipeline_done() {
+    if (--running == 0) {
+      spdlog::info("all pipelines finished");
+      signals->cancel();
+      deadline->cancel();
+      if (admin) admin->stop();
+      io.stop();
+    }
+  }
+
+  ~Impl() {
+    // Suspended coroutine frames live in the io_context; destroying it first
+    // nacks the messages they hold while pipelines, stores and metrics are
+    // still there to receive the nacks.
+    admin.reset();
+    signals.reset();
+    deadline.reset();
+    io_owner.reset();
+    pipelines.clear();
+    rate_limits.clear();
+    ctx.release_shared();
+  }
+
+  const config::Config& cfg;
+  int threads;
+  metrics::Registry metrics;
+  std::unique_ptr<asio::io_context> io_owner;
+  asio::io_context& io;
+  std::optional<asio::signal_set> signals;
+  std::optional<asio::steady_timer> deadline;
+  BuildContext ctx;
+  std::vector<std::unique_ptr<ratelimit::RateLimit>> rate_limits;
+  std::vector<std::unique_ptr<Pipeline>> pipelines;
+  std::unique_ptr<admin::Server> admin;
+  std::atomic<int> running{0};
+  std::atomic<bool> started{false};
+  std::atomic<bool> stopping{false};
+};
+
+Engine::Engine(const config::Config& config, const config::Registry& registry)
+    : impl_(std::make_unique<Impl>(config, registry)) {}
+
+Engine::~Engine() = default;
+
+void Engine::request_stop() {
+  asio::post(impl_->io, [impl = impl_.get()] { impl->begin_stop(); });
+}
+
+metrics::Registry& Engine::metrics() { return impl_->metrics; }
+
+int Engine::run() {
+  auto& s = *impl_;
+  s.signals->async_wait([&s](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("received signal {}", sig);
+    s.begin_stop();
+  });
+  if (s.admin) {
+    s.admin->start();
+    spdlog::info("admin API on http://{}", s.admin->address());
+  }
+  s.running = static_cast<int>(s.pipelines.size());
+  for (auto& p : s.pipelines) p->start([&s] { s.pipeline_done(); });
+  s.started = true;
+  spdlog::info("running {} pipeline(s) on {} thread(s)", s.pipelines.size(), s.threads);
+
+  std::vector<std::thread> pool;
+  std::exception_ptr failure;
+  std::mutex failure_mu;
+  auto run_loop = [&] {
+    try {
+      s.io.run();
+    } catch (...) {
+      std::lock_guard lock(failure_mu);
+      if (!failure) failure = std::current_exception();
+      s.io.stop();
+    }
+  };
+  for (int i = 1; i < s.threads; ++i) pool.emplace_back(run_loop);
+  run_loop();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+  return 0;
+}
+
+}  // namespace sluice::runtime

@@ -1,0 +1,36 @@
+#pragma once
+// Runs a loaded config: builds the rate limits and pipelines, runs them on a
+// pool of threads (one io_context), serves the admin API, and shuts down on
+// SIGINT/SIGTERM: inputs stop, in-flight work drains within
+// shutdown_timeout, whatever is left is nacked, exit 0.
+//
+// Lifecycle: construct (throws config::ConfigError for settings only a
+// component can check), run() once. Threads: run() blocks the caller and
+// uses config.threads more.
+
+#include <memory>
+
+#include "config/config.h"
+
+namespace sluice::metrics {
+class Registry;
+}
+
+namespace sluice::runtime {
+
+class Engine {
+ public:
+  Engine(const config::Config& config, const config::Registry& registry);
+  ~Engine();
+  // Returns the process exit code: 0 after a clean drain or exhaustion.
+  int run();
+  // As if SIGTERM arrived; callable from any thread.
+  void request_stop();
+  metrics::Registry& metrics();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::runtime

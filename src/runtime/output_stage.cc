@@ -1,0 +1,322 @@
+#include "runtime/output_stage.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include <random>
+
+#include "logging/log.h"
+#include "metrics/metrics.h"
+#include "ratelimit/rate_limit.h"
+#include "runtime/backoff.h"
+#include "runtime/channel.h"
+#include "runtime/spawn.h"
+
+namespace sluice::runtime {
+
+namespace asio = boost::asio;
+using asio::use_awaitable;
+
+struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
+  Impl(const config::OutputConfig& c, BuildContext& ctx, StageLabels l)
+      : cfg(c),
+        labels(std::move(l)),
+        io(ctx.io()),
+        output(c.component.spec->make_output(c.component.values, ctx)),
+        rate_limit(c.rate_limit.empty() ? nullptr : ctx.rate_limit(c.rate_limit)),
+        writers_channel(ctx.io(), static_cast<size_t>(c.max_in_flight)),
+        rng(std::random_device{}()) {
+    const metrics::Labels ml = {{"pipeline", labels.pipeline}, {"component", labels.component}};
+    auto& m = ctx.metrics();
+    sent = &m.counter("sluice_output_sent_total", "Messages an output confirmed.", ml);
+    errors = &m.counter("sluice_output_errors_total", "Messages an output failed to write (per attempt).", ml);
+    retries = &m.counter("sluice_output_retries_total", "Messages written again after a failure.", ml);
+    dead_lettered = &m.counter("sluice_output_dead_lettered_total", "Messages sent to the dead letter output.", ml);
+    rejected = &m.counter("sluice_output_rejected_total",
+                          "Messages that failed for good with no dead letter; their source is nacked.", ml);
+    in_flight = &m.gauge("sluice_output_in_flight", "Writes under way.", ml);
+    batch_size = &m.histogram("sluice_output_batch_size", "Messages per write.", ml, metrics::size_buckets());
+    if (rate_limit) {
+      rate_wait = &m.histogram("sluice_rate_limit_wait_seconds", "Time messages waited for a rate limit token.",
+                               {{"pipeline", labels.pipeline}, {"rate_limit", c.rate_limit}},
+                               metrics::latency_buckets());
+    }
+    if (c.dead_letter) {
+      dead_letter = std::make_unique<OutputStage>(
+          *c.dead_letter, ctx, StageLabels{labels.pipeline, "dead_letter." + c.dead_letter->component.spec->name});
+    }
+    const auto& b = c.batching;
+    rebatch = b.count > 1 || b.bytes > 0 || b.period.count() > 0;
+    if (rebatch) batcher_channel.emplace(ctx.io(), static_cast<size_t>(c.max_in_flight));
+    max_split = output->max_batch();
+    auto limit_split = [this](size_t n) {
+      if (n > 0 && (max_split == 0 || n < max_split)) max_split = n;
+    };
+    if (rebatch) limit_split(static_cast<size_t>(b.count));
+    // Under a rate limit, writes of at most `burst` messages keep sends as
+    // smooth as the bucket allows instead of in input-sized lumps.
+    if (rate_limit && !rebatch) limit_split(static_cast<size_t>(std::max(1.0, rate_limit->spec().burst)));
+  }
+
+  const config::OutputConfig& cfg;
+  StageLabels labels;
+  asio::io_context& io;
+  std::unique_ptr<Output> output;
+  ratelimit::RateLimit* rate_limit;
+  std::unique_ptr<OutputStage> dead_letter;
+  BatchChannel writers_channel;
+  std::optional<BatchChannel> batcher_channel;
+  bool rebatch = false;
+  size_t max_split = 0;
+  std::atomic<int> writers_left{0};
+  std::function<void()> on_done;
+  std::mutex rng_mu;
+  std::mt19937_64 rng;
+
+  metrics::Counter *sent, *errors, *retries, *dead_lettered, *rejected;
+  metrics::Gauge* in_flight;
+  metrics::Histogram* batch_size;
+  metrics::Histogram* rate_wait = nullptr;
+
+  BatchChannel& entry() { return batcher_channel ? *batcher_channel : writers_channel; }
+
+  // Sends `batch` in pieces of at most `limit` messages (0: whole).
+  static Task<void> send_split(BatchChannel& ch, core::Batch batch, size_t limit) {
+    if (limit == 0 || batch.size() <= limit) {
+      co_await ch.async_send({}, std::move(batch), use_awaitable);
+      co_return;
+    }
+    for (size_t i = 0; i < batch.size(); i += limit) {
+      core::Batch piece;
+      const size_t end = std::min(batch.size(), i + limit);
+      piece.messages.reserve(end - i);
+      for (size_t j = i; j < end; ++j) piece.messages.push_back(std::move(batch.messages[j]));
+      co_await ch.async_send({}, std::move(piece), use_awaitable);
+    }
+  }
+
+  Task<void> writer() {
+    for (;;) {
+      auto [ec, batch] = co_await writers_channel.async_receive(asio::as_tuple(use_awaitable));
+      if (ec || batch.empty()) break;
+      co_await write_with_retries(std::move(batch));
+    }
+    if (--writers_left == 0) {
+      co_await output->close();
+      if (dead_letter) co_await dead_letter->impl_->output->close();
+      if (on_done) on_done();
+    }
+  }
+
+  // Gathers batches up to count / bytes, or until `period` after the first
+  // message, then hands them to the writers.
+  Task<void> batcher() {
+    namespace ops = asio::experimental::awaitable_operators;
+    using namespace ops;
+    const auto& b = cfg.batching;
+    core::Batch pending;
+    size_t pending_bytes = 0;
+    asio::steady_timer timer(io);
+    bool ended = false;
+    while (!ended) {
+      core::Batch incoming;
+      if (pending.empty() || b.period.count() == 0) {
+        auto [ec, got] = co_await batcher_channel->async_receive(asio::as_tuple(use_awaitable));
+        if (ec || got.empty()) ended = true;
+        incoming = std::move(got);
+      } else {
+        auto result = co_await (batcher_channel->async_receive(asio::as_tuple(use_awaitable)) ||
+                                timer.async_wait(asio::as_tuple(use_awaitable)));
+        if (result.index() == 0) {
+          auto [ec, got] = std::get<0>(std::move(result));
+          if (ec || got.empty()) ended = true;
+          incoming = std::move(got);
+        } else {
+          co_await flush(pending, pending_bytes);
+          continue;
+        }
+      }
+      for (auto& m : incoming.messages) {
+        if (pending.empty() && b.period.count() > 0) timer.expires_after(b.period);
+        pending_bytes += m.payload().size();
+        pending.messages.push_back(std::move(m));
+        const bool full = static_cast<int64_t>(pending.size()) >= b.count ||
+                          (b.bytes > 0 && static_cast<int64_t>(pending_bytes) >= b.bytes);
+        if (full) co_await flush(pending, pending_bytes);
+      }
+      if (b.period.count() == 0 && !pending.empty() && batcher_channel->ready() == false) {
+        // No waiting allowed: what is here goes now.
+        co_await flush(pending, pending_bytes);
+      }
+    }
+    co_await flush(pending, pending_bytes);
+    for (int64_t i = 0; i < cfg.max_in_flight; ++i) co_await writers_channel.async_send({}, core::Batch{}, use_awaitable);
+  }
+
+  Task<void> flush(core::Batch& pending, size_t& pending_bytes) {
+    if (pending.empty()) co_return;
+    core::Batch out = std::move(pending);
+    pending = core::Batch{};
+    pending_bytes = 0;
+    co_await writers_channel.async_send({}, std::move(out), use_awaitable);
+  }
+
+  Task<void> sleep(core::Nanos d) {
+    asio::steady_timer t(io, d);
+    co_await t.async_wait(asio::as_tuple(use_awaitable));
+  }
+
+  Task<void> write_with_retries(core::Batch batch) {
+    in_flight->add(1);
+    int attempt = 0;
+    while (!batch.empty()) {
+      std::vector<core::Message> failed;
+      std::vector<std::string> reasons;
+      if (rate_limit) co_await take_tokens(batch, failed, reasons);
+      if (batch.empty()) {
+        co_await fail(std::move(failed), std::move(reasons), attempt);
+        break;
+      }
+      ++attempt;
+      batch_size->observe(static_cast<double>(batch.size()));
+      BatchOutcome outcome = co_await output->write(batch);
+      core::Batch again;
+      core::Nanos hint{0};
+      std::string last_reason;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        auto& m = batch.messages[i];
+        const WriteOutcome& o = outcome.at(i);
+        if (o.kind == WriteOutcome::Kind::ok) {
+          m.ack().resolve(core::AckStatus::delivered);
+          sent->inc();
+          continue;
+        }
+        errors->inc();
+        if (o.kind == WriteOutcome::Kind::retry && attempt < cfg.retry.max_attempts) {
+          hint = std::max(hint, o.retry_after);
+          last_reason = o.reason;
+          again.messages.push_back(std::move(m));
+        } else {
+          reasons.push_back(o.kind == WriteOutcome::Kind::retry
+                                ? fmt::format("gave up after {} attempts: {}", attempt, o.reason)
+                                : o.reason);
+          failed.push_back(std::move(m));
+        }
+      }
+      if (!failed.empty()) co_await fail(std::move(failed), std::move(reasons), attempt);
+      if (again.empty()) break;
+      retries->inc(again.size());
+      core::Nanos delay;
+      {
+        std::lock_guard lock(rng_mu);
+        delay = backoff_delay({cfg.retry.initial, cfg.retry.max}, attempt - 1, hint, rng);
+      }
+      logging::limited(spdlog::level::warn, labels.pipeline + "/" + labels.component + "/retry",
+                       fmt::format("pipeline '{}' output '{}': {} message(s) failed ({}); retrying in {}ms",
+                                   labels.pipeline, labels.component, again.size(), last_reason,
+                                   delay.count() / 1'000'000));
+      co_await sleep(delay);
+      batch = std::move(again);
+    }
+    in_flight->add(-1);
+  }
+
+  // Reserves every message's tokens, then waits once for the last of them;
+  // a message whose cost cannot be computed fails for good.
+  Task<void> take_tokens(core::Batch& batch, std::vector<core::Message>& failed, std::vector<std::string>& reasons) {
+    core::Batch kept;
+    kept.messages.reserve(batch.size());
+    core::Nanos longest{0};
+    for (auto& m : batch.messages) {
+      auto wait = co_await rate_limit->reserve(m);
+      if (!wait) {
+        reasons.push_back(wait.error().to_string());
+        failed.push_back(std::move(m));
+        continue;
+      }
+      longest = std::max(longest, *wait);
+      kept.messages.push_back(std::move(m));
+    }
+    co_await ratelimit::RateLimit::wait(longest);
+    if (rate_wait) rate_wait->observe(static_cast<double>(longest.count()) / 1e9, kept.size());
+    batch = std::move(kept);
+  }
+
+  Task<void> fail(std::vector<core::Message> messages, std::vector<std::string> reasons, int attempts) {
+    if (messages.empty()) co_return;
+    logging::limited(spdlog::level::err, labels.pipeline + "/" + labels.component + "/fail",
+                     fmt::format("pipeline '{}' output '{}': {} message(s) failed for good: {}{}", labels.pipeline,
+                                 labels.component, messages.size(), reasons.front(),
+                                 dead_letter ? "; sent to dead letter" : "; nacked"));
+    if (!dead_letter) {
+      for (auto& m : messages) m.ack().resolve(core::AckStatus::rejected);
+      rejected->inc(messages.size());
+      co_return;
+    }
+    core::Batch dl;
+    for (size_t i = 0; i < messages.size(); ++i) {
+      auto& m = messages[i];
+      m.meta().set("error", reasons[i]);
+      m.meta().set("error_output", labels.component);
+      m.meta().set("error_pipeline", labels.pipeline);
+      m.meta().set("attempts", std::to_string(attempts));
+      dl.messages.push_back(std::move(m));
+    }
+    dead_lettered->inc(dl.size());
+    co_await dead_letter->deliver(std::move(dl));
+  }
+};
+
+OutputStage::OutputStage(const config::OutputConfig& cfg, BuildContext& ctx, StageLabels labels)
+    : impl_(std::make_shared<Impl>(cfg, ctx, std::move(labels))) {}
+
+OutputStage::~OutputStage() = default;
+
+const StageLabels& OutputStage::labels() const { return impl_->labels; }
+
+bool OutputStage::has_dead_letter() const { return impl_->dead_letter != nullptr; }
+
+Task<void> OutputStage::deliver_dead_letter(core::Batch batch) {
+  auto self = impl_;
+  self->dead_lettered->inc(batch.size());
+  co_await self->dead_letter->deliver(std::move(batch));
+}
+
+void OutputStage::start(std::function<void()> on_done) {
+  impl_->on_done = std::move(on_done);
+  impl_->writers_left = static_cast<int>(impl_->cfg.max_in_flight);
+  for (int64_t i = 0; i < impl_->cfg.max_in_flight; ++i)
+    spawn(impl_->io, [self = impl_]() { return self->writer(); });
+  if (impl_->rebatch) spawn(impl_->io, [self = impl_]() { return self->batcher(); });
+}
+
+Task<void> OutputStage::push(core::Batch batch) {
+  co_await Impl::send_split(impl_->entry(), std::move(batch), impl_->rebatch ? 0 : impl_->max_split);
+}
+
+Task<void> OutputStage::finish() {
+  // One end marker per consumer of the entry channel.
+  const int64_t consumers = impl_->rebatch ? 1 : impl_->cfg.max_in_flight;
+  for (int64_t i = 0; i < consumers; ++i) co_await impl_->entry().async_send({}, core::Batch{}, use_awaitable);
+}
+
+Task<void> OutputStage::deliver(core::Batch batch) {
+  auto self = impl_;
+  if (self->max_split == 0 || batch.size() <= self->max_split) {
+    co_await self->write_with_retries(std::move(batch));
+    co_return;
+  }
+  for (size_t i = 0; i < batch.size(); i += self->max_split) {
+    core::Batch piece;
+    for (size_t j = i; j < std::min(batch.size(), i + self->max_split); ++j)
+      piece.messages.push_back(std::move(batch.messages[j]));
+    co_await self->write_with_retries(std::move(piece));
+  }
+}
+
+}  // namespace sluice::runtime

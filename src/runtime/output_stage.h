@@ -1,0 +1,48 @@
+#pragma once
+// One configured output of a pipeline and everything around the write:
+// splitting and re-batching (`batching`), `max_in_flight` concurrent writers,
+// the rate limit taken per message and per attempt, retries with full-jitter
+// backoff, and the dead letter.
+//
+// Lifecycle: built with the pipeline; start() spawns its coroutines; push()
+// feeds it (waiting when it is full: backpressure); finish() says no more
+// batches will come; `on_done` runs once every writer has ended and the
+// output was closed.
+// Acks: each message's handle is resolved here: delivered once written (or
+// dead-lettered), rejected when it failed for good without a dead letter.
+// Threads: its coroutines run on any of the engine's threads.
+
+#include <memory>
+
+#include "config/config.h"
+#include "runtime/component.h"
+
+namespace sluice::runtime {
+
+struct StageLabels {
+  std::string pipeline;
+  std::string component;  // e.g. "queue", "file#2", "dead_letter.queue"
+};
+
+class OutputStage {
+ public:
+  OutputStage(const config::OutputConfig& cfg, BuildContext& ctx, StageLabels labels);
+  ~OutputStage();
+
+  void start(std::function<void()> on_done);
+  Task<void> push(core::Batch batch);
+  Task<void> finish();
+  // Writes `batch` now, with retries, in the caller's coroutine; used for
+  // dead letters, which must not wait behind the queue they relieve.
+  Task<void> deliver(core::Batch batch);
+  bool has_dead_letter() const;
+  // Sends messages that failed before reaching this output to its dead letter.
+  Task<void> deliver_dead_letter(core::Batch batch);
+  const StageLabels& labels() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::runtime
