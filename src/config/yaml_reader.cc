@@ -83,7 +83,8 @@ std::optional<Value> YamlReader::convert_text(const std::string& text, const YAM
   switch (f.type) {
     case Type::string:
       if (!f.choices.empty() && std::find(f.choices.begin(), f.choices.end(), text) == f.choices.end()) {
-        error(node, fmt::format("field '{}' must be one of: {}{}", f.name, fmt::join(f.choices, ", "), got));
+        error(node, fmt::format("field '{}' must be one of: {}{}", f.name, fmt::join(f.choices, ", "),
+                                f.secret ? "" : fmt::format("; got '{}'", text)));
         return std::nullopt;
       }
       return Value(text);

@@ -1,0 +1,46 @@
+#include "config/yaml_reader.h"
+
+#include <gtest/gtest.h>
+
+#include "config/docs.h"
+
+namespace sluice::config {
+namespace {
+
+const std::vector<Field> kFields = {
+    {.name = "auth_token", .doc = "API token.", .default_value = "a-token", .secret = true,
+     .choices = {"a-token", "b-token"}},
+    {.name = "pin", .type = Type::integer, .doc = "A secret number.", .secret = true, .min = 1000, .max = 9999},
+};
+
+std::string read_errors(const std::string& yaml) {
+  Diagnostics diag;
+  YamlReader r("s.yaml", [](const std::string&) { return std::optional<std::string>("hunter2"); }, diag);
+  r.read(YAML::Load(yaml), kFields, "test block");
+  return diag.to_string();
+}
+
+TEST(Secrets, ErrorsNeverEchoASecretValue) {
+  EXPECT_EQ(read_errors("{pin: hunter2}"), "s.yaml:1:7: error: field 'pin' must be an integer\n");
+  EXPECT_EQ(read_errors("{pin: \"${X}\"}"), "s.yaml:1:7: error: field 'pin' must be an integer\n");
+  EXPECT_EQ(read_errors("{pin: 12}"), "s.yaml:1:7: error: field 'pin' must be >= 1000\n");
+  EXPECT_EQ(read_errors("{auth_token: hunter2}"),
+            "s.yaml:1:15: error: field 'auth_token' must be one of: a-token, b-token\n");
+}
+
+TEST(Secrets, DocsHideSecretDefaults) {
+  Registry reg;
+  reg.add({.name = "svc", .kind = Kind::output, .summary = "s", .fields = kFields});
+  auto text = render_docs(reg, "svc");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(text->find("a-token'"), std::string::npos) << *text;
+  EXPECT_NE(text->find("(secret)"), std::string::npos);
+}
+
+TEST(YamlReader, ClosestSuggestsWithinTwoEdits) {
+  EXPECT_EQ(closest("cuont", {"count", "rate"}), "count");
+  EXPECT_EQ(closest("zzzzzz", {"count", "rate"}), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sluice::config
