@@ -25,7 +25,7 @@ TEST(Secrets, ErrorsNeverEchoASecretValue) {
   EXPECT_EQ(read_errors("{pin: \"${X}\"}"), "s.yaml:1:7: error: field 'pin' must be an integer\n");
   EXPECT_EQ(read_errors("{pin: 12}"), "s.yaml:1:7: error: field 'pin' must be >= 1000\n");
   EXPECT_EQ(read_errors("{auth_token: hunter2}"),
-            "s.yaml:1:15: error: field 'auth_token' must be one of: a-token, b-token\n");
+            "s.yaml:1:14: error: field 'auth_token' must be one of: a-token, b-token\n");
 }
 
 TEST(Secrets, DocsHideSecretDefaults) {
