@@ -1,0 +1,167 @@
+#include "connectors/queue/store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "testing/run_awaitable.h"
+
+namespace sluice::connectors::queue {
+namespace {
+
+using testing::run_awaitable;
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("sluice-store-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  core::Batch batch_of(int n, const std::string& prefix = "m") {
+    core::Batch b;
+    for (int i = 0; i < n; ++i) b.messages.emplace_back(prefix + std::to_string(i));
+    return b;
+  }
+  void enqueue(Store& s, const std::string& q, const core::Batch& b) {
+    auto r = run_awaitable(io_, s.enqueue(q, b));
+    ASSERT_TRUE(r) << r.error().to_string();
+  }
+  core::Batch dequeue(Store& s, const std::string& q, DequeueOptions o = {}) {
+    return run_awaitable(io_, s.dequeue(q, o));
+  }
+  // Acks are applied by the store's thread; wait until depth settles.
+  void wait_depth(Store& s, const std::string& q, int64_t want) {
+    for (int i = 0; i < 200 && s.depth(q) != want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(s.depth(q), want) << q;
+  }
+
+  fs::path dir_;
+  boost::asio::io_context io_;
+};
+
+TEST_F(StoreTest, EnqueuedMessagesComeBackInOrderAndAckDeletesThem) {
+  Store s(dir_.string());
+  enqueue(s, "q", batch_of(250));
+  EXPECT_EQ(s.depth("q"), 250);
+  std::vector<std::string> got;
+  while (got.size() < 250) {
+    auto b = dequeue(s, "q", {.max = 100});
+    ASSERT_FALSE(b.empty());
+    ASSERT_LE(b.size(), 100u);
+    for (auto& m : b.messages) got.push_back(m.payload());
+    b.resolve_all(core::AckStatus::delivered);
+  }
+  for (int i = 0; i < 250; ++i) ASSERT_EQ(got[i], "m" + std::to_string(i));
+  wait_depth(s, "q", 0);
+}
+
+TEST_F(StoreTest, UnackedMessagesSurviveARestartAndAckedOnesDoNot) {
+  {
+    Store s(dir_.string());
+    enqueue(s, "q", batch_of(10));
+    auto b = dequeue(s, "q", {.max = 4});
+    ASSERT_EQ(b.size(), 4u);
+    b.resolve_all(core::AckStatus::delivered);
+    wait_depth(s, "q", 6);
+    auto leased = dequeue(s, "q", {.max = 3});  // leased, never acked: "crash"
+    ASSERT_EQ(leased.size(), 3u);
+    leased.messages.clear();  // dropped handles count as errored; the store is closing anyway
+  }
+  Store s(dir_.string());
+  EXPECT_EQ(s.depth("q"), 6);
+  auto b = dequeue(s, "q", {.max = 100});
+  ASSERT_EQ(b.size(), 6u);
+  EXPECT_EQ(b.messages.front().payload(), "m4");
+  EXPECT_EQ(*b.messages.front().meta().find("delivery_count"), "1");
+}
+
+TEST_F(StoreTest, NackRedeliversThenMovesToDeadAfterMaxDeliveries) {
+  Store s(dir_.string());
+  enqueue(s, "q", batch_of(1));
+  const DequeueOptions o{.max = 10, .max_deliveries = 3};
+  for (int delivery = 1; delivery <= 3; ++delivery) {
+    auto b = dequeue(s, "q", o);
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(*b.messages[0].meta().find("delivery_count"), std::to_string(delivery));
+    b.resolve_all(core::AckStatus::errored);  // the next dequeue waits for the redelivery
+  }
+  wait_depth(s, "q", 0);
+  wait_depth(s, "q.dead", 1);
+  auto dead = dequeue(s, "q.dead");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead.messages[0].payload(), "m0");
+}
+
+TEST_F(StoreTest, RejectedGoesStraightToDead) {
+  Store s(dir_.string());
+  enqueue(s, "q", batch_of(2));
+  auto b = dequeue(s, "q");
+  ASSERT_EQ(b.size(), 2u);
+  b.messages[0].ack().resolve(core::AckStatus::rejected);
+  b.messages[1].ack().resolve(core::AckStatus::delivered);
+  wait_depth(s, "q", 0);
+  wait_depth(s, "q.dead", 1);
+}
+
+TEST_F(StoreTest, ExpiredLeaseIsDeliveredAgain) {
+  Store s(dir_.string());
+  enqueue(s, "q", batch_of(1));
+  auto first = dequeue(s, "q", {.visibility_timeout = std::chrono::milliseconds(100)});
+  ASSERT_EQ(first.size(), 1u);
+  auto again = dequeue(s, "q");  // waits until the lease expires
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again.messages[0].payload(), "m0");
+  EXPECT_EQ(*again.messages[0].meta().find("delivery_count"), "2");
+}
+
+TEST_F(StoreTest, MetadataRoundTrips) {
+  Store s(dir_.string());
+  core::Batch b;
+  core::Message m("body");
+  m.meta().set("sid", "SM123");
+  m.meta().set("quote", "a\"b");
+  b.messages.push_back(std::move(m));
+  enqueue(s, "q", b);
+  auto got = dequeue(s, "q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(*got.messages[0].meta().find("sid"), "SM123");
+  EXPECT_EQ(*got.messages[0].meta().find("quote"), "a\"b");
+}
+
+TEST_F(StoreTest, QueuesAreSeparate) {
+  Store s(dir_.string());
+  enqueue(s, "a", batch_of(3, "a"));
+  enqueue(s, "b", batch_of(2, "b"));
+  EXPECT_EQ(dequeue(s, "b").size(), 2u);
+  EXPECT_EQ(dequeue(s, "a").size(), 3u);
+}
+
+TEST_F(StoreTest, SecondProcessOnTheSameDataDirIsRefused) {
+  Store s(dir_.string());
+  try {
+    Store other(dir_.string());
+    FAIL() << "a second store on the same data_dir must be refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("in use by another sluice process"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StoreTest, CloseReadersWakesAWaitingDequeue) {
+  Store s(dir_.string());
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    s.close_readers("q");
+  });
+  auto b = dequeue(s, "q");  // nothing there: blocks until closed
+  closer.join();
+  EXPECT_TRUE(b.empty());
+}
+
+}  // namespace
+}  // namespace sluice::connectors::queue
