@@ -75,6 +75,19 @@ struct Batch {
   size_t bytes() const;
   // Resolves every message's ack and empties the batch.
   void resolve_all(AckStatus s);
+
+  // Keeps the messages for which keep(message) returns true, in order. A
+  // message `keep` rejects may have been moved out by it.
+  template <class Keep>
+  void retain(Keep keep) {
+    size_t kept = 0;
+    for (size_t i = 0; i < messages.size(); ++i) {
+      if (!keep(messages[i])) continue;
+      if (kept != i) messages[kept] = std::move(messages[i]);  // never self-move: it empties strings
+      ++kept;
+    }
+    messages.resize(kept);
+  }
 };
 
 }  // namespace sluice::core

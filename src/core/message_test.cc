@@ -60,5 +60,15 @@ TEST(Batch, ResolveAllAcksEveryMessage) {
   EXPECT_EQ(delivered, 3);
 }
 
+TEST(Batch, RetainKeepsOrderAndNeverEmptiesKeptMessages) {
+  Batch b;
+  for (const char* p : {"a", "b", "c", "d"}) b.messages.emplace_back(p);
+  b.retain([](Message& m) { return m.payload() != "b"; });
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b.messages[0].payload(), "a");  // kept in place, not self-moved
+  EXPECT_EQ(b.messages[1].payload(), "c");
+  EXPECT_EQ(b.messages[2].payload(), "d");
+}
+
 }  // namespace
 }  // namespace sluice::core

@@ -27,15 +27,11 @@ class Filter final : public runtime::Processor {
   }
 
   runtime::Task<void> process(core::Batch& batch, std::vector<runtime::Failure>&) override {
-    size_t kept = 0;
-    for (auto& m : batch.messages) {
-      if (keep(m) != invert_) {
-        batch.messages[kept++] = std::move(m);
-      } else {
-        m.ack().resolve(core::AckStatus::delivered);  // filtered out counts as delivered
-      }
-    }
-    batch.messages.resize(kept);
+    batch.retain([&](core::Message& m) {
+      if (keep(m) != invert_) return true;
+      m.ack().resolve(core::AckStatus::delivered);  // filtered out counts as delivered
+      return false;
+    });
     co_return;
   }
 

@@ -35,15 +35,11 @@ class Mapping final : public runtime::Processor {
   }
 
   runtime::Task<void> process(core::Batch& batch, std::vector<runtime::Failure>& failures) override {
-    size_t kept = 0;
-    for (auto& m : batch.messages) {
-      if (auto err = apply(m); !err) {
-        failures.push_back({std::move(m), std::move(err.error())});
-      } else {
-        batch.messages[kept++] = std::move(m);
-      }
-    }
-    batch.messages.resize(kept);
+    batch.retain([&](core::Message& m) {
+      auto done = apply(m);
+      if (!done) failures.push_back({std::move(m), std::move(done.error())});
+      return done.has_value();
+    });
     co_return;
   }
 

@@ -15,16 +15,16 @@ class RateLimitProcessor final : public runtime::Processor {
   explicit RateLimitProcessor(ratelimit::RateLimit& limit) : limit_(limit) {}
 
   runtime::Task<void> process(core::Batch& batch, std::vector<runtime::Failure>& failures) override {
-    size_t kept = 0;
+    // Waiting happens here, between messages; retain() only sorts them.
+    std::vector<bool> ok;
+    ok.reserve(batch.size());
     for (auto& m : batch.messages) {
       auto waited = co_await limit_.acquire(m);
-      if (!waited) {
-        failures.push_back({std::move(m), waited.error()});
-      } else {
-        batch.messages[kept++] = std::move(m);
-      }
+      if (!waited) failures.push_back({std::move(m), waited.error()});
+      ok.push_back(waited.has_value());
     }
-    batch.messages.resize(kept);
+    size_t i = 0;
+    batch.retain([&](core::Message&) { return ok[i++]; });
   }
 
  private:

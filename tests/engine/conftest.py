@@ -1,0 +1,130 @@
+"""Helpers for tests that run the real sluice binary (SLUICE_BIN)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+SLUICE = os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/sluice"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read().decode()
+
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    except FileNotFoundError:
+        return 0
+
+
+def wait_for(predicate, timeout, what, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Sluice:
+    """One `sluice run` process with its config in a temp dir."""
+
+    def __init__(self, tmp_path, config, env=None, name="sluice"):
+        self.dir = tmp_path
+        self.admin_port = free_port()
+        text = config.replace("{dir}", str(tmp_path)).replace("{admin}", f"127.0.0.1:{self.admin_port}")
+        self.config = tmp_path / f"{name}.yaml"
+        self.config.write_text(text)
+        self.log = open(tmp_path / f"{name}.log", "ab")
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+
+    def start(self, wait_ready=True):
+        self.proc = subprocess.Popen([SLUICE, "run", "-c", str(self.config)], stdout=self.log, stderr=self.log,
+                                     env=self.env)
+        if wait_ready:
+            wait_for(self.admin_ready, 20, "the admin API to answer")
+        return self
+
+    def admin_ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"sluice exited early with {self.proc.returncode}: {self.log_text()}")
+        try:
+            return http_get(self.url("/health/live"), timeout=1)[0] == 200
+        except OSError:
+            return False
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.admin_port}{path}"
+
+    def metric(self, name, **labels):
+        """Sum of the samples of `name` whose labels include `labels`."""
+        _, text = http_get(self.url("/metrics"))
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith("#") or not line.startswith(name):
+                continue
+            head, _, value = line.rpartition(" ")
+            metric, _, label_text = head.partition("{")
+            if metric != name:
+                continue
+            if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
+                total += float(value)
+        return total
+
+    def pipelines(self):
+        return json.loads(http_get(self.url("/api/pipelines"))[1])
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"sluice did not stop within {timeout}s: {self.log_text()}")
+        return self.proc.returncode
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def log_text(self):
+        self.log.flush()
+        return (self.dir / os.path.basename(self.log.name)).read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def sluice_factory(tmp_path):
+    started = []
+
+    def make(config, **kw):
+        s = Sluice(tmp_path, config, **kw)
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        if s.proc and s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait()
+
+
+def run_cli(*args, input_text=None, timeout=60):
+    return subprocess.run([SLUICE, *args], capture_output=True, text=True, input=input_text, timeout=timeout)

@@ -1,0 +1,95 @@
+"""lint, docs and run as a user calls them: exit codes and output."""
+from conftest import run_cli, count_lines
+
+BAD = """pipelines:
+  p:
+    input:
+      generate: {cuont: 5}
+    output:
+      drop: {}
+      rate_limit: nope
+"""
+
+
+def test_lint_reports_every_error_with_position_and_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    r = run_cli("lint", str(bad))
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        f"{bad}:4:18: error: unknown field 'cuont' in generate input; did you mean 'count'?",
+        f"{bad}:7:19: error: rate limit 'nope' is not defined in rate_limits",
+    ]
+
+
+def test_lint_accepts_the_examples(tmp_path):
+    import glob, os
+    examples = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "../../examples/*.yaml")))
+    assert examples, "examples/ should hold at least one config"
+    r = run_cli("lint", *examples)
+    assert r.returncode == 0, r.stderr
+
+
+def test_lint_missing_file(tmp_path):
+    r = run_cli("lint", str(tmp_path / "none.yaml"))
+    assert r.returncode == 2
+    assert "cannot read file" in r.stderr
+
+
+def test_run_with_bad_config_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    r = run_cli("run", "-c", str(bad))
+    assert r.returncode == 2
+    assert "did you mean 'count'" in r.stderr
+
+
+def test_bad_usage_exits_2():
+    assert run_cli("frobnicate").returncode == 2
+    assert run_cli("run", "--no-such-flag").returncode == 2
+
+
+def test_docs_lists_components_and_unknown_topic_fails():
+    r = run_cli("docs")
+    assert r.returncode == 0
+    for name in ["## generate (input)", "## queue (output)", "## mapping (processor)", "## rate_limits.<name>"]:
+        assert name in r.stdout
+    one = run_cli("docs", "filter")
+    assert one.returncode == 0 and "## filter (processor)" in one.stdout and "## generate" not in one.stdout
+    assert run_cli("docs", "kafka").returncode == 2
+
+
+def test_finite_input_exits_zero_once_everything_is_acked(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    out = tmp_path / "out.jsonl"
+    cfg.write_text(f"""
+admin: {{enabled: false}}
+data_dir: {tmp_path}/data
+pipelines:
+  p:
+    input: {{generate: {{count: 1234, template: '{{"n":{{{{seq}}}}}}'}}}}
+    processors:
+      - mapping: {{set: {{kind: test}}}}
+      - filter: {{field: n, matches: '^[0-9]+$'}}
+    output: {{file: {{path: {out}}}}}
+""")
+    r = run_cli("run", "-c", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert count_lines(out) == 1234
+
+
+def test_stdin_to_stdout_with_malformed_records(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("""
+admin: {enabled: false}
+pipelines:
+  p:
+    input: {stdin: {codec: json_lines}}
+    processors:
+      - filter: {field: keep, equals: "yes"}
+    output: {stdout: {}}
+""")
+    r = run_cli("run", "-c", str(cfg), input_text='{"keep":"yes","n":1}\nnot json\n{"keep":"no"}\n{"keep":"yes","n":2}\n')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ['{"keep":"yes","n":1}', '{"keep":"yes","n":2}']
+    assert "line 2: invalid JSON" in r.stderr
