@@ -18,12 +18,24 @@ namespace sluice::runtime {
 
 namespace asio = boost::asio;
 
+namespace {
+// An io_context that can destroy its queued work (and with it every
+// suspended coroutine) before the I/O objects those coroutines use go away.
+// execution_context::shutdown() is what ~io_context calls first anyway, and
+// a second call finds nothing left to do.
+class EngineContext final : public asio::io_context {
+ public:
+  using io_context::io_context;
+  void destroy_pending_work() { shutdown(); }
+};
+}  // namespace
+
 struct Engine::Impl {
   Impl(const config::Config& c, const config::Registry&)
       : cfg(c),
         threads(c.threads > 0 ? static_cast<int>(c.threads)
                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
-        io_owner(std::make_unique<asio::io_context>(threads)),
+        io_owner(std::make_unique<EngineContext>(threads)),
         io(*io_owner),
         signals(std::in_place, io, SIGINT, SIGTERM),
         deadline(std::in_place, io),
@@ -92,22 +104,24 @@ struct Engine::Impl {
   }
 
   ~Impl() {
-    // Suspended coroutine frames live in the io_context; destroying it first
-    // nacks the messages they hold while pipelines, stores and metrics are
-    // still there to receive the nacks.
+    // 1. Suspended coroutines are destroyed, nacking the messages they hold,
+    //    while pipelines, stores and metrics are still there to hear it.
+    // 2. Then the I/O objects (channels, timers, sockets) go, while their
+    //    io_context still exists. 3. Then the io_context.
     admin.reset();
     signals.reset();
     deadline.reset();
-    io_owner.reset();
+    io_owner->destroy_pending_work();
     pipelines.clear();
     rate_limits.clear();
     ctx.release_shared();
+    io_owner.reset();
   }
 
   const config::Config& cfg;
   int threads;
   metrics::Registry metrics;
-  std::unique_ptr<asio::io_context> io_owner;
+  std::unique_ptr<EngineContext> io_owner;
   asio::io_context& io;
   std::optional<asio::signal_set> signals;
   std::optional<asio::steady_timer> deadline;

@@ -200,7 +200,13 @@ void Pipeline::start(std::function<void()> on_done) {
   s.on_done = std::move(on_done);
   s.state = 1;
   s.outputs_left = static_cast<int>(s.outputs.size());
-  for (auto& o : s.outputs) o->start([self = impl_] { self->output_done(); });
+  // Weak: the pipeline owns its stages, so a strong reference would be a cycle.
+  std::weak_ptr<Impl> weak = impl_;
+  for (auto& o : s.outputs) {
+    o->start([weak] {
+      if (auto self = weak.lock()) self->output_done();
+    });
+  }
   s.workers_left = s.workers;
   for (int i = 0; i < s.workers; ++i) spawn(s.io, [self = impl_] { return self->worker(); });
   s.readers_left = static_cast<int>(s.cfg.input.concurrency);
