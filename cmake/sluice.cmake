@@ -34,3 +34,10 @@ function(sluice_test name)
   add_test(NAME ${name} COMMAND ${name} --gtest_brief=1)
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300)
 endfunction()
+
+# Links jemalloc into an executable when SLUICE_JEMALLOC is on.
+function(sluice_use_jemalloc target)
+  if(SLUICE_JEMALLOC)
+    target_link_libraries(${target} PRIVATE ${JEMALLOC_LIBRARY})
+  endif()
+endfunction()
