@@ -7,6 +7,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::config {
@@ -33,6 +34,9 @@ class ConfigError : public std::runtime_error {
   Position where_;
   std::string message_;
 };
+
+// `text` with control characters and invalid UTF-8 escaped as \xNN.
+std::string printable(std::string_view text);
 
 class Diagnostics {
  public:

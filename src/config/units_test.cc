@@ -1,4 +1,5 @@
 #include "config/units.h"
+#include "config/diagnostics.h"
 
 #include <gtest/gtest.h>
 
@@ -53,6 +54,11 @@ TEST(Units, EnvInterpolation) {
   EXPECT_EQ(interpolate_env("${B}", lookup).error(), "environment variable 'B' is not set and has no default");
   EXPECT_EQ(interpolate_env("${A", lookup).error(), "unclosed '${'");
   EXPECT_EQ(interpolate_env("${A B}", lookup).error(), "bad environment variable name 'A B'");
+}
+
+TEST(Diagnostics, EscapeControlCharactersAndBrokenUtf8) {
+  EXPECT_EQ(printable("ok caf\xc3\xa9"), "ok caf\xc3\xa9");  // valid UTF-8 stays
+  EXPECT_EQ(printable("bad \xff\x1b[31m"), "bad \\xff\\x1b[31m");
 }
 
 }  // namespace

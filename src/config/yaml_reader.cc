@@ -213,7 +213,8 @@ Values YamlReader::read(const YAML::Node& node, const std::vector<Field>& fields
   }
   std::vector<std::string> names;
   for (const auto& f : fields) names.push_back(f.name);
-  names.insert(names.end(), ignore.begin(), ignore.end());
+  for (const auto& key : ignore)
+    if (std::find(names.begin(), names.end(), key) == names.end()) names.push_back(key);
   std::set<std::string> seen;
   if (node.IsMap()) {
     for (const auto& kv : node) {

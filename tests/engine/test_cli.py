@@ -93,3 +93,29 @@ pipelines:
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ['{"keep":"yes","n":1}', '{"keep":"yes","n":2}']
     assert "line 2: invalid JSON" in r.stderr
+
+
+def test_hostile_configs_fail_cleanly(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("pipelines: " + "[" * 100000 + "]" * 100000 + "\n")
+    r = run_cli("lint", str(deep), timeout=30)
+    assert r.returncode == 2 and "invalid YAML" in r.stderr, r.stderr[-500:]
+
+    # A "billion laughs" of aliases must not be expanded.
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 12):
+        p, c = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{c}: &{c} [" + ", ".join([f"*{p}"] * 10) + "]")
+    lines.append("pipelines: *l")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    r = run_cli("lint", str(bomb), timeout=30)
+    assert r.returncode == 2
+    assert "bomb.yaml:1:1: error: unknown field 'a' in the config (fields: admin, data_dir, log, threads, " \
+           "shutdown_timeout, rate_limits, pipelines)" in r.stderr
+    assert "'pipelines' must map pipeline names to pipelines" in r.stderr
+
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\x00\xff\xfe garbage \x01\x02")
+    r = run_cli("lint", str(binary))
+    assert r.returncode == 2 and "error:" in r.stderr

@@ -153,3 +153,39 @@ pipelines:{produce}
     bound = 20 * 15 * 50
     print(f"acknowledged per run: {acknowledged}; duplicates after 20 kills: {total_dups} (bound {bound})")
     assert total_dups <= bound
+
+
+FANOUT = """
+admin: {address: "{admin}"}
+data_dir: {dir}/data
+pipelines:
+  fill:
+    input: {generate: {count: 100, template: '{"n":{{seq}}}'}}
+    output: {queue: {name: work}}
+  fan:
+    input: {queue: {name: work}}
+    outputs:
+      - file: {path: {dir}/a.jsonl}
+      - file: {path: {second}}
+        retry: {max_attempts: 2, initial: 1ms, max: 1ms}
+"""
+
+
+def test_fan_out_acks_the_source_only_when_every_output_confirmed(sluice_factory, tmp_path):
+    # Both outputs work: every message reaches both, the queue empties.
+    ok = sluice_factory(FANOUT.replace("{second}", str(tmp_path / "b.jsonl")), name="ok").start()
+    wait_for(lambda: ok.metric("sluice_pipeline_acked_total", pipeline="fan") == 100, 30, "100 acks")
+    assert ok.metric("sluice_queue_depth", queue="work") == 0
+    assert ok.stop() == 0
+    assert count_lines(tmp_path / "a.jsonl") == 100 and count_lines(tmp_path / "b.jsonl") == 100
+
+
+def test_fan_out_with_a_failing_output_does_not_ack(sluice_factory, tmp_path):
+    # The second output always fails (/dev/full): the first confirms every
+    # message, yet none is acked as delivered; the queue keeps them (dead).
+    bad = sluice_factory(FANOUT.replace("{second}", "/dev/full"), name="bad").start()
+    wait_for(lambda: bad.metric("sluice_queue_depth", queue="work.dead") == 100, 30, "100 dead messages")
+    assert bad.metric("sluice_pipeline_acked_total", pipeline="fan") == 0
+    assert bad.metric("sluice_pipeline_nacked_total", pipeline="fan") == 100
+    assert count_lines(tmp_path / "a.jsonl") == 100
+    assert bad.stop() == 0
