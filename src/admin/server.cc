@@ -99,6 +99,22 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // After an error answer with request bytes still unread, closing at once
+  // would make the kernel reset the connection and the client could lose the
+  // answer. Stop sending, drain for a moment, then close (nginx's
+  // lingering_close).
+  static asio::awaitable<void> linger(beast::tcp_stream& stream) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(2));
+    char sink[16 * 1024];
+    for (size_t drained = 0; drained < (4u << 20);) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(use_awaitable));
+      if (ec) break;
+      drained += n;
+    }
+  }
+
   static asio::awaitable<void> serve(std::shared_ptr<Impl> self, tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -118,6 +134,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
           res.body() = body ? R"({"error":"body too large"})" : R"({"error":"headers too large"})";
           res.prepare_payload();
           co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+          co_await linger(stream);
         } else if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
                    ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
           http::response<http::string_body> res{http::status::bad_request, 11};

@@ -64,7 +64,7 @@ int demo_command(const DemoOptions& o) {
   runtime::Engine engine(*cfg, components::component_list());
   std::cout << fmt::format("sluice demo: {} messages -> durable queue -> rate-limited output at {}/s\n", o.recipients,
                            o.rate)
-            << fmt::format("  data in {}; metrics at http://{}/metrics\n", dir, o.admin);
+            << fmt::format("  data in {}; metrics at http://{}/metrics\n", dir, engine.admin_address());
   int code = 0;
   std::thread runner([&] { code = engine.run(); });
 

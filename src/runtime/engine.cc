@@ -145,6 +145,8 @@ void Engine::request_stop() {
 
 metrics::Registry& Engine::metrics() { return impl_->metrics; }
 
+std::string Engine::admin_address() const { return impl_->admin ? impl_->admin->address() : ""; }
+
 int Engine::run() {
   auto& s = *impl_;
   s.signals->async_wait([&s](boost::system::error_code ec, int sig) {

@@ -27,6 +27,8 @@ class Engine {
   // As if SIGTERM arrived; callable from any thread.
   void request_stop();
   metrics::Registry& metrics();
+  // host:port the admin API is bound to ("" when disabled).
+  std::string admin_address() const;
 
  private:
   struct Impl;
