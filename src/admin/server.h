@@ -1,35 +1,23 @@
 #pragma once
-// The admin HTTP server: a small router over Beast. The engine registers
-// /metrics, /health/* and /api/pipelines; later modules add their own routes.
+// The admin HTTP API: a router of exact and prefix routes over
+// net::HttpServer. The engine registers /metrics, /health/* and
+// /api/pipelines; later modules add their own routes.
 //
 // Lifecycle: constructed bound (throws std::runtime_error if the address is
-// taken); start() accepts; stop() closes the listener and idle connections.
+// taken); routes added before start(); stop() closes the listener.
 // Threads: handlers run on the engine's threads and must be thread-safe.
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
-namespace boost::asio {
-class io_context;
-}
+#include "net/http_server.h"
 
 namespace sluice::admin {
 
-struct Request {
-  std::string method;
-  std::string path;   // without the query string
-  std::string query;  // after '?', undecoded
-  std::string body;
-  std::map<std::string, std::string> headers;  // lower-case names
-};
-
-struct Response {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-};
+using Request = net::HttpRequest;
+using Response = net::HttpResponse;
 
 class Server {
  public:
@@ -42,12 +30,18 @@ class Server {
   void route(const std::string& method, const std::string& path, Handler handler);
   void start();
   void stop();
-  // host:port actually bound (port 0 in the config picks a free one).
   std::string address() const;
 
  private:
-  struct Impl;
-  std::shared_ptr<Impl> impl_;
+  struct Route {
+    std::string method, path;
+    bool prefix;
+    Handler handler;
+  };
+  Response dispatch(const Request& req) const;
+
+  std::vector<Route> routes_;
+  std::unique_ptr<net::HttpServer> http_;
 };
 
 }  // namespace sluice::admin

@@ -2,6 +2,7 @@
 
 #include "connectors/file/file.h"
 #include "connectors/generate/source_generate.h"
+#include "connectors/http/http.h"
 #include "connectors/queue/queue.h"
 #include "connectors/stdio/stdio.h"
 #include "processors/processors.h"
@@ -16,6 +17,7 @@ const config::Registry& component_list() {
     r.add(connectors::file_input_spec());
     r.add(connectors::stdin_input_spec());
     r.add(connectors::queue_input_spec());
+    r.add(connectors::http_server_input_spec());
     // Processors
     r.add(processors::mapping_spec());
     r.add(processors::filter_spec());

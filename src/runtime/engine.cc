@@ -60,15 +60,14 @@ struct Engine::Impl {
 
   void add_admin_routes() {
     admin->route("GET", "/metrics", [this](const admin::Request&) {
-      return admin::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()};
+      return admin::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(), {}};
     });
     admin->route("GET", "/health/live", [](const admin::Request&) {
-      return admin::Response{200, "application/json", R"({"status":"ok"})"};
+      return admin::Response::json(200, R"({"status":"ok"})");
     });
     admin->route("GET", "/health/ready", [this](const admin::Request&) {
       const bool ready = started && !stopping;
-      return admin::Response{ready ? 200 : 503, "application/json",
-                             ready ? R"({"status":"ready"})" : R"({"status":"not ready"})"};
+      return admin::Response::json(ready ? 200 : 503, ready ? R"({"status":"ready"})" : R"({"status":"not ready"})");
     });
     admin->route("GET", "/api/pipelines", [this](const admin::Request&) {
       boost::json::array arr;
@@ -76,7 +75,7 @@ struct Engine::Impl {
       boost::json::object rls;
       for (const auto& rl : rate_limits) rls[rl->name()] = rl->describe();
       boost::json::object o{{"pipelines", std::move(arr)}, {"rate_limits", std::move(rls)}};
-      return admin::Response{200, "application/json", boost::json::serialize(o)};
+      return admin::Response::json(200, boost::json::serialize(o));
     });
   }
 

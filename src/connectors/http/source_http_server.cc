@@ -1,0 +1,242 @@
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+#include "connectors/http/http.h"
+#include "metrics/metrics.h"
+#include "net/form.h"
+#include "net/http_server.h"
+#include "net/twilio_signature.h"
+#include "runtime/blocking.h"
+#include "runtime/component.h"
+
+namespace sluice::connectors {
+namespace {
+
+namespace asio = boost::asio;
+using MessageChannel = asio::experimental::concurrent_channel<void(boost::system::error_code, core::Message)>;
+
+struct TwilioCheck {
+  std::string auth_token;
+  std::string public_url;  // of the path; the request's query string is appended
+};
+
+// One request's way through: HTTP in, message into the pipeline, answer when
+// the message's ack resolves.
+class HttpServerInput final : public runtime::Input {
+ public:
+  HttpServerInput(const config::Values& v, runtime::BuildContext& ctx)
+      : channel_(ctx.io(), static_cast<size_t>(v.integer("max_pending"))),
+        batch_size_(static_cast<size_t>(v.integer("batch_size"))),
+        headers_(v.has("headers") ? v.list("headers") : std::vector<std::string>{}) {
+    if (v.has("path")) paths_.push_back(v.str("path"));
+    if (v.has("paths"))
+      for (const auto& p : v.list("paths")) paths_.push_back(p);
+    for (auto& h : headers_) std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+    const auto& verify = v.object("verify");
+    if (verify.object("twilio").has("auth_token")) {
+      const auto& t = verify.object("twilio");
+      twilio_ = TwilioCheck{t.str("auth_token"), t.str("public_url")};
+    }
+    const metrics::Labels l = {{"pipeline", ctx.pipeline()}, {"component", "http_server"}};
+    auto& m = ctx.metrics();
+    for (int code : {200, 400, 403, 404, 405, 413, 415, 500, 503})
+      responses_[code] = &m.counter("sluice_http_responses_total", "Webhook requests answered, by status code.",
+                                    {l[0], l[1], {"code", std::to_string(code)}});
+    signature_failures_ = &m.counter("sluice_http_signature_failures_total",
+                                     "Requests refused because X-Twilio-Signature did not verify.", l);
+    net::HttpServerOptions o;
+    o.address = v.str("address");
+    o.max_body = static_cast<size_t>(v.integer("max_body"));
+    o.max_header = static_cast<size_t>(v.integer("max_header"));
+    o.request_timeout = v.duration("request_timeout");
+    o.idle_timeout = v.duration("idle_timeout");
+    o.max_connections = static_cast<size_t>(v.integer("max_connections"));
+    try {
+      server_ = std::make_unique<net::HttpServer>(ctx.io(), o, [this](net::HttpRequest& r) { return handle(r); });
+    } catch (const std::runtime_error& e) {
+      throw v.error("address", e.what());
+    }
+    server_->start();
+  }
+
+  ~HttpServerInput() override { server_->stop(); }
+
+  runtime::Task<core::Result<core::Batch>> read() override {
+    auto [ec, first] = co_await channel_.async_receive(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return core::fail(core::Errc::closed);
+    core::Batch b;
+    b.messages.push_back(std::move(first));
+    while (b.size() < batch_size_ && channel_.try_receive([&](boost::system::error_code e, core::Message m) {
+      if (!e) b.messages.push_back(std::move(m));
+    })) {
+    }
+    co_return b;
+  }
+
+  void close() override {
+    closed_ = true;
+    server_->stop();
+    channel_.close();
+  }
+
+ private:
+  net::HttpResponse answer(int code, std::string_view message) {
+    count(code);
+    auto r = net::HttpResponse::error(code, message);
+    if (code == 503) r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  void count(int code) {
+    if (auto it = responses_.find(code); it != responses_.end()) it->second->inc();
+  }
+
+  // The URL Twilio signed: the configured public URL of this path, plus the
+  // request's query string.
+  std::string signed_url(const net::HttpRequest& req) const {
+    std::string url = twilio_->public_url;
+    if (!req.query.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + req.query;
+    return url;
+  }
+
+  runtime::Task<net::HttpResponse> handle(net::HttpRequest& req) {
+    if (std::find(paths_.begin(), paths_.end(), req.path) == paths_.end()) co_return answer(404, "no such path");
+    if (req.method != "POST") co_return answer(405, "use POST");
+    if (closed_) co_return answer(503, "shutting down");
+
+    const std::string* type = req.header("content-type");
+    const std::string_view media = type ? std::string_view(*type).substr(0, type->find(';')) : "";
+    core::Message m;
+    if (media == "application/x-www-form-urlencoded") {
+      auto form = net::parse_form(req.body);
+      if (!form) co_return answer(400, "malformed form body: " + form.error());
+      if (twilio_) {
+        const std::string* sig = req.header("x-twilio-signature");
+        if (!sig || !net::twilio::validate_form(twilio_->auth_token, signed_url(req), *form, *sig)) {
+          signature_failures_->inc();
+          co_return answer(403, sig ? "X-Twilio-Signature does not match" : "missing X-Twilio-Signature");
+        }
+      }
+      m.set_payload(boost::json::serialize(net::form_to_json(*form)));
+    } else if (media == "application/json") {
+      boost::system::error_code ec;
+      boost::json::parse(req.body, ec);
+      if (ec) co_return answer(400, "malformed JSON body: " + ec.message());
+      if (twilio_) {
+        const std::string* sig = req.header("x-twilio-signature");
+        if (!sig || !net::twilio::validate_json(twilio_->auth_token, signed_url(req), req.body, *sig)) {
+          signature_failures_->inc();
+          co_return answer(403, sig ? "X-Twilio-Signature or bodySHA256 does not match" : "missing X-Twilio-Signature");
+        }
+      }
+      m.set_payload(std::move(req.body));
+    } else {
+      co_return answer(415, "send application/x-www-form-urlencoded or application/json");
+    }
+    m.meta().set("http_method", req.method);
+    m.meta().set("http_path", req.path);
+    if (!req.query.empty()) m.meta().set("http_query", req.query);
+    for (const auto& h : headers_)
+      if (const auto* value = req.header(h)) m.meta().set("header_" + h, *value);
+
+    // The answer waits for the message's ack: 200 once the outputs confirmed
+    // it (with a queue output: once it is durable).
+    std::function<void(core::AckStatus)> done;
+    auto start = [&m, &done, this](std::function<void(core::AckStatus)> resume) {
+      m.set_ack(core::AckHandle::make([resume](core::AckStatus s) { resume(s); }));
+      if (!channel_.try_send(boost::system::error_code{}, std::move(m))) {
+        // Full: the pipeline is saturated. Refuse instead of queueing without bound.
+        m.set_ack(core::AckHandle{});  // the moved-from handle resolves nothing; this one neither
+        resume(core::AckStatus::errored);
+      }
+    };
+    const core::AckStatus status = co_await runtime::await_callback<core::AckStatus>(std::move(start));
+    switch (status) {
+      case core::AckStatus::delivered:
+        count(200);
+        co_return net::HttpResponse{200, "application/json", R"({"status":"accepted"})", {}};
+      case core::AckStatus::errored:
+        co_return answer(503, "not accepted; try again");
+      case core::AckStatus::rejected:
+        co_return answer(500, "the message failed for good");
+    }
+    co_return answer(500, "unknown outcome");
+  }
+
+  MessageChannel channel_;
+  size_t batch_size_;
+  std::vector<std::string> paths_;
+  std::vector<std::string> headers_;
+  std::optional<TwilioCheck> twilio_;
+  std::map<int, metrics::Counter*> responses_;
+  metrics::Counter* signature_failures_;
+  std::unique_ptr<net::HttpServer> server_;
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace
+
+config::ComponentSpec http_server_input_spec() {
+  using config::Type;
+  return {
+      .name = "http_server",
+      .kind = config::Kind::input,
+      .summary =
+          "Receives webhooks on its own listener. Form bodies become a JSON object (a repeated field becomes an "
+          "array); JSON bodies pass as they are. Metadata: http_method, http_path, http_query and header_<name> for "
+          "the headers listed. Each request is answered once the pipeline's outputs confirmed its message (with a "
+          "queue output: once it is durable): 200, or 503 with Retry-After when it could not be taken (saturated, "
+          "shutting down), 500 when it failed for good. Bad requests: 400 malformed, 403 bad signature, 404 path, "
+          "405 method, 408 too slow, 413 body, 415 type, 431 headers.",
+      .fields =
+          {{.name = "address", .doc = "host:port to listen on.", .required = true},
+           {.name = "path", .doc = "Path to accept.", .default_value = "/"},
+           {.name = "paths", .type = Type::string_list, .doc = "More paths to accept."},
+           {.name = "headers", .type = Type::string_list, .doc = "Request headers to copy into metadata."},
+           {.name = "verify",
+            .type = Type::object,
+            .doc = "Signature checks.",
+            .children = {{.name = "twilio",
+                          .type = Type::object,
+                          .doc = "Check X-Twilio-Signature as Twilio's libraries do.",
+                          .children = {{.name = "auth_token", .doc = "Twilio auth token.", .secret = true},
+                                       {.name = "public_url",
+                                        .doc = "The URL Twilio calls, as Twilio sees it (scheme, host, port, path; "
+                                               "the request's query string is appended)."}}}}},
+           {.name = "max_body", .type = Type::size, .doc = "Largest body accepted (413 above).", .default_value = "1MiB",
+            .min = 1},
+           {.name = "max_header", .type = Type::size, .doc = "Largest header block accepted (431 above).",
+            .default_value = "16KiB", .min = 1024},
+           {.name = "request_timeout", .type = Type::duration, .doc = "Time a request may take to arrive.",
+            .default_value = "10s", .min = 0.001},
+           {.name = "idle_timeout", .type = Type::duration, .doc = "Keep-alive connections idle longer are closed.",
+            .default_value = "60s", .min = 0.001},
+           {.name = "max_connections", .type = Type::integer, .doc = "Open connections at most (503 above).",
+            .default_value = "50000", .min = 1},
+           {.name = "max_pending", .type = Type::integer,
+            .doc = "Requests waiting to enter the pipeline; more are answered 503 with Retry-After.",
+            .default_value = "4096", .min = 1},
+           {.name = "batch_size", .type = Type::integer, .doc = "Most messages per batch read.", .default_value = "256",
+            .min = 1}},
+      .example = "input:\n  http_server:\n    address: 127.0.0.1:4196\n    path: /twilio/status\n"
+                 "    verify: {twilio: {auth_token: \"${TWILIO_AUTH_TOKEN}\", public_url: "
+                 "\"https://hooks.example.com/twilio/status\"}}",
+      .validate =
+          [](const config::Values& v) {
+            const auto& t = v.object("verify").object("twilio");
+            if (t.has("auth_token") != t.has("public_url"))
+              throw v.error("verify", "verify.twilio needs both auth_token and public_url");
+            if (t.has("public_url") && !boost::urls::parse_absolute_uri(t.str("public_url")))
+              throw v.error("verify", "verify.twilio.public_url must be an absolute URL like https://host/path");
+          },
+      .make_input = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Input> {
+        return std::make_unique<HttpServerInput>(v, ctx);
+      },
+  };
+}
+
+}  // namespace sluice::connectors

@@ -1,0 +1,78 @@
+#pragma once
+// A small HTTP/1.1 server (Beast) for the admin API and the http_server
+// input: keep-alive, and limits that answer with clear statuses instead of
+// letting a client exhaust us:
+//   body over max_body -> 413, headers over max_header -> 431,
+//   malformed request -> 400, a request not complete within request_timeout
+//   or a connection idle for idle_timeout -> closed,
+//   more than max_connections -> 503 with Retry-After.
+//
+// The handler is a coroutine, so it may wait (e.g. for a message's ack)
+// without holding a thread. Lifecycle: constructed bound (throws
+// std::runtime_error when the address is taken), start(), stop().
+// Threads: connections run on the io_context's threads; handlers must be
+// thread-safe.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sluice::net {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // as sent: path and query
+  std::string path;    // without the query string
+  std::string query;   // after '?', undecoded
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  const std::string* header(std::string_view lower_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse json(int status, std::string body) { return {status, "application/json", std::move(body), {}}; }
+  static HttpResponse error(int status, std::string_view message);  // {"error": message}
+};
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1:0";  // host:port; port 0 picks a free one
+  size_t max_body = 1 << 20;
+  size_t max_header = 16 << 10;
+  std::chrono::nanoseconds request_timeout = std::chrono::seconds(10);
+  std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
+  size_t max_connections = 50'000;
+  std::string server_name = "sluice";
+};
+
+class HttpServer {
+ public:
+  using Handler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)>;
+
+  HttpServer(boost::asio::io_context& io, HttpServerOptions options, Handler handler);
+  ~HttpServer();
+
+  void start();
+  void stop();
+  std::string address() const;  // host:port actually bound
+  size_t connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::net
