@@ -167,13 +167,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         co_await refuse(stream, HttpResponse::error(431, "headers too large"), o.server_name);
         break;
       }
-      if (ec == beast::error::timeout) {
-        co_await refuse(stream, HttpResponse::error(408, "request timeout"), o.server_name);
-        break;
-      }
+      // beast::error::timeout: the stream has already closed the socket; a
+      // client too slow to send its request is simply cut off.
       if (ec) {
         if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != asio::error::operation_aborted &&
-            ec != asio::error::connection_reset)
+            ec != asio::error::connection_reset && ec != beast::error::timeout)
           co_await refuse(stream, HttpResponse::error(400, "bad request: " + ec.message()), o.server_name);
         break;
       }

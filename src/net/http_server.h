@@ -4,7 +4,7 @@
 // letting a client exhaust us:
 //   body over max_body -> 413, headers over max_header -> 431,
 //   malformed request -> 400, a request not complete within request_timeout
-//   or a connection idle for idle_timeout -> closed,
+//   or a connection idle for idle_timeout -> connection closed,
 //   more than max_connections -> 503 with Retry-After.
 //
 // The handler is a coroutine, so it may wait (e.g. for a message's ack)

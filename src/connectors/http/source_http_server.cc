@@ -191,7 +191,7 @@ config::ComponentSpec http_server_input_spec() {
           "the headers listed. Each request is answered once the pipeline's outputs confirmed its message (with a "
           "queue output: once it is durable): 200, or 503 with Retry-After when it could not be taken (saturated, "
           "shutting down), 500 when it failed for good. Bad requests: 400 malformed, 403 bad signature, 404 path, "
-          "405 method, 408 too slow, 413 body, 415 type, 431 headers.",
+          "405 method, 413 body, 415 type, 431 headers; a client too slow to send its request is cut off.",
       .fields =
           {{.name = "address", .doc = "host:port to listen on.", .required = true},
            {.name = "path", .doc = "Path to accept.", .default_value = "/"},
