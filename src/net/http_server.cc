@@ -5,6 +5,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -78,7 +80,7 @@ http::response<http::string_body> to_beast(HttpResponse r, unsigned version, con
 
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, HttpServerOptions o, Handler h)
-      : io(io_), options(std::move(o)), handler(std::move(h)), acceptor(io_) {
+      : io(io_), options(std::move(o)), handler(std::move(h)), acceptor(io_), stopping(io_, 0) {
     raise_descriptor_limit();
     auto ep = parse_endpoint(options.address);
     acceptor.open(ep.protocol());
@@ -95,6 +97,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   tcp::acceptor acceptor;
   std::atomic<bool> stopped{false};
   std::atomic<size_t> open{0};
+  // Closed by stop(): wakes every connection waiting idle for a request, so
+  // they close now instead of at their idle timeout. A channel because
+  // closing it is thread-safe; closing their sockets from here would not be.
+  asio::experimental::concurrent_channel<void(boost::system::error_code)> stopping;
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
@@ -146,10 +152,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
     beast::flat_buffer buffer;
     for (;;) {
-      // Idle: wait for the first byte of the next request.
+      // Idle: wait for the first byte of the next request, or for stop().
       if (buffer.size() == 0) {
+        using namespace asio::experimental::awaitable_operators;
         stream.expires_after(o.idle_timeout);
-        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(use_awaitable));
+        auto first_bytes = stream.async_read_some(buffer.prepare(4096), asio::as_tuple(use_awaitable));
+        auto stop = self->stopping.async_receive(asio::as_tuple(use_awaitable));
+        auto woke = co_await (std::move(first_bytes) || std::move(stop));  // named: see async/blocking.h
+        if (woke.index() == 1) break;  // the server is stopping
+        auto [ec, n] = std::get<0>(woke);
         if (ec) break;
         buffer.commit(n);
       }
@@ -159,20 +170,20 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       parser.header_limit(static_cast<uint32_t>(o.max_header));
       stream.expires_after(o.request_timeout);
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
-      if (ec == http::error::body_limit) {
-        co_await refuse(stream, HttpResponse::error(413, "body too large"), o.server_name);
-        break;
-      }
-      if (ec == http::error::header_limit) {
-        co_await refuse(stream, HttpResponse::error(431, "headers too large"), o.server_name);
+      if (ec == http::error::body_limit || ec == http::error::header_limit) {
+        auto r = ec == http::error::body_limit ? HttpResponse::error(413, "body too large")
+                                               : HttpResponse::error(431, "headers too large");
+        co_await refuse(stream, std::move(r), o.server_name);  // named: see async/blocking.h
         break;
       }
       // beast::error::timeout: the stream has already closed the socket; a
       // client too slow to send its request is simply cut off.
       if (ec) {
         if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != asio::error::operation_aborted &&
-            ec != asio::error::connection_reset && ec != beast::error::timeout)
-          co_await refuse(stream, HttpResponse::error(400, "bad request: " + ec.message()), o.server_name);
+            ec != asio::error::connection_reset && ec != beast::error::timeout) {
+          auto r = HttpResponse::error(400, "bad request: " + ec.message());
+          co_await refuse(stream, std::move(r), o.server_name);  // named: see async/blocking.h
+        }
         break;
       }
       auto& msg = parser.get();
@@ -219,6 +230,7 @@ void HttpServer::stop() {
   if (impl_->stopped.exchange(true)) return;
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
+  impl_->stopping.close();
 }
 
 std::string HttpServer::address() const {

@@ -30,7 +30,8 @@ TEST(RateLimit, KeyedAcquireWaitsPerKeyOnATimer) {
       io,
       [&]() -> boost::asio::awaitable<void> {
         for (const char* from : {"b", "b", "a"}) {
-          auto w = co_await rl.acquire(core::Message(std::string(R"({"from":")") + from + "\"}"));
+          const core::Message m(std::string(R"({"from":")") + from + "\"}");  // named: see async/blocking.h
+          auto w = co_await rl.acquire(m);
           waits.push_back(w.value().count());
         }
       },

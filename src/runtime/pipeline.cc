@@ -151,7 +151,10 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl> {
       }
       if (!failures.empty()) co_await handle_failures(std::move(failures));
       if (batch.empty()) continue;
-      for (size_t i = 1; i < outputs.size(); ++i) co_await outputs[i]->push(batch);  // copy: a new holder each
+      for (size_t i = 1; i < outputs.size(); ++i) {
+        core::Batch copy = batch;  // a new ack holder per output; named: see async/blocking.h
+        co_await outputs[i]->push(std::move(copy));
+      }
       co_await outputs.front()->push(std::move(batch));
     }
     if (--workers_left == 0) {

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "logging/log.h"
-#include "runtime/blocking.h"
+#include "async/blocking.h"
 
 namespace sluice::connectors {
 
@@ -20,7 +20,7 @@ runtime::Task<core::Result<core::Batch>> LineInput::read() {
     std::lock_guard lock(mu_);
     return reader_->read(batch_, json_);
   };
-  auto chunk = co_await runtime::run_blocking(std::move(work));  // named: see blocking.h
+  auto chunk = co_await async::run_blocking(std::move(work));  // named: see async/blocking.h
   for (const auto& e : chunk.errors) {
     invalid_.inc();
     logging::limited(spdlog::level::err, name_ + "/invalid", fmt::format("{}: {}", name_, e));

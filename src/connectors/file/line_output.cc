@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "runtime/blocking.h"
+#include "async/blocking.h"
 
 namespace sluice::connectors {
 
@@ -45,7 +45,7 @@ runtime::Task<runtime::BatchOutcome> LineOutput::write(core::Batch& batch) {
   std::string err;
   if (sync_) {
     auto work = [this, &data] { return write_locked(data); };
-    err = co_await runtime::run_blocking(std::move(work));  // named: see blocking.h
+    err = co_await async::run_blocking(std::move(work));  // named: see async/blocking.h
   } else {
     err = write_locked(data);
   }

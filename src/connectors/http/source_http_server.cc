@@ -11,7 +11,7 @@
 #include "net/form.h"
 #include "net/http_server.h"
 #include "net/twilio_signature.h"
-#include "runtime/blocking.h"
+#include "async/blocking.h"
 #include "runtime/component.h"
 
 namespace sluice::connectors {
@@ -154,7 +154,7 @@ class HttpServerInput final : public runtime::Input {
         resume(core::AckStatus::errored);
       }
     };
-    const core::AckStatus status = co_await runtime::await_callback<core::AckStatus>(std::move(start));
+    const core::AckStatus status = co_await async::await_callback<core::AckStatus>(std::move(start));
     switch (status) {
       case core::AckStatus::delivered:
         count(200);

@@ -17,7 +17,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "runtime/blocking.h"
+#include "async/blocking.h"
 
 namespace sluice::connectors::queue {
 
@@ -448,7 +448,7 @@ boost::asio::awaitable<core::Result<void>> Store::enqueue(const std::string& que
         impl->enqueues.push_back(std::move(op));
         if (impl->enqueues.size() == 1) impl->cv.notify_one();
   };
-  co_return co_await runtime::await_callback<core::Result<void>>(std::move(start));  // named: see blocking.h
+  co_return co_await async::await_callback<core::Result<void>>(std::move(start));  // named: see async/blocking.h
 }
 
 boost::asio::awaitable<core::Batch> Store::dequeue(const std::string& queue, DequeueOptions options) {
@@ -467,7 +467,7 @@ boost::asio::awaitable<core::Batch> Store::dequeue(const std::string& queue, Deq
         q.waiters.push_back({options, std::move(done)});
         impl->cv.notify_one();
   };
-  co_return co_await runtime::await_callback<core::Batch>(std::move(start));  // named: see blocking.h
+  co_return co_await async::await_callback<core::Batch>(std::move(start));  // named: see async/blocking.h
 }
 
 void Store::close_readers(const std::string& queue) {

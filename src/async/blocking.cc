@@ -1,10 +1,10 @@
-#include "runtime/blocking.h"
+#include "async/blocking.h"
 
-namespace sluice::runtime {
+namespace sluice::async {
 
 boost::asio::thread_pool& blocking_pool() {
   static boost::asio::thread_pool pool(4);
   return pool;
 }
 
-}  // namespace sluice::runtime
+}  // namespace sluice::async

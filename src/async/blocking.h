@@ -10,9 +10,11 @@
 // own executor with the value. For components that own a thread, like the
 // embedded queue's database thread.
 //
-// GCC 12 rule: never write a capturing lambda inside a co_await expression
-// (`co_await run_blocking([x] {...})`); GCC 12 destroys it twice (see
-// github.com/chriskohlhoff/asio/issues/1007). Name it first:
+// GCC 12 rule: create no non-trivial temporary inside a co_await expression:
+// no capturing lambda (`co_await run_blocking([x] {...})`), no braced or
+// computed argument (`co_await f({"GET", url + "/x"})`), no co_await inside
+// `?:`. GCC 12 can destroy such temporaries twice (a double free; see
+// github.com/chriskohlhoff/asio/issues/1007). Name the value first:
 //   auto work = [x] {...};
 //   co_await run_blocking(std::move(work));
 
@@ -26,14 +28,13 @@
 #include <memory>
 #include <type_traits>
 
-#include "runtime/component.h"
 
-namespace sluice::runtime {
+namespace sluice::async {
 
 boost::asio::thread_pool& blocking_pool();
 
 template <class R, class Start>
-Task<R> await_callback(Start start) {
+boost::asio::awaitable<R> await_callback(Start start) {
   return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(R)>(
       [start = std::move(start)](auto handler) mutable {
         using Handler = decltype(handler);
@@ -49,10 +50,10 @@ Task<R> await_callback(Start start) {
 }
 
 template <class F, class R = std::invoke_result_t<F>>
-Task<R> run_blocking(F fn) {
+boost::asio::awaitable<R> run_blocking(F fn) {
   return await_callback<R>([fn = std::move(fn)](std::function<void(R)> done) mutable {
     boost::asio::post(blocking_pool(), [fn = std::move(fn), done = std::move(done)]() mutable { done(fn()); });
   });
 }
 
-}  // namespace sluice::runtime
+}  // namespace sluice::async

@@ -1,0 +1,146 @@
+#include "net/http_client.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "net/http_server.h"
+
+namespace sluice::net {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+class HttpClientTest : public ::testing::Test {
+ protected:
+  void serve(HttpServerOptions o = {}) {
+    server_ = std::make_unique<HttpServer>(io_, o, [this](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+      ++in_flight_;
+      max_in_flight_ = std::max(max_in_flight_, in_flight_);
+      if (req.path == "/slow") {
+        asio::steady_timer t(io_, 300ms);
+        co_await t.async_wait(asio::use_awaitable);
+      }
+      --in_flight_;
+      co_return HttpResponse{201, "text/plain", req.method + " " + req.target + " " + req.body, {{"X-Echo", "1"}}};
+    });
+    server_->start();
+    base_ = "http://" + server_->address();
+  }
+
+  // Runs `n` requests at once and the io_context until they finish.
+  std::vector<core::Result<ClientResponse>> run(HttpClient& client, std::vector<ClientRequest> reqs) {
+    std::vector<core::Result<ClientResponse>> out(reqs.size(), core::fail(core::Errc::closed));
+    int left = static_cast<int>(reqs.size());
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      auto one = [&, i]() -> asio::awaitable<void> {
+        ClientRequest req = reqs[i];
+        out[i] = co_await client.request(std::move(req));
+        if (--left == 0) server_->stop();
+      };
+      asio::co_spawn(io_, one, asio::detached);
+    }
+    io_.run();
+    io_.restart();
+    return out;
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<HttpServer> server_;
+  std::string base_;
+  int in_flight_ = 0, max_in_flight_ = 0;
+};
+
+TEST_F(HttpClientTest, SendsAndReceivesAndReusesTheConnection) {
+  serve();
+  HttpClient client(io_, {});
+  std::vector<core::Result<ClientResponse>> results;
+  auto seq = [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 5; ++i) {
+      ClientRequest req{"POST", base_ + "/x?a=1", {}, "hi"};  // named: see async/blocking.h
+      results.push_back(co_await client.request(std::move(req)));
+    }
+    server_->stop();
+  };
+  asio::co_spawn(io_, seq, asio::detached);
+  io_.run();
+  ASSERT_EQ(results.size(), 5u);
+  for (auto& r : results) {
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_EQ(r->status, 201);
+    EXPECT_EQ(r->body, "POST /x?a=1 hi");
+    ASSERT_NE(r->header("x-echo"), nullptr);
+  }
+  EXPECT_EQ(client.open_connections(), 1u);  // one keep-alive connection served all five
+}
+
+TEST_F(HttpClientTest, PoolBoundsConcurrentConnections) {
+  serve();
+  HttpClient client(io_, {.max_connections_per_host = 3});
+  std::vector<ClientRequest> reqs(12, ClientRequest{"GET", base_ + "/slow", {}, ""});
+  auto results = run(client, reqs);
+  for (auto& r : results) ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_LE(max_in_flight_, 3);
+  EXPECT_EQ(max_in_flight_, 3);
+}
+
+TEST_F(HttpClientTest, RequestTimeout) {
+  serve();
+  HttpClient client(io_, {.request_timeout = 50ms});
+  auto results = run(client, {ClientRequest{"GET", base_ + "/slow", {}, ""}});
+  ASSERT_FALSE(results[0]);
+  EXPECT_TRUE(results[0].error().is(core::Errc::timeout)) << results[0].error().to_string();
+}
+
+TEST_F(HttpClientTest, StaleKeepAliveConnectionIsRetriedOnce) {
+  serve({.idle_timeout = 50ms});
+  HttpClient client(io_, {});
+  std::vector<core::Result<ClientResponse>> results;
+  auto seq = [&]() -> asio::awaitable<void> {
+    ClientRequest a{"GET", base_ + "/a", {}, ""};
+    results.push_back(co_await client.request(std::move(a)));
+    asio::steady_timer t(io_, 200ms);  // the server closes the idle connection meanwhile
+    co_await t.async_wait(asio::use_awaitable);
+    ClientRequest b{"GET", base_ + "/b", {}, ""};
+    results.push_back(co_await client.request(std::move(b)));
+    server_->stop();
+  };
+  asio::co_spawn(io_, seq, asio::detached);
+  io_.run();
+  ASSERT_EQ(results.size(), 2u);
+  ASSERT_TRUE(results[1]) << results[1].error().to_string();
+  EXPECT_EQ(results[1]->body, "GET /b ");
+}
+
+TEST_F(HttpClientTest, ConnectionRefusedAndBadUrls) {
+  serve();
+  const std::string dead = base_;  // nothing listens here once stopped
+  server_->stop();
+  HttpClient client(io_, {.connect_timeout = 500ms});
+  std::vector<core::Result<ClientResponse>> out;
+  auto seq = [&]() -> asio::awaitable<void> {
+    for (const char* url : {"", "ftp://x/", "not a url"}) {
+      ClientRequest req{"GET", *url ? std::string(url) : dead + "/", {}, ""};
+      out.push_back(co_await client.request(std::move(req)));
+    }
+  };
+  asio::co_spawn(io_, seq, asio::detached);
+  io_.run();
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(out[0].error().is(core::Errc::unavailable)) << out[0].error().to_string();
+  EXPECT_TRUE(out[1].error().is(core::Errc::invalid_payload));
+  EXPECT_TRUE(out[2].error().is(core::Errc::invalid_payload));
+  EXPECT_EQ(client.open_connections(), 0u);
+}
+
+TEST(BasicAuth, EncodesUserAndPassword) {
+  EXPECT_EQ(basic_auth("AC123", "secret"), "Basic QUMxMjM6c2VjcmV0");
+}
+
+}  // namespace
+}  // namespace sluice::net
