@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "provider_sim/provider_sim.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice: move messages between queues, webhooks and HTTP APIs at a controlled rate, losing none."};
@@ -29,6 +30,25 @@ int main(int argc, char** argv) {
   demo->add_option("--rate", demo_opts.rate, "Send rate per second")->check(CLI::Range(0.1, 1e7))->capture_default_str();
   demo->add_option("--admin", demo_opts.admin, "Admin address (host:port; port 0 picks one)")->capture_default_str();
 
+  sluice::provider_sim::Options sim;
+  int64_t latency_ms = 0, delivery_delay_ms = 200;
+  auto* provider = app.add_subcommand("provider-sim", "Run a Twilio-compatible SMS provider simulator.");
+  provider->add_option("--address", sim.address, "host:port to listen on")->capture_default_str();
+  provider->add_option("--account-sid", sim.account_sid, "Account SID (AC + 32 characters)")->capture_default_str();
+  provider->add_option("--auth-token", sim.auth_token, "Auth token: Basic auth password and callback signing key");
+  provider->add_option("--mps", sim.mps, "Sends per second per sender")->check(CLI::PositiveNumber)->capture_default_str();
+  provider->add_option("--queue-size", sim.queue_size, "Queued messages per sender before 400/21611")->check(CLI::PositiveNumber)->capture_default_str();
+  provider->add_option("--max-concurrency", sim.max_concurrency, "Account requests in progress before 429/20429")->check(CLI::PositiveNumber)->capture_default_str();
+  provider->add_option("--latency-ms", latency_ms, "Added to every API response")->check(CLI::NonNegativeNumber);
+  provider->add_option("--error-rate", sim.error_rate, "Share of requests answered 500")->check(CLI::Range(0.0, 1.0));
+  provider->add_option("--throttle-rate", sim.throttle_rate, "Share of requests answered 429")->check(CLI::Range(0.0, 1.0));
+  provider->add_option("--undelivered", sim.p_undelivered, "Share of messages ending undelivered")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  provider->add_option("--failed", sim.p_failed, "Share of messages ending failed")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  provider->add_option("--delivery-delay-ms", delivery_delay_ms, "Mean time from sent to the final status")->check(CLI::NonNegativeNumber)->capture_default_str();
+  provider->add_option("--reorder", sim.reorder, "Share of callbacks held back to arrive out of order")->check(CLI::Range(0.0, 1.0));
+  provider->add_option("--duplicates", sim.duplicates, "Share of callbacks sent twice")->check(CLI::Range(0.0, 1.0));
+  provider->add_option("--seed", sim.seed, "Random seed")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -40,6 +60,15 @@ int main(int argc, char** argv) {
     if (*lint) return sluice::cli::lint_command(lint_files);
     if (*docs) return sluice::cli::docs_command(topic);
     if (*demo) return sluice::cli::demo_command(demo_opts);
+    if (*provider) {
+      sim.latency = std::chrono::milliseconds(latency_ms);
+      sim.delivery_delay = std::chrono::milliseconds(delivery_delay_ms);
+      if (sim.p_failed + sim.p_undelivered > 1) {
+        std::cerr << "sluice provider-sim: --failed + --undelivered must not exceed 1\n";
+        return 2;
+      }
+      return sluice::provider_sim::run(sim);
+    }
   } catch (const std::exception& e) {
     std::cerr << "sluice: " << e.what() << "\n";
     return 1;

@@ -1,0 +1,39 @@
+#pragma once
+// `sluice provider-sim`: a Twilio-compatible SMS provider for local runs and
+// load tests. It speaks the Messages API (POST .../Messages.json, Basic
+// auth, realistic 201 bodies and error codes), sends each sender's messages
+// at its MPS from a bounded queue (overflow: 400/21611), limits the
+// account's concurrent requests (429/20429), injects latency, 5xx and 429s,
+// and posts signed status callbacks (sent, then delivered / undelivered /
+// failed), optionally reordered and duplicated, retrying failed ones.
+// GET /sim/stats reports what happened, including the most sends it accepted
+// from one sender in any one-second window. Deterministic with a seed.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace sluice::provider_sim {
+
+struct Options {
+  std::string address = "127.0.0.1:4197";
+  std::string account_sid = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  std::string auth_token = "sim-auth-token";
+  double mps = 10;                  // sends per second per sender
+  int64_t queue_size = 10'000;      // queued messages per sender before 21611
+  int64_t max_concurrency = 100;    // account requests in progress before 20429
+  std::chrono::milliseconds latency{0};
+  double error_rate = 0;            // share of requests answered 500
+  double throttle_rate = 0;         // share of requests answered 429 at random
+  double p_undelivered = 0.03;
+  double p_failed = 0.02;           // the rest is delivered
+  std::chrono::milliseconds delivery_delay{200};  // from sent to the final status
+  double reorder = 0;               // share of callbacks held back to arrive late
+  double duplicates = 0;            // share of callbacks sent twice
+  uint64_t seed = 1;
+};
+
+// Runs until SIGINT/SIGTERM; returns the exit code.
+int run(const Options& options);
+
+}  // namespace sluice::provider_sim
