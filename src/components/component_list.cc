@@ -5,6 +5,7 @@
 #include "connectors/http/http.h"
 #include "connectors/queue/queue.h"
 #include "connectors/stdio/stdio.h"
+#include "connectors/twilio/twilio.h"
 #include "processors/processors.h"
 
 namespace sluice::components {
@@ -27,6 +28,7 @@ const config::Registry& component_list() {
     r.add(connectors::file_output_spec());
     r.add(connectors::drop_output_spec());
     r.add(connectors::queue_output_spec());
+    r.add(connectors::twilio_output_spec());
     return r;
   }();
   return registry;

@@ -56,8 +56,9 @@ core::Result<double> RateLimit::cost_of(const core::Message& m) const {
   return cost;
 }
 
-boost::asio::awaitable<core::Result<core::Nanos>> RateLimit::reserve(const core::Message& m) {
-  auto cost = cost_of(m);
+boost::asio::awaitable<core::Result<core::Nanos>> RateLimit::reserve(const core::Message& m,
+                                                                     std::optional<double> given) {
+  auto cost = given ? core::Result<double>(*given) : cost_of(m);
   if (!cost) co_return std::unexpected(cost.error());
   if (*cost == 0) co_return core::Nanos(0);
   std::string key;

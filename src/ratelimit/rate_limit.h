@@ -47,7 +47,9 @@ class RateLimit {
   boost::asio::awaitable<core::Result<core::Nanos>> acquire(const core::Message& m);
   // Takes the tokens without waiting; returns how long the caller must wait
   // before using them. A batch reserves every message, then waits once.
-  boost::asio::awaitable<core::Result<core::Nanos>> reserve(const core::Message& m);
+  // `cost`, when given, replaces the cost template (an output that knows).
+  boost::asio::awaitable<core::Result<core::Nanos>> reserve(const core::Message& m,
+                                                            std::optional<double> cost = std::nullopt);
   // Waits `d` on the caller's executor.
   static boost::asio::awaitable<void> wait(core::Nanos d);
   // The tokens `m` costs (1 without a cost template).

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,9 @@ class Output {
   virtual Task<BatchOutcome> write(core::Batch& batch) = 0;
   // Largest batch one write takes (0: any); bigger ones are split first.
   virtual size_t max_batch() const { return 0; }
+  // The tokens a message takes from the output's rate limit, when the output
+  // knows better than the limit's cost template (e.g. SMS segments).
+  virtual std::optional<double> cost(const core::Message&) const { return std::nullopt; }
   // Flushes and releases resources once no more writes will come.
   virtual Task<void> close() { co_return; }
 };

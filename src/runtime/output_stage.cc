@@ -233,7 +233,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     kept.messages.reserve(batch.size());
     core::Nanos longest{0};
     for (auto& m : batch.messages) {
-      auto wait = co_await rate_limit->reserve(m);
+      auto wait = co_await rate_limit->reserve(m, output->cost(m));
       if (!wait) {
         reasons.push_back(wait.error().to_string());
         failed.push_back(std::move(m));

@@ -1,0 +1,179 @@
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <memory>
+
+#include "connectors/twilio/segments.h"
+#include "connectors/twilio/twilio.h"
+#include "net/form.h"
+#include "net/http_client.h"
+#include "runtime/component.h"
+
+namespace sluice::connectors {
+namespace {
+
+using runtime::WriteOutcome;
+
+// Twilio error codes that mean "not now" rather than "never": the sender's
+// queue is full (21611) or the carrier's queue overflowed (30001).
+bool retry_later(int64_t code) { return code == 21611 || code == 30001; }
+
+core::Nanos retry_after(const net::ClientResponse& r) {
+  const std::string* h = r.header("retry-after");
+  int64_t seconds = 0;
+  if (!h || std::from_chars(h->data(), h->data() + h->size(), seconds).ec != std::errc() || seconds < 0)
+    return core::Nanos(0);
+  return std::chrono::seconds(std::min<int64_t>(seconds, 3600));
+}
+
+class TwilioOutput final : public runtime::Output {
+ public:
+  TwilioOutput(const config::Values& v, runtime::BuildContext& ctx)
+      : url_(fmt::format("{}/2010-04-01/Accounts/{}/Messages.json", trim_slash(v.str("base_url")), v.str("account_sid"))),
+        auth_(net::basic_auth(v.str("account_sid"), v.str("auth_token"))),
+        to_(v.tmpl("to")),
+        body_(v.tmpl("body")),
+        segments_cost_(v.str("cost") == "segments") {
+    if (v.has("from")) from_ = v.tmpl("from");
+    if (v.has("messaging_service_sid")) service_ = v.str("messaging_service_sid");
+    if (v.has("status_callback")) callback_ = v.tmpl("status_callback");
+    if (v.has("validity_period")) validity_ = std::to_string(v.integer("validity_period"));
+    net::HttpClientOptions o;
+    o.request_timeout = v.duration("request_timeout");
+    o.max_connections_per_host = static_cast<size_t>(v.integer("max_connections"));
+    client_ = std::make_unique<net::HttpClient>(ctx.io(), o);
+  }
+
+  size_t max_batch() const override { return 1; }
+
+  std::optional<double> cost(const core::Message& m) const override {
+    if (!segments_cost_) return std::nullopt;
+    auto body = body_.render(m);
+    return body ? static_cast<double>(twilio::count_segments(*body).count) : 1.0;
+  }
+
+  runtime::Task<runtime::BatchOutcome> write(core::Batch& batch) override {
+    runtime::BatchOutcome out;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      WriteOutcome o = co_await send(batch.messages[i]);
+      if (o.kind != WriteOutcome::Kind::ok) out.set(i, batch.size(), std::move(o));
+    }
+    co_return out;
+  }
+
+ private:
+  static std::string trim_slash(std::string s) {
+    while (!s.empty() && s.back() == '/') s.pop_back();
+    return s;
+  }
+
+  runtime::Task<WriteOutcome> send(core::Message& m) {
+    net::Form form;
+    auto add = [&](const char* name, const tmpl::Template& t) -> std::optional<std::string> {
+      auto value = t.render(m);
+      if (!value) return value.error().to_string();
+      if (value->empty()) return fmt::format("'{}' is empty", name);
+      form.push_back({name, std::move(*value)});
+      return std::nullopt;
+    };
+    if (auto err = add("To", to_)) co_return WriteOutcome::reject(*err);
+    if (auto err = add("Body", body_)) co_return WriteOutcome::reject(*err);
+    if (from_) {
+      if (auto err = add("From", *from_)) co_return WriteOutcome::reject(*err);
+    }
+    if (service_) form.push_back({"MessagingServiceSid", *service_});
+    if (callback_) {
+      if (auto err = add("StatusCallback", *callback_)) co_return WriteOutcome::reject(*err);
+    }
+    if (validity_) form.push_back({"ValidityPeriod", *validity_});
+
+    net::ClientRequest req{"POST", url_,
+                           {{"Authorization", auth_},
+                            {"Content-Type", "application/x-www-form-urlencoded"},
+                            {"Accept", "application/json"}},
+                           net::encode_form(form)};
+    auto r = co_await client_->request(std::move(req));
+    if (!r) co_return WriteOutcome::retry(r.error().to_string());  // timeouts and resets: never answered
+    boost::system::error_code ec;
+    auto json = boost::json::parse(r->body, ec);
+    const auto* obj = ec ? nullptr : json.if_object();
+    auto field = [&](const char* k) -> std::string {
+      if (!obj) return {};
+      auto it = obj->find(k);
+      if (it == obj->end() || it->value().is_null()) return {};
+      if (auto* s = it->value().if_string()) return std::string(*s);
+      return boost::json::serialize(it->value());
+    };
+    if (r->status == 200 || r->status == 201) {
+      m.meta().set("twilio_sid", field("sid"));
+      m.meta().set("twilio_status", field("status"));
+      m.meta().set("twilio_segments", field("num_segments"));
+      co_return WriteOutcome::ok();
+    }
+    const std::string code = field("code");
+    const std::string reason = fmt::format("Twilio HTTP {} code {}: {}", r->status, code.empty() ? "-" : code,
+                                           field("message").empty() ? r->body.substr(0, 200) : field("message"));
+    m.meta().set("twilio_error_code", code);
+    int64_t code_value = 0;
+    std::from_chars(code.data(), code.data() + code.size(), code_value);
+    if (r->status == 429 || r->status >= 500 || retry_later(code_value))
+      co_return WriteOutcome::retry(reason, retry_after(*r));
+    co_return WriteOutcome::reject(reason);  // e.g. 21211 invalid number: retrying cannot help
+  }
+
+  std::string url_;
+  std::string auth_;
+  tmpl::Template to_, body_;
+  std::optional<tmpl::Template> from_, callback_;
+  std::optional<std::string> service_, validity_;
+  bool segments_cost_;
+  std::unique_ptr<net::HttpClient> client_;
+};
+
+}  // namespace
+
+config::ComponentSpec twilio_output_spec() {
+  using config::Type;
+  return {
+      .name = "twilio",
+      .kind = config::Kind::output,
+      .summary =
+          "Sends each message as an SMS through Twilio's Messages API (POST {base_url}/2010-04-01/Accounts/"
+          "{account_sid}/Messages.json, HTTP Basic auth). On 201 the message gets metadata twilio_sid, "
+          "twilio_status and twilio_segments. 429 (20429), 5xx, timeouts, 21611 and 30001 are retried with "
+          "backoff, honouring Retry-After; any other 4xx (e.g. 21211 invalid number) fails for good and goes to "
+          "the dead letter with the code and message (metadata twilio_error_code). Point base_url at "
+          "`sluice provider-sim` to test without Twilio.",
+      .fields =
+          {{.name = "base_url", .doc = "API root.", .default_value = "https://api.twilio.com"},
+           {.name = "account_sid", .doc = "Account SID (AC...).", .required = true},
+           {.name = "auth_token", .doc = "Auth token.", .required = true, .secret = true},
+           {.name = "from", .type = Type::tmpl, .doc = "Sender number; or use messaging_service_sid."},
+           {.name = "messaging_service_sid", .doc = "Messaging Service (MG...) instead of from."},
+           {.name = "to", .type = Type::tmpl, .doc = "Recipient, E.164.", .default_value = "{{to | required}}"},
+           {.name = "body", .type = Type::tmpl, .doc = "Message text.", .default_value = "{{body | required}}"},
+           {.name = "status_callback", .type = Type::tmpl, .doc = "URL Twilio posts delivery statuses to."},
+           {.name = "validity_period", .type = Type::integer, .doc = "Seconds the message may wait in Twilio's queue.",
+            .min = 1, .max = 36000},
+           {.name = "cost", .doc = "What the output's rate limit counts: one per message, or its SMS segments.",
+            .default_value = "message", .choices = {"message", "segments"}},
+           {.name = "request_timeout", .type = Type::duration, .doc = "Per request.", .default_value = "15s",
+            .min = 0.001},
+           {.name = "max_connections", .type = Type::integer, .doc = "Keep-alive connections to the API.",
+            .default_value = "64", .min = 1}},
+      .example = "output:\n  twilio:\n    account_sid: \"${TWILIO_ACCOUNT_SID}\"\n    auth_token: \"${TWILIO_AUTH_TOKEN}\"\n"
+                 "    from: \"+15005550006\"\n    status_callback: https://hooks.example.com/twilio/status\n"
+                 "  rate_limit: provider\n  max_in_flight: 32",
+      .validate =
+          [](const config::Values& v) {
+            if (v.has("from") == v.has("messaging_service_sid"))
+              throw v.error("from", "twilio needs exactly one of 'from' or 'messaging_service_sid'");
+          },
+      .make_output = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Output> {
+        return std::make_unique<TwilioOutput>(v, ctx);
+      },
+  };
+}
+
+}  // namespace sluice::connectors

@@ -1,0 +1,7 @@
+#pragma once
+#include "config/spec.h"
+
+namespace sluice::connectors {
+// `twilio` output: one Messages API request per message.
+config::ComponentSpec twilio_output_spec();
+}  // namespace sluice::connectors
