@@ -29,6 +29,7 @@ const config::Registry& component_list() {
     r.add(connectors::drop_output_spec());
     r.add(connectors::queue_output_spec());
     r.add(connectors::twilio_output_spec());
+    r.add(connectors::http_client_output_spec());
     return r;
   }();
   return registry;

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <memory>
 
+#include "connectors/http/response_outcome.h"
 #include "connectors/twilio/segments.h"
 #include "connectors/twilio/twilio.h"
 #include "net/form.h"
@@ -18,14 +19,6 @@ using runtime::WriteOutcome;
 // Twilio error codes that mean "not now" rather than "never": the sender's
 // queue is full (21611) or the carrier's queue overflowed (30001).
 bool retry_later(int64_t code) { return code == 21611 || code == 30001; }
-
-core::Nanos retry_after(const net::ClientResponse& r) {
-  const std::string* h = r.header("retry-after");
-  int64_t seconds = 0;
-  if (!h || std::from_chars(h->data(), h->data() + h->size(), seconds).ec != std::errc() || seconds < 0)
-    return core::Nanos(0);
-  return std::chrono::seconds(std::min<int64_t>(seconds, 3600));
-}
 
 class TwilioOutput final : public runtime::Output {
  public:
@@ -94,7 +87,7 @@ class TwilioOutput final : public runtime::Output {
                             {"Accept", "application/json"}},
                            net::encode_form(form)};
     auto r = co_await client_->request(std::move(req));
-    if (!r) co_return WriteOutcome::retry(r.error().to_string());  // timeouts and resets: never answered
+    if (!r) co_return outcome_for_error(r.error());
     boost::system::error_code ec;
     auto json = boost::json::parse(r->body, ec);
     const auto* obj = ec ? nullptr : json.if_object();
@@ -117,9 +110,8 @@ class TwilioOutput final : public runtime::Output {
     m.meta().set("twilio_error_code", code);
     int64_t code_value = 0;
     std::from_chars(code.data(), code.data() + code.size(), code_value);
-    if (r->status == 429 || r->status >= 500 || retry_later(code_value))
-      co_return WriteOutcome::retry(reason, retry_after(*r));
-    co_return WriteOutcome::reject(reason);  // e.g. 21211 invalid number: retrying cannot help
+    if (retry_later(code_value)) co_return WriteOutcome::retry(reason, retry_after(*r));
+    co_return outcome_for_status(*r, reason);  // e.g. 21211 invalid number: rejected, never retried
   }
 
   std::string url_;
