@@ -114,6 +114,25 @@ class Output {
   virtual Task<void> close() { co_return; }
 };
 
+// An output that writes one message per request (HTTP APIs): write() sends
+// each message of the (single-message) batch through send().
+class MessageOutput : public Output {
+ public:
+  size_t max_batch() const override { return 1; }
+  Task<BatchOutcome> write(core::Batch& batch) final {
+    BatchOutcome out;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      WriteOutcome o = co_await send(batch.messages[i]);
+      if (o.kind != WriteOutcome::Kind::ok) out.set(i, batch.size(), std::move(o));
+    }
+    co_return out;
+  }
+
+ protected:
+  // Sends one message; may set metadata on it (e.g. the peer's id).
+  virtual Task<WriteOutcome> send(core::Message& m) = 0;
+};
+
 // What a factory may use while building a component.
 class BuildContext {
  public:

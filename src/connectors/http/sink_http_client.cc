@@ -12,7 +12,7 @@ namespace {
 
 using runtime::WriteOutcome;
 
-class HttpClientOutput final : public runtime::Output {
+class HttpClientOutput final : public runtime::MessageOutput {
  public:
   HttpClientOutput(const config::Values& v, runtime::BuildContext& ctx)
       : url_(v.tmpl("url")), method_(v.str("method")), encoding_(v.str("encoding")) {
@@ -32,16 +32,7 @@ class HttpClientOutput final : public runtime::Output {
     client_ = std::make_unique<net::HttpClient>(ctx.io(), o);
   }
 
-  size_t max_batch() const override { return 1; }
 
-  runtime::Task<runtime::BatchOutcome> write(core::Batch& batch) override {
-    runtime::BatchOutcome out;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      WriteOutcome o = co_await send(batch.messages[i]);
-      if (o.kind != WriteOutcome::Kind::ok) out.set(i, batch.size(), std::move(o));
-    }
-    co_return out;
-  }
 
  private:
   bool success(int status) const {
@@ -74,7 +65,7 @@ class HttpClientOutput final : public runtime::Output {
                                                                               : "application/octet-stream")};
   }
 
-  runtime::Task<WriteOutcome> send(core::Message& m) {
+  runtime::Task<WriteOutcome> send(core::Message& m) override {
     auto url = url_.render(m);
     if (!url) co_return WriteOutcome::reject(url.error().to_string());
     auto body = body_of(m);

@@ -20,7 +20,7 @@ using runtime::WriteOutcome;
 // queue is full (21611) or the carrier's queue overflowed (30001).
 bool retry_later(int64_t code) { return code == 21611 || code == 30001; }
 
-class TwilioOutput final : public runtime::Output {
+class TwilioOutput final : public runtime::MessageOutput {
  public:
   TwilioOutput(const config::Values& v, runtime::BuildContext& ctx)
       : url_(fmt::format("{}/2010-04-01/Accounts/{}/Messages.json", trim_slash(v.str("base_url")), v.str("account_sid"))),
@@ -38,7 +38,6 @@ class TwilioOutput final : public runtime::Output {
     client_ = std::make_unique<net::HttpClient>(ctx.io(), o);
   }
 
-  size_t max_batch() const override { return 1; }
 
   std::optional<double> cost(const core::Message& m) const override {
     if (!segments_cost_) return std::nullopt;
@@ -46,14 +45,6 @@ class TwilioOutput final : public runtime::Output {
     return body ? static_cast<double>(twilio::count_segments(*body).count) : 1.0;
   }
 
-  runtime::Task<runtime::BatchOutcome> write(core::Batch& batch) override {
-    runtime::BatchOutcome out;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      WriteOutcome o = co_await send(batch.messages[i]);
-      if (o.kind != WriteOutcome::Kind::ok) out.set(i, batch.size(), std::move(o));
-    }
-    co_return out;
-  }
 
  private:
   static std::string trim_slash(std::string s) {
@@ -61,7 +52,7 @@ class TwilioOutput final : public runtime::Output {
     return s;
   }
 
-  runtime::Task<WriteOutcome> send(core::Message& m) {
+  runtime::Task<WriteOutcome> send(core::Message& m) override {
     net::Form form;
     auto add = [&](const char* name, const tmpl::Template& t) -> std::optional<std::string> {
       auto value = t.render(m);
