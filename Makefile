@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build debug asan tsan test test-release test-asan test-tsan demo bench clean
+.PHONY: deps build debug asan tsan test test-release test-asan test-tsan test-fuzz demo bench clean
 
 deps:
 	@scripts/install-deps
@@ -21,8 +21,8 @@ tsan: deps
 	@cmake --build --preset tsan -j $(JOBS)
 
 # Unit and engine tests on the release build, then the same under
-# ASan+UBSan, then the runtime tests under TSan.
-test: test-release test-asan test-tsan
+# ASan+UBSan, then the runtime tests under TSan, then a short fuzz run.
+test: test-release test-asan test-tsan test-fuzz
 
 test-release: build
 	@cd build/release && ctest --output-on-failure -j $(JOBS)
@@ -32,6 +32,10 @@ test-asan: asan
 
 test-tsan: tsan
 	@cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) -L runtime
+
+# A short libFuzzer run over webhook parsing (clang 14; see tests/fuzz/).
+test-fuzz: deps
+	@tests/fuzz/run
 
 demo: build
 	@build/release/sluice demo
