@@ -232,3 +232,37 @@ def test_kill9_during_ingestion_loses_no_acknowledged_callback(sluice_factory, t
     print(f"acknowledged {len(acknowledged)} callbacks over 5 kills; stored {len(stored)}; lost {len(lost)}")
     assert acknowledged, "the clients should have got some 200s"
     assert not lost, f"{len(lost)} acknowledged callbacks lost, e.g. {sorted(lost)[:3]}"
+
+
+def test_saturated_pipeline_answers_503_with_retry_after(sluice_factory, tmp_path):
+    import concurrent.futures
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}/twilio/status"
+    # A trickle of an output and room for 2 waiting requests: most are refused.
+    cfg = config(port, public_url, "\n        max_pending: 2").replace(
+        "    output:\n      queue: {name: statuses}",
+        "    output:\n      queue: {name: statuses}\n      rate_limit: trickle\n      max_in_flight: 1")
+    cfg = cfg.replace("pipelines:", "rate_limits:\n  trickle: {rate: 2/s, burst: 1}\npipelines:")
+    s = sluice_factory(cfg).start()
+    validator = twilio.RequestValidator(TOKEN)
+
+    def one(n):
+        sid = f"SM{n:032x}"
+        sig = validator.compute_signature(public_url, {"MessageSid": sid})
+        req = urllib.request.Request(public_url, data=f"MessageSid={sid}".encode(), method="POST", headers={
+            "X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, None, sid
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("Retry-After"), sid
+
+    with concurrent.futures.ThreadPoolExecutor(20) as ex:
+        results = list(ex.map(one, range(20)))
+    refused = [r for r in results if r[0] == 503]
+    accepted = [r for r in results if r[0] == 200]
+    assert refused and accepted and len(refused) + len(accepted) == 20, results
+    assert all(r[1] == "1" for r in refused)
+    stored = {p["MessageSid"] for p in queued(tmp_path)}
+    assert {r[2] for r in accepted} <= stored, "every 200 is in the queue"
+    assert s.stop() == 0

@@ -145,14 +145,12 @@ class HttpServerInput final : public runtime::Input {
 
     // The answer waits for the message's ack: 200 once the outputs confirmed
     // it (with a queue output: once it is durable).
-    std::function<void(core::AckStatus)> done;
-    auto start = [&m, &done, this](std::function<void(core::AckStatus)> resume) {
+    auto start = [&m, this](std::function<void(core::AckStatus)> resume) {
       m.set_ack(core::AckHandle::make([resume](core::AckStatus s) { resume(s); }));
-      if (!channel_.try_send(boost::system::error_code{}, std::move(m))) {
-        // Full: the pipeline is saturated. Refuse instead of queueing without bound.
-        m.set_ack(core::AckHandle{});  // the moved-from handle resolves nothing; this one neither
-        resume(core::AckStatus::errored);
-      }
+      // try_send leaves `m` alone when the channel is full: the pipeline is
+      // saturated, so refuse instead of queueing without bound. Dropping
+      // the handle reports "errored" through it: resume runs exactly once.
+      if (!channel_.try_send(boost::system::error_code{}, std::move(m))) m.set_ack(core::AckHandle{});
     };
     const core::AckStatus status = co_await async::await_callback<core::AckStatus>(std::move(start));
     switch (status) {
