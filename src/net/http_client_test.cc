@@ -144,3 +144,48 @@ TEST(BasicAuth, EncodesUserAndPassword) {
 
 }  // namespace
 }  // namespace sluice::net
+
+namespace sluice::net {
+namespace {
+
+// A self-signed certificate for 127.0.0.1, made with the openssl CLI.
+struct SelfSigned {
+  std::string dir = "/tmp/sluice-tls-" + std::to_string(::getpid());
+  std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  SelfSigned() {
+    const std::string cmd = "mkdir -p " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+                            " -addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert + " 2>/dev/null";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+  }
+  ~SelfSigned() { std::system(("rm -rf " + dir).c_str()); }
+};
+
+TEST_F(HttpClientTest, TlsServerAndVerifyingClient) {
+  SelfSigned certs;
+  serve({.tls_cert_file = certs.cert, .tls_key_file = certs.key});
+  const std::string https = "https://" + server_->address();
+  HttpClient trusting(io_, {.ca_file = certs.cert});
+  HttpClient system_cas(io_, {});
+  std::vector<core::Result<ClientResponse>> out;
+  auto seq = [&]() -> asio::awaitable<void> {
+    ClientRequest ok{"POST", https + "/secure", {}, "x"};
+    out.push_back(co_await trusting.request(std::move(ok)));
+    ClientRequest untrusted{"POST", https + "/secure", {}, "x"};
+    out.push_back(co_await system_cas.request(std::move(untrusted)));
+    ClientRequest plain{"POST", "http://" + server_->address() + "/secure", {}, "x"};
+    HttpClient plain_client(io_, {.request_timeout = 2s});
+    out.push_back(co_await plain_client.request(std::move(plain)));
+    server_->stop();
+  };
+  asio::co_spawn(io_, seq, asio::detached);
+  io_.run();
+  ASSERT_EQ(out.size(), 3u);
+  ASSERT_TRUE(out[0]) << out[0].error().to_string();
+  EXPECT_EQ(out[0]->body, "POST /secure x");
+  ASSERT_FALSE(out[1]);  // self-signed: not trusted by the system CAs
+  EXPECT_NE(out[1].error().to_string().find("TLS handshake"), std::string::npos) << out[1].error().to_string();
+  EXPECT_FALSE(out[2]);  // plain HTTP to a TLS port gets no answer
+}
+
+}  // namespace
+}  // namespace sluice::net

@@ -12,7 +12,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
@@ -82,6 +84,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, HttpServerOptions o, Handler h)
       : io(io_), options(std::move(o)), handler(std::move(h)), acceptor(io_), stopping(io_, 0) {
     raise_descriptor_limit();
+    if (!options.tls_cert_file.empty()) {
+      tls.emplace(asio::ssl::context::tls_server);
+      tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+      boost::system::error_code ec;
+      tls->use_certificate_chain_file(options.tls_cert_file, ec);
+      if (ec) throw std::runtime_error(fmt::format("TLS certificate {}: {}", options.tls_cert_file, ec.message()));
+      tls->use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+      if (ec) throw std::runtime_error(fmt::format("TLS key {}: {}", options.tls_key_file, ec.message()));
+    }
     auto ep = parse_endpoint(options.address);
     acceptor.open(ep.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -95,6 +107,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   HttpServerOptions options;
   Handler handler;
   tcp::acceptor acceptor;
+  std::optional<asio::ssl::context> tls;
   std::atomic<bool> stopped{false};
   std::atomic<size_t> open{0};
   // Closed by stop(): wakes every connection waiting idle for a request, so
@@ -121,13 +134,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   // Answers an error and closes without the kernel resetting the connection
   // under a client that is still sending: stop sending, drain for a moment,
   // then close (nginx's lingering_close).
-  static asio::awaitable<void> refuse(beast::tcp_stream& stream, HttpResponse r, const std::string& server) {
+  template <class Stream>
+  static asio::awaitable<void> refuse(Stream& stream, HttpResponse r, const std::string& server) {
     r.headers.emplace_back("Connection", "close");
     auto res = to_beast(std::move(r), 11, server);
     co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(std::chrono::seconds(2));
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
     char sink[16 * 1024];
     for (size_t drained = 0; drained < (4u << 20);) {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(use_awaitable));
@@ -143,7 +157,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       ~Count() { --n; }
     } count(self->open);
     const auto& o = self->options;
-    beast::tcp_stream stream(std::move(socket));
+    beast::tcp_stream plain(std::move(socket));
+    auto owner = self;  // named, not copied inside co_await (see async/blocking.h)
+    if (!self->tls) {
+      co_await session(std::move(owner), plain);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> secure(std::move(plain), *self->tls);
+    beast::get_lowest_layer(secure).expires_after(o.request_timeout);
+    auto [hec] = co_await secure.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(use_awaitable));
+    if (hec) co_return;  // not TLS, or a bad handshake: nothing to answer
+    co_await session(std::move(owner), secure);
+  }
+
+  // One connection's requests, over plain TCP or TLS.
+  template <class Stream>
+  static asio::awaitable<void> session(std::shared_ptr<Impl> self, Stream& stream) {
+    const auto& o = self->options;
+    auto& tcp_layer = beast::get_lowest_layer(stream);
     if (self->open.load() > o.max_connections) {
       auto r = HttpResponse::error(503, "too many connections");
       r.headers.emplace_back("Retry-After", "1");
@@ -155,7 +186,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       // Idle: wait for the first byte of the next request, or for stop().
       if (buffer.size() == 0) {
         using namespace asio::experimental::awaitable_operators;
-        stream.expires_after(o.idle_timeout);
+        tcp_layer.expires_after(o.idle_timeout);
         auto first_bytes = stream.async_read_some(buffer.prepare(4096), asio::as_tuple(use_awaitable));
         auto stop = self->stopping.async_receive(asio::as_tuple(use_awaitable));
         auto woke = co_await (std::move(first_bytes) || std::move(stop));  // named: see async/blocking.h
@@ -168,7 +199,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       http::request_parser<http::string_body> parser;
       parser.body_limit(o.max_body);
       parser.header_limit(static_cast<uint32_t>(o.max_header));
-      stream.expires_after(o.request_timeout);
+      tcp_layer.expires_after(o.request_timeout);
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
       if (ec == http::error::body_limit || ec == http::error::header_limit) {
         auto r = ec == http::error::body_limit ? HttpResponse::error(413, "body too large")
@@ -215,7 +246,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (wec || !res.keep_alive()) break;
     }
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 };
 

@@ -6,6 +6,7 @@
 //   malformed request -> 400, a request not complete within request_timeout
 //   or a connection idle for idle_timeout -> connection closed,
 //   more than max_connections -> 503 with Retry-After.
+// Optional TLS (TLS 1.2 and later) from PEM certificate and key files.
 //
 // The handler is a coroutine, so it may wait (e.g. for a message's ack)
 // without holding a thread. Lifecycle: constructed bound (throws
@@ -56,6 +57,9 @@ struct HttpServerOptions {
   std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
   size_t max_connections = 50'000;
   std::string server_name = "sluice";
+  // TLS when both are set: PEM certificate chain and private key.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class HttpServer {

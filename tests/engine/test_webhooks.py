@@ -266,3 +266,23 @@ def test_saturated_pipeline_answers_503_with_retry_after(sluice_factory, tmp_pat
     stored = {p["MessageSid"] for p in queued(tmp_path)}
     assert {r[2] for r in accepted} <= stored, "every 200 is in the queue"
     assert s.stop() == 0
+
+
+def test_https_with_a_certificate(sluice_factory, tmp_path):
+    import ssl
+    subprocess_run = __import__("subprocess").run
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess_run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    port = free_port()
+    public_url = f"https://127.0.0.1:{port}/twilio/status"
+    s = sluice_factory(config(port, public_url, f"\n        tls: {{cert_file: {cert}, key_file: {key}}}")).start()
+    sig = twilio.RequestValidator(TOKEN).compute_signature(public_url, {"MessageSid": "SMtls"})
+    req = urllib.request.Request(public_url, data=b"MessageSid=SMtls", method="POST", headers={
+        "X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"})
+    context = ssl.create_default_context(cafile=str(cert))
+    with urllib.request.urlopen(req, timeout=10, context=context) as r:
+        assert r.status == 200
+    assert [p["MessageSid"] for p in queued(tmp_path)] == ["SMtls"]
+    assert s.stop() == 0

@@ -56,6 +56,11 @@ class HttpServerInput final : public runtime::Input {
     o.request_timeout = v.duration("request_timeout");
     o.idle_timeout = v.duration("idle_timeout");
     o.max_connections = static_cast<size_t>(v.integer("max_connections"));
+    const auto& tls = v.object("tls");
+    if (tls.has("cert_file")) {
+      o.tls_cert_file = tls.str("cert_file");
+      o.tls_key_file = tls.str("key_file");
+    }
     try {
       server_ = std::make_unique<net::HttpServer>(ctx.io(), o, [this](net::HttpRequest& r) { return handle(r); });
     } catch (const std::runtime_error& e) {
@@ -205,6 +210,11 @@ config::ComponentSpec http_server_input_spec() {
                                        {.name = "public_url",
                                         .doc = "The URL Twilio calls, as Twilio sees it (scheme, host, port, path; "
                                                "the request's query string is appended)."}}}}},
+           {.name = "tls",
+            .type = Type::object,
+            .doc = "Serve HTTPS (TLS 1.2+).",
+            .children = {{.name = "cert_file", .doc = "PEM certificate chain."},
+                         {.name = "key_file", .doc = "PEM private key."}}},
            {.name = "max_body", .type = Type::size, .doc = "Largest body accepted (413 above).", .default_value = "1MiB",
             .min = 1},
            {.name = "max_header", .type = Type::size, .doc = "Largest header block accepted (431 above).",
@@ -230,6 +240,9 @@ config::ComponentSpec http_server_input_spec() {
               throw v.error("verify", "verify.twilio needs both auth_token and public_url");
             if (t.has("public_url") && !boost::urls::parse_absolute_uri(t.str("public_url")))
               throw v.error("verify", "verify.twilio.public_url must be an absolute URL like https://host/path");
+            const auto& tls = v.object("tls");
+            if (tls.has("cert_file") != tls.has("key_file"))
+              throw v.error("tls", "tls needs both cert_file and key_file");
           },
       .make_input = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Input> {
         return std::make_unique<HttpServerInput>(v, ctx);
