@@ -28,12 +28,6 @@ namespace ssl = asio::ssl;
 using asio::ip::tcp;
 using asio::use_awaitable;
 
-const std::string* ClientResponse::header(std::string_view lower_name) const {
-  for (const auto& [k, v] : headers)
-    if (k == lower_name) return &v;
-  return nullptr;
-}
-
 std::string basic_auth(std::string_view user, std::string_view password) {
   const std::string plain = std::string(user) + ":" + std::string(password);
   std::string out(4 * ((plain.size() + 2) / 3), '\0');

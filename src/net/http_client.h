@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "net/headers.h"
 
 namespace boost::asio {
 class io_context;
@@ -35,9 +36,9 @@ struct ClientRequest {
 
 struct ClientResponse {
   int status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  Headers headers;  // names lower-cased
   std::string body;
-  const std::string* header(std::string_view lower_name) const;
+  const std::string* header(std::string_view lower_name) const { return find_header(headers, lower_name); }
 };
 
 struct HttpClientOptions {

@@ -30,12 +30,6 @@ namespace http = beast::http;
 using asio::ip::tcp;
 using asio::use_awaitable;
 
-const std::string* HttpRequest::header(std::string_view lower_name) const {
-  for (const auto& [k, v] : headers)
-    if (k == lower_name) return &v;
-  return nullptr;
-}
-
 HttpResponse HttpResponse::error(int status, std::string_view message) {
   return json(status, boost::json::serialize(boost::json::value{{"error", message}}));
 }

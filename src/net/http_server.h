@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "net/headers.h"
+
 namespace boost::asio {
 class io_context;
 }
@@ -34,9 +36,9 @@ struct HttpRequest {
   std::string target;  // as sent: path and query
   std::string path;    // without the query string
   std::string query;   // after '?', undecoded
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  Headers headers;  // names lower-cased
   std::string body;
-  const std::string* header(std::string_view lower_name) const;
+  const std::string* header(std::string_view lower_name) const { return find_header(headers, lower_name); }
 };
 
 struct HttpResponse {
