@@ -1,6 +1,5 @@
 #include "config/units.h"
 
-#include <fmt/format.h>
 
 #include <charconv>
 #include <cmath>
@@ -56,16 +55,6 @@ std::optional<double> parse_rate_per_second(std::string_view s) {
   if (per == "min" || per == "m") return count->first / 60;
   if (per == "h") return count->first / 3600;
   return std::nullopt;
-}
-
-std::string format_duration(std::chrono::nanoseconds d) {
-  const int64_t ns = d.count();
-  if (ns % 3'600'000'000'000 == 0 && ns != 0) return fmt::format("{}h", ns / 3'600'000'000'000);
-  if (ns % 60'000'000'000 == 0 && ns != 0) return fmt::format("{}m", ns / 60'000'000'000);
-  if (ns % 1'000'000'000 == 0) return fmt::format("{}s", ns / 1'000'000'000);
-  if (ns % 1'000'000 == 0) return fmt::format("{}ms", ns / 1'000'000);
-  if (ns % 1'000 == 0) return fmt::format("{}us", ns / 1'000);
-  return fmt::format("{}ns", ns);
 }
 
 std::expected<std::string, std::string> interpolate_env(std::string_view text, const EnvLookup& lookup) {

@@ -17,7 +17,6 @@ namespace sluice::config {
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view s);
 std::optional<uint64_t> parse_size(std::string_view s);
 std::optional<double> parse_rate_per_second(std::string_view s);
-std::string format_duration(std::chrono::nanoseconds d);
 
 // Replaces ${VAR} and ${VAR:-default}; `$${` is a literal `${`. Errors name
 // the variable that is unset and has no default.

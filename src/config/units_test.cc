@@ -19,8 +19,6 @@ TEST(Units, Durations) {
   EXPECT_FALSE(parse_duration("5"));
   EXPECT_FALSE(parse_duration("-1s"));
   EXPECT_FALSE(parse_duration("soon"));
-  EXPECT_EQ(format_duration(300s), "5m");
-  EXPECT_EQ(format_duration(1500ms), "1500ms");
 }
 
 TEST(Units, Sizes) {

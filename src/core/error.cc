@@ -15,7 +15,6 @@ class CoreCategory final : public std::error_category {
       case Errc::missing_field: return "missing required field";
       case Errc::io_error: return "I/O error";
       case Errc::unavailable: return "unavailable";
-      case Errc::rejected: return "rejected";
     }
     return "unknown error";
   }

@@ -25,7 +25,6 @@ enum class Errc {
   missing_field,    // a required template field is absent
   io_error,
   unavailable,      // a peer cannot be reached right now; retryable
-  rejected,         // a peer refused the message for good; not retryable
 };
 
 const std::error_category& core_category() noexcept;

@@ -21,13 +21,6 @@ void Metadata::set(std::string_view key, std::string value) {
   entries_.emplace_back(std::string(key), std::move(value));
 }
 
-bool Metadata::erase(std::string_view key) {
-  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.first == key; });
-  if (it == entries_.end()) return false;
-  entries_.erase(it);
-  return true;
-}
-
 const std::string& Message::payload() const {
   if (json_state_ == JsonState::edited) {
     payload_ = boost::json::serialize(*json_);
@@ -71,6 +64,23 @@ size_t Batch::bytes() const {
   size_t n = 0;
   for (const auto& m : messages) n += m.payload().size();
   return n;
+}
+
+std::vector<Batch> Batch::split(size_t limit) && {
+  std::vector<Batch> out;
+  if (limit == 0 || messages.size() <= limit) {
+    out.push_back(std::move(*this));
+    return out;
+  }
+  for (size_t i = 0; i < messages.size(); i += limit) {
+    Batch piece;
+    const size_t end = std::min(messages.size(), i + limit);
+    piece.messages.reserve(end - i);
+    for (size_t j = i; j < end; ++j) piece.messages.push_back(std::move(messages[j]));
+    out.push_back(std::move(piece));
+  }
+  messages.clear();
+  return out;
 }
 
 void Batch::resolve_all(AckStatus s) {

@@ -27,7 +27,6 @@ class Metadata {
   using Entry = std::pair<std::string, std::string>;
   const std::string* find(std::string_view key) const;
   void set(std::string_view key, std::string value);
-  bool erase(std::string_view key);
   const std::vector<Entry>& entries() const { return entries_; }
   bool empty() const { return entries_.empty(); }
 
@@ -75,6 +74,9 @@ struct Batch {
   size_t bytes() const;
   // Resolves every message's ack and empties the batch.
   void resolve_all(AckStatus s);
+
+  // The messages in order, in batches of at most `limit` (0: one batch).
+  std::vector<Batch> split(size_t limit) &&;
 
   // Keeps the messages for which keep(message) returns true, in order. A
   // message `keep` rejects may have been moved out by it.

@@ -33,7 +33,7 @@ TEST(Message, MutableJsonOnNonJsonStartsEmptyObject) {
   EXPECT_EQ(m.payload(), R"({"k":1})");
 }
 
-TEST(Metadata, SetFindErase) {
+TEST(Metadata, SetAndFind) {
   Metadata md;
   md.set("a", "1");
   md.set("a", "2");
@@ -41,9 +41,7 @@ TEST(Metadata, SetFindErase) {
   ASSERT_NE(md.find("a"), nullptr);
   EXPECT_EQ(*md.find("a"), "2");
   EXPECT_EQ(md.entries().size(), 2u);
-  EXPECT_TRUE(md.erase("a"));
-  EXPECT_FALSE(md.erase("a"));
-  EXPECT_EQ(md.find("a"), nullptr);
+  EXPECT_EQ(md.find("c"), nullptr);
 }
 
 TEST(Batch, ResolveAllAcksEveryMessage) {
@@ -58,6 +56,20 @@ TEST(Batch, ResolveAllAcksEveryMessage) {
   b.resolve_all(AckStatus::delivered);
   EXPECT_TRUE(b.empty());
   EXPECT_EQ(delivered, 3);
+}
+
+TEST(Batch, SplitKeepsOrderInBoundedPieces) {
+  Batch b;
+  for (int i = 0; i < 7; ++i) b.messages.emplace_back(std::to_string(i));
+  auto pieces = Batch(b).split(3);
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_EQ(pieces[0].size(), 3u);
+  EXPECT_EQ(pieces[2].size(), 1u);
+  EXPECT_EQ(pieces[1].messages[0].payload(), "3");
+  EXPECT_EQ(pieces[2].messages[0].payload(), "6");
+  EXPECT_EQ(Batch(b).split(0).size(), 1u);   // 0: no limit
+  EXPECT_EQ(Batch(b).split(7).size(), 1u);   // fits
+  EXPECT_EQ(Batch(b).split(7)[0].size(), 7u);
 }
 
 TEST(Batch, RetainKeepsOrderAndNeverEmptiesKeptMessages) {

@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "async/blocking.h"
+#include "net/base64.h"
 
 namespace sluice::net {
 
@@ -28,13 +29,16 @@ namespace ssl = asio::ssl;
 using asio::ip::tcp;
 using asio::use_awaitable;
 
-std::string basic_auth(std::string_view user, std::string_view password) {
-  const std::string plain = std::string(user) + ":" + std::string(password);
-  std::string out(4 * ((plain.size() + 2) / 3), '\0');
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(plain.data()), static_cast<int>(plain.size()));
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
   out.resize(static_cast<size_t>(n));
-  return "Basic " + out;
+  return out;
+}
+
+std::string basic_auth(std::string_view user, std::string_view password) {
+  return "Basic " + base64(std::string(user) + ":" + std::string(password));
 }
 
 namespace {

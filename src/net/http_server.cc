@@ -265,6 +265,4 @@ std::string HttpServer::address() const {
   return fmt::format("{}:{}", ep.address().to_string(), ep.port());
 }
 
-size_t HttpServer::connections() const { return impl_->open.load(); }
-
 }  // namespace sluice::net

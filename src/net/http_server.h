@@ -74,7 +74,6 @@ class HttpServer {
   void start();
   void stop();
   std::string address() const;  // host:port actually bound
-  size_t connections() const;
 
  private:
   struct Impl;

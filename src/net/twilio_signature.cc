@@ -1,5 +1,7 @@
 #include "net/twilio_signature.h"
 
+#include "net/base64.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -12,14 +14,9 @@
 #include <set>
 
 namespace sluice::net::twilio {
-namespace {
 
-std::string base64(const unsigned char* data, size_t n) {
-  std::string out(4 * ((n + 2) / 3), '\0');
-  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-  out.resize(static_cast<size_t>(len));
-  return out;
-}
+using net::base64;
+namespace {
 
 bool equal_constant_time(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -55,7 +52,7 @@ std::string compute_signature(std::string_view auth_token, std::string_view url,
   unsigned int mac_len = 0;
   HMAC(EVP_sha1(), auth_token.data(), static_cast<int>(auth_token.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &mac_len);
-  return base64(mac, mac_len);
+  return base64(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
 
 bool validate_form(std::string_view auth_token, std::string_view url, const Form& params,

@@ -85,21 +85,6 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
 
   BatchChannel& entry() { return batcher_channel ? *batcher_channel : writers_channel; }
 
-  // Sends `batch` in pieces of at most `limit` messages (0: whole).
-  static Task<void> send_split(BatchChannel& ch, core::Batch batch, size_t limit) {
-    if (limit == 0 || batch.size() <= limit) {
-      co_await ch.async_send({}, std::move(batch), use_awaitable);
-      co_return;
-    }
-    for (size_t i = 0; i < batch.size(); i += limit) {
-      core::Batch piece;
-      const size_t end = std::min(batch.size(), i + limit);
-      piece.messages.reserve(end - i);
-      for (size_t j = i; j < end; ++j) piece.messages.push_back(std::move(batch.messages[j]));
-      co_await ch.async_send({}, std::move(piece), use_awaitable);
-    }
-  }
-
   Task<void> writer() {
     for (;;) {
       auto [ec, batch] = co_await writers_channel.async_receive(asio::as_tuple(use_awaitable));
@@ -296,7 +281,8 @@ void OutputStage::start(std::function<void()> on_done) {
 }
 
 Task<void> OutputStage::push(core::Batch batch) {
-  co_await Impl::send_split(impl_->entry(), std::move(batch), impl_->rebatch ? 0 : impl_->max_split);
+  auto pieces = std::move(batch).split(impl_->rebatch ? 0 : impl_->max_split);
+  for (auto& piece : pieces) co_await impl_->entry().async_send({}, std::move(piece), use_awaitable);
 }
 
 Task<void> OutputStage::finish() {
@@ -307,16 +293,8 @@ Task<void> OutputStage::finish() {
 
 Task<void> OutputStage::deliver(core::Batch batch) {
   auto self = impl_;
-  if (self->max_split == 0 || batch.size() <= self->max_split) {
-    co_await self->write_with_retries(std::move(batch));
-    co_return;
-  }
-  for (size_t i = 0; i < batch.size(); i += self->max_split) {
-    core::Batch piece;
-    for (size_t j = i; j < std::min(batch.size(), i + self->max_split); ++j)
-      piece.messages.push_back(std::move(batch.messages[j]));
-    co_await self->write_with_retries(std::move(piece));
-  }
+  auto pieces = std::move(batch).split(self->max_split);
+  for (auto& piece : pieces) co_await self->write_with_retries(std::move(piece));
 }
 
 }  // namespace sluice::runtime

@@ -47,7 +47,6 @@ class Template {
   // copying `{{count}}` keeps a number a number; nullptr otherwise or absent.
   const boost::json::value* single_field(const core::Message& m) const;
   bool is_single_field() const { return parts_.size() == 1 && parts_[0].kind == Kind::field; }
-  bool is_literal() const { return parts_.empty() || (parts_.size() == 1 && parts_[0].kind == Kind::literal); }
   const std::string& source() const { return source_; }
 
  private:

@@ -405,6 +405,14 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     return batch;
   }
 
+  // Wakes every waiting dequeue of `q` with an empty batch; later ones
+  // return at once. Caller holds mu.
+  static void close_queue(QueueState& q) {
+    q.readers_closed = true;
+    for (auto& w : q.waiters) w.complete(core::Batch{});
+    q.waiters.clear();
+  }
+
   void post_ack(QueueState* q, int64_t id, core::AckStatus status) {
     std::lock_guard lock(mu);
     acks.push_back({q, id, status});
@@ -420,11 +428,7 @@ Store::~Store() {
   {
     std::lock_guard lock(impl_->mu);
     impl_->stopping = true;
-    for (auto& [name, q] : impl_->queues) {
-      q.readers_closed = true;
-      for (auto& w : q.waiters) w.complete(core::Batch{});
-      q.waiters.clear();
-    }
+    for (auto& [name, q] : impl_->queues) Impl::close_queue(q);
   }
   impl_->cv.notify_one();
   impl_->thread.join();
@@ -472,10 +476,7 @@ boost::asio::awaitable<core::Batch> Store::dequeue(const std::string& queue, Deq
 
 void Store::close_readers(const std::string& queue) {
   std::lock_guard lock(impl_->mu);
-  auto& q = impl_->state(queue);
-  q.readers_closed = true;
-  for (auto& w : q.waiters) w.complete(core::Batch{});
-  q.waiters.clear();
+  Impl::close_queue(impl_->state(queue));
 }
 
 int64_t Store::depth(const std::string& queue) const {
