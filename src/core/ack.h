@@ -51,12 +51,24 @@ class AckState {
   void observe(std::shared_ptr<AckObserver> observer, uint64_t messages = 1);
   bool observed() const { return observer_ != nullptr; }
 
+  // End-to-end acks past the embedded queue (http_server's `ack: delivered`).
+  // A state that follows delivery is not finished by the queue output's
+  // write: the queue keeps a holder until a downstream pipeline delivers the
+  // row (or dead-letters it), and sets `*durable` once the row is committed,
+  // so a source that stops waiting can still tell "stored" from "lost".
+  void follow_delivery(std::shared_ptr<std::atomic<bool>> durable) { durable_ = std::move(durable); }
+  bool follows_delivery() const { return durable_ != nullptr; }
+  void mark_durable() const {
+    if (durable_) durable_->store(true, std::memory_order_release);
+  }
+
  private:
   std::atomic<uint8_t> status_{0};
   int64_t created_ns_;
   uint64_t messages_ = 1;
   Callback on_done_;
   std::shared_ptr<AckObserver> observer_;
+  std::shared_ptr<std::atomic<bool>> durable_;
 };
 
 class AckHandle {

@@ -53,6 +53,7 @@ class Message {
   const Metadata& meta() const { return meta_; }
 
   AckHandle& ack() { return ack_; }
+  const AckHandle& ack() const { return ack_; }
   void set_ack(AckHandle h) { ack_ = std::move(h); }
 
  private:

@@ -227,6 +227,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       req.body = std::move(msg.body());
       const bool keep_alive = msg.keep_alive();
       const unsigned version = msg.version();
+      // The handler may wait as long as it likes (its own timeouts apply);
+      // then the answer must be written within request_timeout.
+      tcp_layer.expires_never();
       HttpResponse r;
       try {
         r = co_await self->handler(req);
@@ -236,6 +239,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       }
       auto res = to_beast(std::move(r), version, o.server_name);
       res.keep_alive(keep_alive && !self->stopped);
+      tcp_layer.expires_after(o.request_timeout);
       auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
       if (wec || !res.keep_alive()) break;
     }

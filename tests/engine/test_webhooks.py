@@ -268,6 +268,73 @@ def test_saturated_pipeline_answers_503_with_retry_after(sluice_factory, tmp_pat
     assert s.stop() == 0
 
 
+def signed_post(public_url, sid, timeout=30):
+    sig = twilio.RequestValidator(TOKEN).compute_signature(public_url, {"MessageSid": sid})
+    return post(public_url, f"MessageSid={sid}".encode(),
+                {"X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"}, timeout)
+
+
+def delivered_config(port, public_url, out, extra="", output_extra=""):
+    """http_server (ack: delivered) -> queue statuses -> a slow downstream pipeline -> `out`."""
+    return config(port, public_url, "\n        ack: delivered" + extra).replace("pipelines:", """rate_limits:
+  slow: {rate: 20/s, burst: 1}
+pipelines:""") + f"""  deliver:
+    input:
+      queue: {{name: statuses, max_deliveries: 1}}
+    output:
+      file: {{path: {out}}}
+      rate_limit: slow{output_extra}
+"""
+
+
+def test_ack_delivered_answers_once_the_downstream_pipeline_delivered(sluice_factory, tmp_path):
+    import concurrent.futures
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}/twilio/status"
+    out = tmp_path / "delivered.jsonl"
+    s = sluice_factory(delivered_config(port, public_url, out)).start()
+
+    def one(n):
+        sid = f"SM{n:032x}"
+        status, _ = signed_post(public_url, sid)
+        # Read the downstream output the moment the answer arrives.
+        written = out.read_text() if out.exists() else ""
+        return status, sid, sid in written
+
+    with concurrent.futures.ThreadPoolExecutor(20) as ex:
+        results = list(ex.map(one, range(20)))
+    assert all(status == 200 for status, _, _ in results), results
+    early = [sid for _, sid, written in results if not written]
+    assert not early, f"answered 200 before the downstream output had written {early}"
+    assert s.stop() == 0
+
+
+def test_ack_delivered_answers_500_when_the_message_is_dead_lettered(sluice_factory, tmp_path):
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}/twilio/status"
+    cfg = delivered_config(port, public_url, "/dev/full", output_extra="\n      retry: {max_attempts: 1}")
+    s = sluice_factory(cfg).start()
+    status, body = signed_post(public_url, "SMdead")
+    assert status == 500, body
+    assert [p["MessageSid"] for p in queued(tmp_path, "statuses.dead")] == ["SMdead"]
+    assert s.stop() == 0
+
+
+def test_ack_delivered_answers_202_when_stored_but_not_yet_delivered(sluice_factory, tmp_path):
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}/twilio/status"
+    out = tmp_path / "delivered.jsonl"
+    cfg = delivered_config(port, public_url, out, "\n        response_timeout: 200ms").replace(
+        "slow: {rate: 20/s, burst: 1}", "slow: {rate: 1/s, burst: 1}")
+    s = sluice_factory(cfg).start()
+    statuses = [signed_post(public_url, f"SM{n:032x}")[0] for n in range(4)]
+    # The first goes out at once (burst 1); the rest wait a second each,
+    # longer than response_timeout, but they are durable: 202, no retry.
+    assert statuses.count(202) >= 2 and set(statuses) <= {200, 202}, statuses
+    wait_for(lambda: out.exists() and len(out.read_text().splitlines()) == 4, 30, "all 4 delivered downstream")
+    assert s.stop() == 0
+
+
 def test_https_with_a_certificate(sluice_factory, tmp_path):
     import ssl
     subprocess_run = __import__("subprocess").run

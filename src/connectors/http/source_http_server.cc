@@ -1,6 +1,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
@@ -25,6 +27,20 @@ struct TwilioCheck {
   std::string public_url;  // of the path; the request's query string is appended
 };
 
+// How a request that waits for its message's outcome ends.
+enum class Outcome : uint8_t { delivered, errored, rejected, timed_out };
+
+// One request waiting: for the message's ack, or for response_timeout,
+// whichever comes first. Shared by the ack callback (any thread) and the
+// timer; `answered` makes sure the request is resumed exactly once.
+struct PendingAnswer {
+  explicit PendingAnswer(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  std::atomic<bool> answered{false};
+  // Set by the embedded queue once the message is committed (ack: delivered).
+  std::shared_ptr<std::atomic<bool>> durable;
+};
+
 // One request's way through: HTTP in, message into the pipeline, answer when
 // the message's ack resolves.
 class HttpServerInput final : public runtime::Input {
@@ -32,6 +48,8 @@ class HttpServerInput final : public runtime::Input {
   HttpServerInput(const config::Values& v, runtime::BuildContext& ctx)
       : channel_(ctx.io(), static_cast<size_t>(v.integer("max_pending"))),
         batch_size_(static_cast<size_t>(v.integer("batch_size"))),
+        follow_delivery_(v.str("ack") == "delivered"),
+        response_timeout_(v.duration("response_timeout")),
         headers_(v.has("headers") ? v.list("headers") : std::vector<std::string>{}) {
     if (v.has("path")) paths_.push_back(v.str("path"));
     if (v.has("paths"))
@@ -44,7 +62,7 @@ class HttpServerInput final : public runtime::Input {
     }
     const metrics::Labels l = {{"pipeline", ctx.pipeline()}, {"component", "http_server"}};
     auto& m = ctx.metrics();
-    for (int code : {200, 400, 403, 404, 405, 413, 415, 500, 503})
+    for (int code : {200, 202, 400, 403, 404, 405, 413, 415, 500, 503})
       responses_[code] = &m.counter("sluice_http_responses_total", "Webhook requests answered, by status code.",
                                     {l[0], l[1], {"code", std::to_string(code)}});
     signature_failures_ = &m.counter("sluice_http_signature_failures_total",
@@ -148,30 +166,59 @@ class HttpServerInput final : public runtime::Input {
     for (const auto& h : headers_)
       if (const auto* value = req.header(h)) m.meta().set("header_" + h, *value);
 
-    // The answer waits for the message's ack: 200 once the outputs confirmed
-    // it (with a queue output: once it is durable).
-    auto start = [&m, this](std::function<void(core::AckStatus)> resume) {
-      m.set_ack(core::AckHandle::make([resume](core::AckStatus s) { resume(s); }));
-      // try_send leaves `m` alone when the channel is full: the pipeline is
-      // saturated, so refuse instead of queueing without bound. Dropping
-      // the handle reports "errored" through it: resume runs exactly once.
-      if (!channel_.try_send(boost::system::error_code{}, std::move(m))) m.set_ack(core::AckHandle{});
-    };
-    const core::AckStatus status = co_await async::await_callback<core::AckStatus>(std::move(start));
-    switch (status) {
-      case core::AckStatus::delivered:
+    auto pending = std::make_shared<PendingAnswer>(co_await asio::this_coro::executor);
+    if (follow_delivery_) pending->durable = std::make_shared<std::atomic<bool>>(false);
+    auto start = [&m, &pending, this](std::function<void(Outcome)> resume) { wait_for_ack(m, pending, resume); };
+    const Outcome outcome = co_await async::await_callback<Outcome>(std::move(start));  // named: see async/blocking.h
+    switch (outcome) {
+      case Outcome::delivered:
         count(200);
         co_return net::HttpResponse{200, "application/json", R"({"status":"accepted"})", {}};
-      case core::AckStatus::errored:
+      case Outcome::errored:
         co_return answer(503, "not accepted; try again");
-      case core::AckStatus::rejected:
+      case Outcome::rejected:
         co_return answer(500, "the message failed for good");
+      case Outcome::timed_out:
+        break;
     }
-    co_return answer(500, "unknown outcome");
+    // Stored but not yet delivered: the sender must not retry (that would
+    // send it twice), so 202. Not even stored: it may still be, but the
+    // sender may retry; at least once.
+    if (pending->durable && pending->durable->load(std::memory_order_acquire)) {
+      count(202);
+      co_return net::HttpResponse{202, "application/json", R"({"status":"queued"})", {}};
+    }
+    co_return answer(503, "not confirmed within response_timeout; try again");
+  }
+
+  // Sends `m` into the pipeline and calls `resume` exactly once: with the
+  // message's outcome, or timed_out after response_timeout.
+  void wait_for_ack(core::Message& m, const std::shared_ptr<PendingAnswer>& pending,
+                    const std::function<void(Outcome)>& resume) {
+    auto finish = [pending, resume](Outcome o) {
+      if (!pending->answered.exchange(true, std::memory_order_acq_rel)) resume(o);
+    };
+    // The timer is armed before the message can be acked, and only the ack
+    // callback cancels it afterwards: one thread at a time touches it.
+    pending->timer.expires_after(response_timeout_);
+    pending->timer.async_wait([finish](boost::system::error_code ec) {
+      if (!ec) finish(Outcome::timed_out);
+    });
+    m.set_ack(core::AckHandle::make([pending, finish](core::AckStatus s) {
+      finish(static_cast<Outcome>(s));
+      pending->timer.cancel();
+    }));
+    if (pending->durable) m.ack().state()->follow_delivery(pending->durable);
+    // try_send leaves `m` alone when the channel is full: the pipeline is
+    // saturated, so refuse instead of queueing without bound. Dropping the
+    // handle reports "errored" through it.
+    if (!channel_.try_send(boost::system::error_code{}, std::move(m))) m.set_ack(core::AckHandle{});
   }
 
   MessageChannel channel_;
   size_t batch_size_;
+  bool follow_delivery_;
+  std::chrono::nanoseconds response_timeout_;
   std::vector<std::string> paths_;
   std::vector<std::string> headers_;
   std::optional<TwilioCheck> twilio_;
@@ -191,10 +238,10 @@ config::ComponentSpec http_server_input_spec() {
       .summary =
           "Receives webhooks on its own listener. Form bodies become a JSON object (a repeated field becomes an "
           "array); JSON bodies pass as they are. Metadata: http_method, http_path, http_query and header_<name> for "
-          "the headers listed. Each request is answered once the pipeline's outputs confirmed its message (with a "
-          "queue output: once it is durable): 200, or 503 with Retry-After when it could not be taken (saturated, "
-          "shutting down), 500 when it failed for good. Bad requests: 400 malformed, 403 bad signature, 404 path, "
-          "405 method, 413 body, 415 type, 431 headers; a client too slow to send its request is cut off.",
+          "the headers listed. Each request is answered 200 once its message is confirmed (see `ack`), 503 with "
+          "Retry-After when it could not be taken (saturated, shutting down), 500 when it failed for good. Bad "
+          "requests: 400 malformed, 403 bad signature, 404 path, 405 method, 413 body, 415 type, 431 headers; a "
+          "client too slow to send its request is cut off.",
       .fields =
           {{.name = "address", .doc = "host:port to listen on.", .required = true},
            {.name = "path", .doc = "Path to accept.", .default_value = "/"},
@@ -225,6 +272,16 @@ config::ComponentSpec http_server_input_spec() {
             .default_value = "60s", .min = 0.001},
            {.name = "max_connections", .type = Type::integer, .doc = "Open connections at most (503 above).",
             .default_value = "50000", .min = 1},
+           {.name = "ack",
+            .doc = "When to answer 200. buffered: once the pipeline's outputs confirmed the message; with a queue "
+                   "output, once it is durable there. delivered: with a queue output, once a downstream pipeline "
+                   "delivered it from that queue (500 if it went to `<queue>.dead`); otherwise as buffered.",
+            .default_value = "buffered",
+            .choices = {"buffered", "delivered"}},
+           {.name = "response_timeout", .type = Type::duration,
+            .doc = "Longest wait for the message's confirmation. Then: 202 if it is durable in the queue but not "
+                   "yet delivered (ack: delivered), else 503 with Retry-After (a retry may deliver it twice).",
+            .default_value = "10s", .min = 0.001},
            {.name = "max_pending", .type = Type::integer,
             .doc = "Requests waiting to enter the pipeline; more are answered 503 with Retry-After.",
             .default_value = "4096", .min = 1},

@@ -93,9 +93,17 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     int64_t depth = 0;
     bool readers_closed = false;
   };
+  struct NewRow {
+    std::string payload;
+    std::string metadata;
+    // A holder of the message's ack when it follows delivery (see
+    // core::AckState::follow_delivery): kept until the row is delivered.
+    core::AckHandle follower;
+    int64_t id = 0;  // set by the commit
+  };
   struct EnqueueOp {
     QueueState* queue;
-    std::vector<std::pair<std::string, std::string>> rows;  // payload, metadata
+    std::vector<NewRow> rows;
     std::function<void(core::Result<void>)> complete;
   };
   struct AckOp {
@@ -115,6 +123,10 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   int lock_fd = -1;
   sqlite3* db = nullptr;
   std::unique_ptr<Statement> insert, remove, set_failed, move_dead, load;
+  // The next row id. Assigned here, not by SQLite: SQLite reuses the highest
+  // id once that row is deleted, and a reused id would sit below a reader's
+  // loaded_up_to and never be loaded. Owned by the database thread.
+  int64_t next_id = 1;
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -122,6 +134,8 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   std::vector<EnqueueOp> enqueues;
   std::vector<AckOp> acks;
   std::map<std::string, QueueState> queues;  // node-based: QueueState* stay valid
+  // Row id -> the ack of an upstream message waiting for this row's delivery.
+  std::unordered_map<int64_t, core::AckHandle> followers;
   std::thread thread;
 
   explicit Impl(const std::string& data_dir) {
@@ -153,7 +167,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
               enqueued_at INTEGER NOT NULL))");
     exec("CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(queue, id)");
     insert = std::make_unique<Statement>(
-        db, "INSERT INTO messages(queue, payload, metadata, enqueued_at) VALUES (?1, ?2, ?3, ?4)");
+        db, "INSERT INTO messages(id, queue, payload, metadata, enqueued_at) VALUES (?5, ?1, ?2, ?3, ?4)");
     remove = std::make_unique<Statement>(db, "DELETE FROM messages WHERE id = ?1");
     set_failed = std::make_unique<Statement>(db, "UPDATE messages SET failed_deliveries = ?2 WHERE id = ?1");
     move_dead = std::make_unique<Statement>(
@@ -162,6 +176,8 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
         db,
         "SELECT id, payload, metadata, failed_deliveries FROM messages WHERE queue = ?1 AND id > ?2 "
         "ORDER BY id LIMIT ?3");
+    Statement max_id(db, "SELECT COALESCE(MAX(id), 0) FROM messages");
+    if (sqlite3_step(max_id.get()) == SQLITE_ROW) next_id = sqlite3_column_int64(max_id.get(), 0) + 1;
     Statement counts(db, "SELECT queue, COUNT(*) FROM messages GROUP BY queue");
     while (sqlite3_step(counts.get()) == SQLITE_ROW) {
       std::string name(reinterpret_cast<const char*>(sqlite3_column_text(counts.get(), 0)));
@@ -213,7 +229,12 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       lk.unlock();
       std::string error = commit(my_enqueues, deletes, failures);
       lk.lock();
-      finish_commit(my_enqueues, deletes, failures, error);
+      auto settled = finish_commit(my_enqueues, deletes, failures, error);
+      if (!settled.empty()) {
+        lk.unlock();
+        for (auto& [follower, status] : settled) follower.resolve(status);
+        lk.lock();
+      }
       load_and_serve(lk);
     }
   }
@@ -272,12 +293,14 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     const int64_t ts = unix_ms();
     std::string error;
     for (auto& op : ops) {
-      for (auto& [payload, meta] : op.rows) {
+      for (auto& row : op.rows) {
         auto* s = insert->get();
         sqlite3_bind_text(s, 1, op.queue->name.data(), static_cast<int>(op.queue->name.size()), SQLITE_STATIC);
-        sqlite3_bind_blob(s, 2, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, meta.data(), static_cast<int>(meta.size()), SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, row.payload.data(), static_cast<int>(row.payload.size()), SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, row.metadata.data(), static_cast<int>(row.metadata.size()), SQLITE_STATIC);
         sqlite3_bind_int64(s, 4, ts);
+        row.id = next_id++;
+        sqlite3_bind_int64(s, 5, row.id);
         if (insert->run() != SQLITE_DONE && error.empty()) error = sqlite3_errmsg(db);
       }
     }
@@ -309,26 +332,54 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     return error;
   }
 
-  void finish_commit(std::vector<EnqueueOp>& ops, const std::vector<std::pair<QueueState*, int64_t>>& deletes,
-                     const std::vector<Failure>& failures, const std::string& error) {
+  using Settled = std::vector<std::pair<core::AckHandle, core::AckStatus>>;
+
+  // Caller holds mu. Returns the followers whose rows were delivered or
+  // dead-lettered; the caller resolves them after unlocking, since
+  // resolving the last holder runs the source's callback.
+  Settled finish_commit(std::vector<EnqueueOp>& ops,
+                                             const std::vector<std::pair<QueueState*, int64_t>>& deletes,
+                                             const std::vector<Failure>& failures, const std::string& error) {
+    Settled settled;
     if (!error.empty()) {
       // Acks and failure counts that did not commit are harmless to lose:
-      // the rows are still there and will be delivered again.
+      // the rows are still there and will be delivered again. A follower
+      // resolves neutrally: the writer's own holder reports the failure.
       spdlog::error("queue store {}: commit failed: {}", path, error);
-      for (auto& op : ops) op.complete(core::fail(core::Errc::io_error, "queue commit failed: " + error));
-      return;
+      for (auto& op : ops) {
+        for (auto& row : op.rows)
+          if (row.follower) row.follower.resolve(core::AckStatus::delivered);
+        op.complete(core::fail(core::Errc::io_error, "queue commit failed: " + error));
+      }
+      return settled;
     }
     for (auto& op : ops) {
       op.queue->depth += static_cast<int64_t>(op.rows.size());
       op.queue->disk_exhausted = false;
+      for (auto& row : op.rows) {
+        if (!row.follower) continue;
+        row.follower.state()->mark_durable();
+        followers.emplace(row.id, std::move(row.follower));
+      }
       op.complete({});
     }
-    for (const auto& [q, id] : deletes) --q->depth;
+    auto settle_follower = [&](int64_t id, core::AckStatus status) {
+      auto it = followers.find(id);
+      if (it == followers.end()) return;
+      settled.emplace_back(std::move(it->second), status);
+      followers.erase(it);
+    };
+    for (const auto& [q, id] : deletes) {
+      --q->depth;
+      settle_follower(id, core::AckStatus::delivered);
+    }
     for (const auto& f : failures) {
       if (!f.dead) continue;
       --f.queue->depth;
       ++state(f.queue->name + ".dead").depth;
+      settle_follower(f.id, core::AckStatus::rejected);
     }
+    return settled;
   }
 
   bool wants_load() const {
@@ -441,7 +492,11 @@ boost::asio::awaitable<core::Result<void>> Store::enqueue(const std::string& que
   auto start = [impl, &queue, &batch](std::function<void(core::Result<void>)> done) {
         Impl::EnqueueOp op;
         op.rows.reserve(batch.size());
-        for (const auto& m : batch.messages) op.rows.emplace_back(m.payload(), metadata_json(m.meta()));
+        for (const auto& m : batch.messages) {
+          const auto* ack = m.ack().state();
+          core::AckHandle follower = ack && ack->follows_delivery() ? m.ack() : core::AckHandle{};
+          op.rows.push_back({m.payload(), metadata_json(m.meta()), std::move(follower)});
+        }
         std::lock_guard lock(impl->mu);
         if (impl->stopping) {
           done(core::fail(core::Errc::closed, "queue store is closing"));

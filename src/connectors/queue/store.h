@@ -14,6 +14,10 @@
 // lease, so on restart all unacknowledged rows are delivered again: at least
 // once, and redeliveries are bounded by what was in flight.
 //
+// Followed acks: a message whose AckState follows delivery (http_server's
+// `ack: delivered`) leaves a holder of its ack here, keyed by row id, until
+// the row is deleted (delivered) or moved to `.dead` (rejected).
+//
 // Schema (inspect with `sqlite3 data/queue.db`):
 //   messages(id INTEGER PRIMARY KEY, queue TEXT, payload BLOB,
 //            metadata TEXT /* JSON object */, failed_deliveries INTEGER,

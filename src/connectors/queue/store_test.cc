@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "testing/run_awaitable.h"
@@ -108,6 +110,62 @@ TEST_F(StoreTest, RejectedGoesStraightToDead) {
   b.messages[1].ack().resolve(core::AckStatus::delivered);
   wait_depth(s, "q", 0);
   wait_depth(s, "q.dead", 1);
+}
+
+// SQLite reuses the highest rowid once that row is deleted; the store must
+// not, or a row enqueued after the queue drained hides below what the
+// reader has already loaded and is not delivered until a restart.
+TEST_F(StoreTest, RowEnqueuedAfterTheQueueDrainedIsDelivered) {
+  Store s(dir_.string());
+  enqueue(s, "q", batch_of(1, "first"));
+  dequeue(s, "q").resolve_all(core::AckStatus::delivered);
+  wait_depth(s, "q", 0);
+  enqueue(s, "q", batch_of(1, "second"));
+  std::promise<core::Batch> got;
+  std::thread reader([&] {
+    boost::asio::io_context io;
+    got.set_value(run_awaitable(io, s.dequeue("q", {})));
+  });
+  auto future = got.get_future();
+  const bool served = future.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  if (!served) s.close_readers("q");  // unblock the reader
+  reader.join();
+  ASSERT_TRUE(served) << "the second row was never delivered";
+  auto b = future.get();
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b.messages[0].payload(), "second0");
+}
+
+// An upstream ack that follows delivery finishes only when a downstream
+// reader delivered the row (or it went to .dead), not when it was stored.
+TEST_F(StoreTest, FollowedAckFinishesWhenTheRowIsDeliveredOrDead) {
+  Store s(dir_.string());
+  std::atomic<int> outcome[2] = {-1, -1};
+  auto durable = std::make_shared<std::atomic<bool>>(false);
+  core::Batch b = batch_of(2);
+  for (int i = 0; i < 2; ++i) {
+    b.messages[i].set_ack(core::AckHandle::make([&outcome, i](core::AckStatus st) { outcome[i] = int(st); }));
+    b.messages[i].ack().state()->follow_delivery(durable);
+  }
+  enqueue(s, "q", b);
+  b.resolve_all(core::AckStatus::delivered);  // the writer's holders: stored
+  EXPECT_TRUE(durable->load());
+  EXPECT_EQ(outcome[0], -1) << "stored is not delivered";
+  EXPECT_EQ(outcome[1], -1);
+
+  auto leased = dequeue(s, "q");
+  ASSERT_EQ(leased.size(), 2u);
+  leased.messages[0].ack().resolve(core::AckStatus::errored);  // a retry: still not finished
+  leased.messages[1].ack().resolve(core::AckStatus::rejected);
+  for (int i = 0; i < 200 && outcome[1] == -1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(outcome[1], int(core::AckStatus::rejected));
+  EXPECT_EQ(outcome[0], -1);
+
+  auto again = dequeue(s, "q");
+  ASSERT_EQ(again.size(), 1u);
+  again.messages[0].ack().resolve(core::AckStatus::delivered);
+  for (int i = 0; i < 200 && outcome[0] == -1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(outcome[0], int(core::AckStatus::delivered));
 }
 
 TEST_F(StoreTest, ExpiredLeaseIsDeliveredAgain) {
