@@ -42,6 +42,7 @@ struct OutputConfig {
   ComponentConfig component;
   std::string rate_limit;  // name in rate_limits, or empty
   int64_t max_in_flight = 64;
+  bool adaptive_concurrency = false;  // `concurrency: adaptive`: AIMD up to max_in_flight
   BatchingConfig batching;
   RetryConfig retry;
   std::shared_ptr<OutputConfig> dead_letter;

@@ -66,6 +66,12 @@ const std::vector<Field>& output_common_fields() {
        .names_rate_limit = true},
       {.name = "max_in_flight", .type = Type::integer, .doc = "Writes (batches) under way at once.",
        .default_value = "64", .min = 1, .max = 65536},
+      {.name = "concurrency",
+       .doc = "fixed: max_in_flight writes at once. adaptive: AIMD finds the limit between 1 and max_in_flight, "
+              "shrinking on overload answers (429, 503, timeouts) and rising round-trips, growing while the peer "
+              "keeps up.",
+       .default_value = "fixed",
+       .choices = {"fixed", "adaptive"}},
       {.name = "batching",
        .type = Type::object,
        .doc = "Group messages into one write; a batch is flushed when any limit is reached.",
@@ -211,6 +217,7 @@ class Loader {
       rate_limit_refs_.emplace_back(o.rate_limit, v.where("rate_limit"));
     }
     if (v.has("max_in_flight")) o.max_in_flight = v.integer("max_in_flight");
+    o.adaptive_concurrency = v.has("concurrency") && v.str("concurrency") == "adaptive";
     const Values& b = v.object("batching");
     if (b.has("count")) o.batching.count = b.integer("count");
     if (b.has("bytes")) o.batching.bytes = b.integer("bytes");

@@ -71,10 +71,16 @@ struct WriteOutcome {
   Kind kind = Kind::ok;
   std::string reason;
   core::Nanos retry_after{0};  // the peer's hint (Retry-After), 0 if none
+  // The peer refused for overload (429, 503, a timeout, a full queue):
+  // adaptive concurrency backs off.
+  bool overloaded = false;
 
   static WriteOutcome ok() { return {}; }
   static WriteOutcome retry(std::string why, core::Nanos after = core::Nanos(0)) {
     return {Kind::retry, std::move(why), after};
+  }
+  static WriteOutcome overload(std::string why, core::Nanos after = core::Nanos(0)) {
+    return {Kind::retry, std::move(why), after, true};
   }
   static WriteOutcome reject(std::string why) { return {Kind::reject, std::move(why), core::Nanos(0)}; }
 };

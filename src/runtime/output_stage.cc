@@ -13,6 +13,7 @@
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "ratelimit/rate_limit.h"
+#include "runtime/adaptive_concurrency.h"
 #include "runtime/backoff.h"
 #include "runtime/channel.h"
 #include "runtime/spawn.h"
@@ -46,6 +47,13 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
                                {{"pipeline", labels.pipeline}, {"rate_limit", c.rate_limit}},
                                metrics::latency_buckets());
     }
+    if (c.adaptive_concurrency) {
+      adaptive.emplace(AdaptiveConcurrencyOptions{.max = static_cast<size_t>(c.max_in_flight)});
+      permits.emplace(ctx.io(), static_cast<size_t>(c.max_in_flight));
+      concurrency_limit = &m.gauge("sluice_output_concurrency_limit",
+                                   "Writes allowed at once by adaptive concurrency.", ml);
+      issue_permits(adaptive->start());
+    }
     if (c.dead_letter) {
       dead_letter = std::make_unique<OutputStage>(
           *c.dead_letter, ctx, StageLabels{labels.pipeline, "dead_letter." + c.dead_letter->component.spec->name});
@@ -77,6 +85,11 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
   std::function<void()> on_done;
   std::mutex rng_mu;
   std::mt19937_64 rng;
+  // `concurrency: adaptive`: a write takes a permit first; the limiter
+  // decides how many permits exist.
+  std::optional<AdaptiveConcurrency> adaptive;
+  std::optional<asio::experimental::concurrent_channel<void(boost::system::error_code)>> permits;
+  metrics::Gauge* concurrency_limit = nullptr;
 
   metrics::Counter *sent, *errors, *retries, *dead_lettered, *rejected;
   metrics::Gauge* in_flight;
@@ -169,7 +182,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
       }
       ++attempt;
       batch_size->observe(static_cast<double>(batch.size()));
-      BatchOutcome outcome = co_await output->write(batch);
+      BatchOutcome outcome = co_await write_once(batch);
       core::Batch again;
       core::Nanos hint{0};
       std::string last_reason;
@@ -209,6 +222,27 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
       batch = std::move(again);
     }
     in_flight->add(-1);
+  }
+
+  // One attempt; under adaptive concurrency it waits for a permit and
+  // reports the round-trip and any overload answer.
+  Task<BatchOutcome> write_once(core::Batch& batch) {
+    if (!adaptive) co_return co_await output->write(batch);
+    co_await permits->async_receive(asio::as_tuple(use_awaitable));
+    adaptive->began();
+    const auto& clock = core::SteadyClock::instance();
+    const int64_t began = clock.now_ns();
+    BatchOutcome outcome = co_await output->write(batch);
+    bool overloaded = false;
+    for (size_t i = 0; i < batch.size(); ++i) overloaded = overloaded || outcome.at(i).overloaded;
+    const int64_t now = clock.now_ns();
+    issue_permits(adaptive->finished(now, core::Nanos(now - began), overloaded));
+    co_return outcome;
+  }
+
+  void issue_permits(size_t n) {
+    for (size_t i = 0; i < n; ++i) permits->try_send(boost::system::error_code{});
+    concurrency_limit->set(static_cast<int64_t>(adaptive->limit()));
   }
 
   // Reserves every message's tokens, then waits once for the last of them;

@@ -91,3 +91,71 @@ pipelines:
     dead = [json.loads(m) for (m,) in db.execute("SELECT metadata FROM messages WHERE queue='failed'")]
     assert len(dead) == 5 and all(d["http_status"] == "400" and d["error"].startswith("HTTP 400") for d in dead)
     server.shutdown()
+
+
+class Capacity(BaseHTTPRequestHandler):
+    """A peer that can work on `limit` requests at once (20 ms each) and
+    answers 429 to anything beyond; it records what it served."""
+    limit = 8
+    lock = threading.Lock()
+    busy = 0
+    served = []
+    refused = 0
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        with self.lock:
+            over = Capacity.busy >= Capacity.limit
+            if over:
+                Capacity.refused += 1
+            else:
+                Capacity.busy += 1
+        if over:
+            self.send_response(429)
+        else:
+            time.sleep(0.02)
+            with self.lock:
+                Capacity.busy -= 1
+                Capacity.served.append(json.loads(body)["id"])
+            self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def run_against_capacity(sluice_factory, concurrency, name):
+    Capacity.busy, Capacity.served, Capacity.refused = 0, [], 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Capacity)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s = sluice_factory(f"""
+admin: {{address: "{{admin}}"}}
+data_dir: {{dir}}/data-{name}
+pipelines:
+  p:
+    input: {{generate: {{count: 600, template: '{{"id":{{{{seq}}}}}}'}}}}
+    output:
+      http_client: {{url: "http://127.0.0.1:{server.server_address[1]}/work"}}
+      max_in_flight: 64
+      concurrency: {concurrency}
+      retry: {{max_attempts: 1000, initial: 1ms, max: 2ms}}
+""", name=name)
+        s.start(wait_ready=False)
+        assert s.proc.wait(120) == 0, s.log_text()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(Capacity.served) == list(range(1, 601)), "every message served exactly once"
+    return Capacity.refused
+
+
+def test_adaptive_concurrency_finds_the_peers_capacity(sluice_factory):
+    # With 64 writers against a peer that takes 8 at once, most attempts
+    # are refused; adaptive concurrency backs off to the peer's capacity.
+    fixed = run_against_capacity(sluice_factory, "fixed", "fixed")
+    adaptive = run_against_capacity(sluice_factory, "adaptive", "adaptive")
+    print(f"429s for 600 messages: fixed 64 in flight {fixed}, adaptive {adaptive}")
+    assert adaptive * 3 < fixed, f"adaptive concurrency should refuse far less: {adaptive} vs {fixed}"

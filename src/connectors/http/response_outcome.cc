@@ -13,13 +13,15 @@ core::Nanos retry_after(const net::ClientResponse& r) {
 }
 
 runtime::WriteOutcome outcome_for_status(const net::ClientResponse& r, std::string reason) {
-  if (r.status == 429 || r.status >= 500) return runtime::WriteOutcome::retry(std::move(reason), retry_after(r));
+  if (r.status == 429 || r.status == 503) return runtime::WriteOutcome::overload(std::move(reason), retry_after(r));
+  if (r.status >= 500) return runtime::WriteOutcome::retry(std::move(reason), retry_after(r));
   return runtime::WriteOutcome::reject(std::move(reason));
 }
 
 runtime::WriteOutcome outcome_for_error(const core::Error& e) {
   // Never answered: the peer did not process it as far as we can know, and
-  // at-least-once means trying again.
+  // at-least-once means trying again. A timeout is a sign of overload.
+  if (e.code == core::Errc::timeout) return runtime::WriteOutcome::overload(e.to_string());
   return runtime::WriteOutcome::retry(e.to_string());
 }
 

@@ -101,7 +101,7 @@ class TwilioOutput final : public runtime::MessageOutput {
     m.meta().set("twilio_error_code", code);
     int64_t code_value = 0;
     std::from_chars(code.data(), code.data() + code.size(), code_value);
-    if (retry_later(code_value)) co_return WriteOutcome::retry(reason, retry_after(*r));
+    if (retry_later(code_value)) co_return WriteOutcome::overload(reason, retry_after(*r));
     co_return outcome_for_status(*r, reason);  // e.g. 21211 invalid number: rejected, never retried
   }
 
