@@ -127,8 +127,10 @@ class Capacity(BaseHTTPRequestHandler):
 
 def run_against_capacity(sluice_factory, concurrency, name):
     Capacity.busy, Capacity.served, Capacity.refused = 0, [], 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Capacity)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # the default listen backlog of 5 drops 64 writers' SYNs for seconds
+        daemon_threads = True
+    server = Server(("127.0.0.1", 0), Capacity)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         s = sluice_factory(f"""
@@ -136,7 +138,7 @@ admin: {{address: "{{admin}}"}}
 data_dir: {{dir}}/data-{name}
 pipelines:
   p:
-    input: {{generate: {{count: 600, template: '{{"id":{{{{seq}}}}}}'}}}}
+    input: {{generate: {{count: 300, template: '{{"id":{{{{seq}}}}}}'}}}}
     output:
       http_client: {{url: "http://127.0.0.1:{server.server_address[1]}/work"}}
       max_in_flight: 64
@@ -148,7 +150,7 @@ pipelines:
     finally:
         server.shutdown()
         server.server_close()
-    assert sorted(Capacity.served) == list(range(1, 601)), "every message served exactly once"
+    assert sorted(Capacity.served) == list(range(1, 301)), "every message served exactly once"
     return Capacity.refused
 
 
@@ -157,5 +159,5 @@ def test_adaptive_concurrency_finds_the_peers_capacity(sluice_factory):
     # are refused; adaptive concurrency backs off to the peer's capacity.
     fixed = run_against_capacity(sluice_factory, "fixed", "fixed")
     adaptive = run_against_capacity(sluice_factory, "adaptive", "adaptive")
-    print(f"429s for 600 messages: fixed 64 in flight {fixed}, adaptive {adaptive}")
-    assert adaptive * 3 < fixed, f"adaptive concurrency should refuse far less: {adaptive} vs {fixed}"
+    print(f"429s for 300 messages: fixed 64 in flight {fixed}, adaptive {adaptive}")
+    assert adaptive * 10 < fixed, f"adaptive concurrency should refuse far less: {adaptive} vs {fixed}"
