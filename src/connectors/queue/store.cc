@@ -1,7 +1,6 @@
 #include "connectors/queue/store.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include <unordered_map>
 
 #include "async/blocking.h"
+#include "sqlite/sqlite.h"
 
 namespace sluice::connectors::queue {
 
@@ -42,28 +42,6 @@ void apply_metadata(const std::string& text, core::Metadata& md) {
   for (const auto& [k, val] : v.as_object())
     if (val.is_string()) md.set(k, std::string(val.as_string()));
 }
-
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(fmt::format("sqlite prepare failed: {} ({})", sqlite3_errmsg(db), sql));
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() { return stmt_; }
-  // Runs a statement that returns no rows; returns the sqlite result code.
-  int run() {
-    int rc = sqlite3_step(stmt_);
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-    return rc;
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
 
 }  // namespace
 
@@ -121,8 +99,8 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
 
   std::string path;
   int lock_fd = -1;
-  sqlite3* db = nullptr;
-  std::unique_ptr<Statement> insert, remove, set_failed, move_dead, load;
+  std::unique_ptr<sqlite::Database> db;
+  std::unique_ptr<sqlite::Statement> insert, remove, set_failed, move_dead, load;
   // The next row id. Assigned here, not by SQLite: SQLite reuses the highest
   // id once that row is deleted, and a reused id would sit below a reader's
   // loaded_up_to and never be loaded. Owned by the database thread.
@@ -148,41 +126,35 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       throw std::runtime_error(fmt::format("data_dir {} is in use by another sluice process", data_dir));
     }
     path = data_dir + "/queue.db";
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK) {
-      std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-      sqlite3_close(db);
+    try {
+      db = std::make_unique<sqlite::Database>(path);
+    } catch (...) {
       ::close(lock_fd);
-      throw std::runtime_error(fmt::format("cannot open {}: {}", path, why));
+      throw;
     }
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=FULL");
-    exec("PRAGMA busy_timeout=5000");
-    exec(R"(CREATE TABLE IF NOT EXISTS messages (
+    db->exec(R"(CREATE TABLE IF NOT EXISTS messages (
               id INTEGER PRIMARY KEY,
               queue TEXT NOT NULL,
               payload BLOB NOT NULL,
               metadata TEXT NOT NULL DEFAULT '{}',
               failed_deliveries INTEGER NOT NULL DEFAULT 0,
               enqueued_at INTEGER NOT NULL))");
-    exec("CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(queue, id)");
+    db->exec("CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(queue, id)");
+    using sqlite::Statement;
     insert = std::make_unique<Statement>(
-        db, "INSERT INTO messages(id, queue, payload, metadata, enqueued_at) VALUES (?5, ?1, ?2, ?3, ?4)");
-    remove = std::make_unique<Statement>(db, "DELETE FROM messages WHERE id = ?1");
-    set_failed = std::make_unique<Statement>(db, "UPDATE messages SET failed_deliveries = ?2 WHERE id = ?1");
+        *db, "INSERT INTO messages(id, queue, payload, metadata, enqueued_at) VALUES (?5, ?1, ?2, ?3, ?4)");
+    remove = std::make_unique<Statement>(*db, "DELETE FROM messages WHERE id = ?1");
+    set_failed = std::make_unique<Statement>(*db, "UPDATE messages SET failed_deliveries = ?2 WHERE id = ?1");
     move_dead = std::make_unique<Statement>(
-        db, "UPDATE messages SET queue = ?2, failed_deliveries = ?3 WHERE id = ?1");
+        *db, "UPDATE messages SET queue = ?2, failed_deliveries = ?3 WHERE id = ?1");
     load = std::make_unique<Statement>(
-        db,
+        *db,
         "SELECT id, payload, metadata, failed_deliveries FROM messages WHERE queue = ?1 AND id > ?2 "
         "ORDER BY id LIMIT ?3");
-    Statement max_id(db, "SELECT COALESCE(MAX(id), 0) FROM messages");
-    if (sqlite3_step(max_id.get()) == SQLITE_ROW) next_id = sqlite3_column_int64(max_id.get(), 0) + 1;
-    Statement counts(db, "SELECT queue, COUNT(*) FROM messages GROUP BY queue");
-    while (sqlite3_step(counts.get()) == SQLITE_ROW) {
-      std::string name(reinterpret_cast<const char*>(sqlite3_column_text(counts.get(), 0)));
-      state(name).depth = sqlite3_column_int64(counts.get(), 1);
-    }
+    Statement max_id(*db, "SELECT COALESCE(MAX(id), 0) FROM messages");
+    if (max_id.step()) next_id = max_id.column_int(0) + 1;
+    Statement counts(*db, "SELECT queue, COUNT(*) FROM messages GROUP BY queue");
+    while (counts.step()) state(counts.column_text(0)).depth = counts.column_int(1);
   }
 
   ~Impl() {
@@ -191,17 +163,8 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     set_failed.reset();
     move_dead.reset();
     load.reset();
-    sqlite3_close(db);
+    db.reset();
     if (lock_fd >= 0) ::close(lock_fd);
-  }
-
-  void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string why = err ? err : "unknown";
-      sqlite3_free(err);
-      throw std::runtime_error(fmt::format("sqlite: {} ({})", why, sql));
-    }
   }
 
   QueueState& state(const std::string& name) {
@@ -289,46 +252,32 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   std::string commit(std::vector<EnqueueOp>& ops, const std::vector<std::pair<QueueState*, int64_t>>& deletes,
                      const std::vector<Failure>& failures) {
     if (ops.empty() && deletes.empty() && failures.empty()) return {};
-    exec("BEGIN IMMEDIATE");
+    if (auto why = db->try_exec("BEGIN IMMEDIATE"); !why.empty()) return why;
     const int64_t ts = unix_ms();
     std::string error;
+    auto check = [&](int rc) {
+      if (rc != SQLITE_DONE && error.empty()) error = db->error();
+    };
     for (auto& op : ops) {
       for (auto& row : op.rows) {
-        auto* s = insert->get();
-        sqlite3_bind_text(s, 1, op.queue->name.data(), static_cast<int>(op.queue->name.size()), SQLITE_STATIC);
-        sqlite3_bind_blob(s, 2, row.payload.data(), static_cast<int>(row.payload.size()), SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, row.metadata.data(), static_cast<int>(row.metadata.size()), SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, ts);
         row.id = next_id++;
-        sqlite3_bind_int64(s, 5, row.id);
-        if (insert->run() != SQLITE_DONE && error.empty()) error = sqlite3_errmsg(db);
+        check(insert->bind(1, op.queue->name, false)
+                  .bind_blob(2, row.payload, false)
+                  .bind(3, row.metadata, false)
+                  .bind(4, ts)
+                  .bind(5, row.id)
+                  .run());
       }
     }
-    for (const auto& [q, id] : deletes) {
-      sqlite3_bind_int64(remove->get(), 1, id);
-      if (remove->run() != SQLITE_DONE && error.empty()) error = sqlite3_errmsg(db);
-    }
+    for (const auto& [q, id] : deletes) check(remove->bind(1, id).run());
     for (const auto& f : failures) {
-      if (f.dead) {
-        const std::string dead_name = f.queue->name + ".dead";
-        sqlite3_bind_int64(move_dead->get(), 1, f.id);
-        sqlite3_bind_text(move_dead->get(), 2, dead_name.data(), static_cast<int>(dead_name.size()), SQLITE_TRANSIENT);
-        sqlite3_bind_int64(move_dead->get(), 3, f.failed);
-        if (move_dead->run() != SQLITE_DONE && error.empty()) error = sqlite3_errmsg(db);
-      } else {
-        sqlite3_bind_int64(set_failed->get(), 1, f.id);
-        sqlite3_bind_int64(set_failed->get(), 2, f.failed);
-        if (set_failed->run() != SQLITE_DONE && error.empty()) error = sqlite3_errmsg(db);
-      }
+      if (f.dead)
+        check(move_dead->bind(1, f.id).bind(2, f.queue->name + ".dead").bind(3, f.failed).run());
+      else
+        check(set_failed->bind(1, f.id).bind(2, f.failed).run());
     }
-    if (!error.empty()) {
-      exec("ROLLBACK");
-      return error;
-    }
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      error = sqlite3_errmsg(db);
-      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
+    if (error.empty()) error = db->try_exec("COMMIT");
+    if (!error.empty()) db->try_exec("ROLLBACK");
     return error;
   }
 
@@ -415,22 +364,17 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
 
   std::vector<Row> load_rows(const std::string& queue, int64_t after, size_t limit) {
     std::vector<Row> rows;
-    auto* s = load->get();
-    sqlite3_bind_text(s, 1, queue.data(), static_cast<int>(queue.size()), SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, after);
-    sqlite3_bind_int64(s, 3, static_cast<int64_t>(limit));
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    load->bind(1, queue, false).bind(2, after).bind(3, static_cast<int64_t>(limit));
+    while (load->step()) {
       Row r;
-      r.id = sqlite3_column_int64(s, 0);
-      const auto* blob = static_cast<const char*>(sqlite3_column_blob(s, 1));
-      r.payload.assign(blob ? blob : "", static_cast<size_t>(sqlite3_column_bytes(s, 1)));
-      const auto* meta = reinterpret_cast<const char*>(sqlite3_column_text(s, 2));
-      r.metadata = meta ? meta : "{}";
-      r.failed = sqlite3_column_int64(s, 3);
+      r.id = load->column_int(0);
+      r.payload = load->column_text(1);  // a blob; column_text keeps its bytes and length
+      r.metadata = load->column_text(2);
+      if (r.metadata.empty()) r.metadata = "{}";
+      r.failed = load->column_int(3);
       rows.push_back(std::move(r));
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    load->reset();
     return rows;
   }
 

@@ -1,0 +1,168 @@
+#include "ledger/book.h"
+
+#include <algorithm>
+
+namespace sluice::ledger {
+
+namespace {
+std::string recipient_key(const std::string& alert_id, const std::string& recipient) {
+  return alert_id + '\n' + recipient;
+}
+int64_t second_of(int64_t ms) { return ms / 1000; }
+bool is_failure(Status s) { return s == Status::failed || s == Status::undelivered; }
+}  // namespace
+
+int64_t AlertStats::terminal() const {
+  int64_t n = 0;
+  for (Status s : kAllStatuses)
+    if (is_terminal(s)) n += by_status[static_cast<size_t>(s)];
+  return n;
+}
+
+void Book::add_alert(AlertInfo info) {
+  auto [it, created] = alerts_.try_emplace(info.id);
+  if (created) alert_order_.push_back(info.id);
+  it->second.info = std::move(info);
+}
+
+AlertStats& Book::stats_for(const std::string& alert_id, int64_t at_ms) {
+  auto [it, created] = alerts_.try_emplace(alert_id);
+  if (created) {
+    it->second.info.id = alert_id;
+    it->second.info.created_ms = at_ms;
+    alert_order_.push_back(alert_id);
+  }
+  return it->second;
+}
+
+SendEffect Book::record_send(const Send& send) {
+  if (messages_.contains(send.sid)) {
+    ++counters_.sends_duplicate;
+    return SendEffect::duplicate;
+  }
+  Message m{.alert_id = send.alert_id,
+            .recipient = send.recipient,
+            .sid = send.sid,
+            .status = send.status,
+            .send_ms = send.at_ms,
+            .segments = send.segments};
+  if (rank(m.status) >= rank(Status::sent)) m.sent_ms = send.at_ms;
+  if (is_terminal(m.status)) m.final_ms = send.at_ms;
+  count_into(m, stats_for(send.alert_id, send.at_ms));
+  messages_.emplace(send.sid, std::move(m));
+  ++counters_.sends_recorded;
+  if (auto it = held_.find(send.sid); it != held_.end()) {
+    auto events = std::move(it->second);
+    held_.erase(it);
+    held_count_ -= events.size();
+    for (const auto& e : events) {
+      apply(e);
+      ++counters_.early_reconciled;
+    }
+  }
+  return SendEffect::recorded;
+}
+
+void Book::restore(const Message& m) {
+  if (messages_.contains(m.sid)) return;
+  count_into(m, stats_for(m.alert_id, m.send_ms));
+  messages_.emplace(m.sid, m);
+}
+
+void Book::restore_held(const StatusEvent& event) {
+  auto& list = held_[event.sid];
+  if (list.empty()) held_order_.push_back(event.sid);
+  list.push_back(event);
+  ++held_count_;
+}
+
+// Adds a message, as it stands, to its alert's aggregates.
+void Book::count_into(const Message& m, AlertStats& a) {
+  ++a.by_status[static_cast<size_t>(m.status)];
+  ++a.messages;
+  a.segments += m.segments;
+  ++a.sends_per_second[second_of(m.send_ms)];
+  if (sent_recipients_.insert(recipient_key(m.alert_id, m.recipient)).second) ++a.recipients_sent;
+  if (m.sent_ms >= 0) a.to_sent_ms.push_back(std::max<int64_t>(0, m.sent_ms - m.send_ms));
+  if (m.status == Status::delivered) {
+    a.to_delivered_ms.push_back(std::max<int64_t>(0, m.final_ms - m.send_ms));
+    ++a.deliveries_per_second[second_of(m.final_ms)];
+  }
+  if (is_failure(m.status)) ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
+}
+
+Effect Book::apply(const StatusEvent& event) {
+  const auto next = parse_status(event.status);
+  if (!next) {
+    ++counters_.unknown_ignored;
+    return Effect::unknown_status;
+  }
+  auto it = messages_.find(event.sid);
+  if (it == messages_.end()) {
+    restore_held(event);
+    ++counters_.early_held;
+    while (held_count_ > kMaxHeld && !held_order_.empty()) {  // bounded: drop the oldest sid's callbacks
+      if (auto old = held_.find(held_order_.front()); old != held_.end()) {
+        held_count_ -= old->second.size();
+        held_.erase(old);
+      }
+      held_order_.pop_front();
+    }
+    return Effect::held;
+  }
+  Message& m = it->second;
+  if (m.status == *next) {
+    ++counters_.duplicates_ignored;
+    return Effect::duplicate;
+  }
+  if (!moves_forward(m.status, *next)) {
+    ++counters_.stale_ignored;
+    return Effect::stale;
+  }
+  return move(m, alerts_.at(m.alert_id), *next, event);
+}
+
+Effect Book::move(Message& m, AlertStats& a, Status next, const StatusEvent& event) {
+  --a.by_status[static_cast<size_t>(m.status)];
+  ++a.by_status[static_cast<size_t>(next)];
+  m.status = next;
+  if (rank(next) >= rank(Status::sent) && m.sent_ms < 0) {
+    m.sent_ms = event.at_ms;
+    a.to_sent_ms.push_back(std::max<int64_t>(0, m.sent_ms - m.send_ms));
+  }
+  if (is_terminal(next)) {
+    m.final_ms = event.at_ms;
+    if (next == Status::delivered) {
+      a.to_delivered_ms.push_back(std::max<int64_t>(0, m.final_ms - m.send_ms));
+      ++a.deliveries_per_second[second_of(m.final_ms)];
+    }
+    if (is_failure(next)) {
+      m.error_code = event.error_code;
+      ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
+    }
+  }
+  ++counters_.statuses_applied;
+  return Effect::moved;
+}
+
+bool Book::send_recorded(const std::string& alert_id, const std::string& recipient) const {
+  return sent_recipients_.contains(recipient_key(alert_id, recipient));
+}
+
+const Message* Book::message(const std::string& sid) const {
+  auto it = messages_.find(sid);
+  return it == messages_.end() ? nullptr : &it->second;
+}
+
+const AlertStats* Book::alert(const std::string& id) const {
+  auto it = alerts_.find(id);
+  return it == alerts_.end() ? nullptr : &it->second;
+}
+
+std::vector<const AlertStats*> Book::alerts() const {
+  std::vector<const AlertStats*> out;
+  for (auto it = alert_order_.rbegin(); it != alert_order_.rend(); ++it) out.push_back(&alerts_.at(*it));
+  return out;
+}
+
+}  // namespace sluice::ledger

@@ -1,0 +1,139 @@
+#pragma once
+// The ledger's truth in memory: every alert, every provider message (by its
+// sid) with its current status, callbacks held until their send is known,
+// and per-alert aggregates kept exact at every step.
+//
+// Sends come from the send pipeline (alert, recipient, sid, time, segments);
+// status callbacks (sid, status, error code, time) from the webhook. A
+// callback moves its message only forward (see status.h): a duplicate or
+// one that arrives out of order counts nothing twice and never moves a
+// message back. A callback whose send is not recorded yet (it can beat the
+// provider's 201) is held and applied, in arrival order, when the send is
+// recorded.
+//
+// No I/O: the SQLite store persists what the book decides and rebuilds a
+// book on start (restore()). Threads: not thread-safe; the owner locks.
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "ledger/status.h"
+
+namespace sluice::ledger {
+
+struct AlertInfo {
+  std::string id;
+  int64_t created_ms = 0;
+  int64_t recipients = 0;  // 0: not known (sends recorded without an alert)
+  std::string body;
+  std::string from;
+};
+
+struct Send {
+  std::string alert_id;
+  std::string recipient;
+  std::string sid;
+  Status status = Status::queued;  // as the provider's 201 said
+  int64_t at_ms = 0;
+  int64_t segments = 1;
+};
+
+struct StatusEvent {
+  std::string sid;
+  std::string status;  // as received; unknown ones are kept in the history only
+  std::string error_code;
+  int64_t at_ms = 0;
+};
+
+// What a callback did.
+enum class Effect : uint8_t {
+  moved,           // the message moved forward
+  duplicate,       // the message is already at this status
+  stale,           // out of order or after a terminal status: history only
+  held,            // no send recorded for the sid yet
+  unknown_status,  // not a status we know: history only
+};
+
+// What recording a send did.
+enum class SendEffect : uint8_t { recorded, duplicate };
+
+struct Message {
+  std::string alert_id;
+  std::string recipient;
+  std::string sid;
+  Status status = Status::queued;
+  int64_t send_ms = 0;
+  int64_t sent_ms = -1;   // first known to be at least `sent`
+  int64_t final_ms = -1;  // reached a terminal status
+  std::string error_code;
+  int64_t segments = 1;
+};
+
+struct Counters {
+  uint64_t sends_recorded = 0;
+  uint64_t sends_duplicate = 0;
+  uint64_t statuses_applied = 0;
+  uint64_t duplicates_ignored = 0;
+  uint64_t stale_ignored = 0;
+  uint64_t unknown_ignored = 0;
+  uint64_t early_held = 0;
+  uint64_t early_reconciled = 0;
+};
+
+struct AlertStats {
+  AlertInfo info;
+  std::array<int64_t, kStatusCount> by_status{};  // messages currently at each status
+  int64_t messages = 0;                           // provider messages (sends recorded)
+  int64_t recipients_sent = 0;                    // distinct recipients with a recorded send
+  int64_t segments = 0;
+  std::map<std::string, int64_t> failures_by_code;  // failed / undelivered, by ErrorCode
+  std::vector<int64_t> to_sent_ms;                  // per message, from send to first known sent
+  std::vector<int64_t> to_delivered_ms;             // per delivered message, from send
+  std::map<int64_t, int64_t> sends_per_second;      // unix second -> sends recorded
+  std::map<int64_t, int64_t> deliveries_per_second;  // unix second -> messages delivered
+  int64_t terminal() const;
+};
+
+class Book {
+ public:
+  // Callbacks held for unknown sids, at most; the oldest go first.
+  static constexpr size_t kMaxHeld = 1'000'000;
+
+  void add_alert(AlertInfo info);
+  SendEffect record_send(const Send& send);
+  Effect apply(const StatusEvent& event);
+  // Rebuilds state from persisted rows (no counters move).
+  void restore(const Message& m);
+  void restore_held(const StatusEvent& event);
+
+  bool send_recorded(const std::string& alert_id, const std::string& recipient) const;
+  const Message* message(const std::string& sid) const;
+  const AlertStats* alert(const std::string& id) const;
+  std::vector<const AlertStats*> alerts() const;  // newest first
+  const Counters& counters() const { return counters_; }
+  void set_counters(const Counters& c) { counters_ = c; }
+  size_t held() const { return held_count_; }
+
+ private:
+  AlertStats& stats_for(const std::string& alert_id, int64_t at_ms);
+  Effect move(Message& m, AlertStats& a, Status next, const StatusEvent& event);
+  void count_into(const Message& m, AlertStats& a);  // the aggregates of a message at its status
+
+  std::unordered_map<std::string, AlertStats> alerts_;
+  std::vector<std::string> alert_order_;
+  std::unordered_map<std::string, Message> messages_;  // by sid
+  std::unordered_set<std::string> sent_recipients_;    // alert_id + '\n' + recipient
+  std::unordered_map<std::string, std::vector<StatusEvent>> held_;
+  std::deque<std::string> held_order_;
+  size_t held_count_ = 0;
+  Counters counters_;
+};
+
+}  // namespace sluice::ledger

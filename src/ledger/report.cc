@@ -1,0 +1,81 @@
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "ledger/ledger.h"
+
+namespace sluice::ledger {
+
+namespace {
+
+// Nearest-rank percentiles of durations in milliseconds.
+Percentiles percentiles(std::vector<int64_t> v) {
+  Percentiles p;
+  p.count = static_cast<int64_t>(v.size());
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
+    return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+  };
+  p.p50_ms = at(0.50);
+  p.p90_ms = at(0.90);
+  p.p99_ms = at(0.99);
+  return p;
+}
+
+boost::json::object to_json(const Percentiles& p) {
+  return {{"count", p.count}, {"p50_ms", p.p50_ms}, {"p90_ms", p.p90_ms}, {"p99_ms", p.p99_ms}};
+}
+
+boost::json::array series(const std::vector<std::pair<int64_t, int64_t>>& s) {
+  boost::json::array a;
+  for (const auto& [t, n] : s) a.push_back(boost::json::array{t, n});
+  return a;
+}
+
+}  // namespace
+
+AlertReport make_report(const AlertStats& a) {
+  AlertReport r;
+  r.info = a.info;
+  r.by_status = a.by_status;
+  r.messages = a.messages;
+  r.recipients_sent = a.recipients_sent;
+  r.terminal = a.terminal();
+  r.segments = a.segments;
+  const int64_t delivered = a.by_status[static_cast<size_t>(Status::delivered)];
+  r.delivered_percent = a.messages ? 100.0 * static_cast<double>(delivered) / static_cast<double>(a.messages) : 0;
+  r.failures_by_code = a.failures_by_code;
+  r.to_sent = percentiles(a.to_sent_ms);
+  r.to_delivered = percentiles(a.to_delivered_ms);
+  r.sends_per_second.assign(a.sends_per_second.begin(), a.sends_per_second.end());
+  r.deliveries_per_second.assign(a.deliveries_per_second.begin(), a.deliveries_per_second.end());
+  return r;
+}
+
+boost::json::object to_json(const AlertReport& r) {
+  boost::json::object by_status;
+  for (Status s : kAllStatuses) by_status[to_string(s)] = r.by_status[static_cast<size_t>(s)];
+  boost::json::object failures;
+  for (const auto& [code, n] : r.failures_by_code) failures[code] = n;
+  return {{"id", r.info.id},
+          {"created_ms", r.info.created_ms},
+          {"recipients", r.info.recipients},
+          {"body", r.info.body},
+          {"from", r.info.from},
+          {"messages", r.messages},
+          {"recipients_sent", r.recipients_sent},
+          {"terminal", r.terminal},
+          {"segments", r.segments},
+          {"by_status", std::move(by_status)},
+          {"delivered_percent", r.delivered_percent},
+          {"failures_by_code", std::move(failures)},
+          {"time_to_sent", to_json(r.to_sent)},
+          {"time_to_delivered", to_json(r.to_delivered)},
+          {"sends_per_second", series(r.sends_per_second)},
+          {"deliveries_per_second", series(r.deliveries_per_second)}};
+}
+
+}  // namespace sluice::ledger

@@ -1,0 +1,204 @@
+// The embedded ledger store: a Book in memory, every change written through
+// to `<data_dir>/ledger.db` in one transaction per call, and the Book
+// rebuilt from the database on open.
+//
+// Schema (inspect with `sqlite3 data/ledger.db`):
+//   ledger_alerts(id TEXT PRIMARY KEY, created_ms, recipients, body, sender)
+//   ledger_messages(sid TEXT PRIMARY KEY, alert_id, recipient, status,
+//                   send_ms, sent_ms, final_ms, error_code, segments)
+//   ledger_events(id INTEGER PRIMARY KEY, sid, status, error_code, at_ms,
+//                 effect /* moved, duplicate, stale, held, unknown_status */)
+// A callback still held is an event with effect 'held' whose sid has no
+// message row.
+
+#include <filesystem>
+#include <mutex>
+
+#include "ledger/ledger.h"
+#include "sqlite/sqlite.h"
+
+namespace sluice::ledger {
+
+namespace {
+
+const char* effect_name(Effect e) {
+  switch (e) {
+    case Effect::moved: return "moved";
+    case Effect::duplicate: return "duplicate";
+    case Effect::stale: return "stale";
+    case Effect::held: return "held";
+    case Effect::unknown_status: return "unknown_status";
+  }
+  return "?";
+}
+
+class SqliteLedger final : public Ledger {
+ public:
+  explicit SqliteLedger(const std::string& data_dir) {
+    std::filesystem::create_directories(data_dir);
+    db_ = std::make_unique<sqlite::Database>(data_dir + "/ledger.db");
+    db_->exec(R"(CREATE TABLE IF NOT EXISTS ledger_alerts (
+                   id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, recipients INTEGER NOT NULL,
+                   body TEXT NOT NULL, sender TEXT NOT NULL))");
+    db_->exec(R"(CREATE TABLE IF NOT EXISTS ledger_messages (
+                   sid TEXT PRIMARY KEY, alert_id TEXT NOT NULL, recipient TEXT NOT NULL, status TEXT NOT NULL,
+                   send_ms INTEGER NOT NULL, sent_ms INTEGER NOT NULL, final_ms INTEGER NOT NULL,
+                   error_code TEXT NOT NULL, segments INTEGER NOT NULL))");
+    db_->exec(R"(CREATE TABLE IF NOT EXISTS ledger_events (
+                   id INTEGER PRIMARY KEY, sid TEXT NOT NULL, status TEXT NOT NULL, error_code TEXT NOT NULL,
+                   at_ms INTEGER NOT NULL, effect TEXT NOT NULL))");
+    db_->exec("CREATE INDEX IF NOT EXISTS ledger_events_held ON ledger_events(effect) WHERE effect = 'held'");
+    insert_alert_ = std::make_unique<sqlite::Statement>(
+        *db_, "INSERT OR REPLACE INTO ledger_alerts VALUES (?1, ?2, ?3, ?4, ?5)");
+    upsert_message_ = std::make_unique<sqlite::Statement>(
+        *db_, "INSERT OR REPLACE INTO ledger_messages VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    insert_event_ = std::make_unique<sqlite::Statement>(
+        *db_, "INSERT INTO ledger_events(sid, status, error_code, at_ms, effect) VALUES (?1, ?2, ?3, ?4, ?5)");
+    load();
+  }
+
+  core::Result<void> create_alert(const AlertInfo& info) override {
+    std::lock_guard lock(mu_);
+    return write([&] {
+      book_.add_alert(info);
+      return insert_alert_->bind(1, info.id)
+          .bind(2, info.created_ms)
+          .bind(3, info.recipients)
+          .bind(4, info.body)
+          .bind(5, info.from)
+          .run();
+    });
+  }
+
+  core::Result<void> record_sends(const std::vector<Send>& sends) override {
+    std::lock_guard lock(mu_);
+    return write([&] {
+      for (const auto& s : sends) {
+        if (book_.record_send(s) == SendEffect::duplicate) continue;
+        // Held callbacks were applied by record_send: the row has the result.
+        if (int rc = save_message(*book_.message(s.sid)); rc != SQLITE_DONE) return rc;
+      }
+      return SQLITE_DONE;
+    });
+  }
+
+  core::Result<void> apply_statuses(const std::vector<StatusEvent>& events) override {
+    std::lock_guard lock(mu_);
+    return write([&] {
+      for (const auto& e : events) {
+        const Effect effect = book_.apply(e);
+        int rc = insert_event_->bind(1, e.sid)
+                     .bind(2, e.status)
+                     .bind(3, e.error_code)
+                     .bind(4, e.at_ms)
+                     .bind(5, effect_name(effect), false)
+                     .run();
+        if (rc == SQLITE_DONE && effect == Effect::moved) rc = save_message(*book_.message(e.sid));
+        if (rc != SQLITE_DONE) return rc;
+      }
+      return SQLITE_DONE;
+    });
+  }
+
+  bool send_recorded(const std::string& alert_id, const std::string& recipient) const override {
+    std::lock_guard lock(mu_);
+    return book_.send_recorded(alert_id, recipient);
+  }
+
+  std::optional<AlertReport> report(const std::string& alert_id) const override {
+    std::lock_guard lock(mu_);
+    const AlertStats* a = book_.alert(alert_id);
+    if (!a) return std::nullopt;
+    return make_report(*a);
+  }
+
+  std::vector<AlertReport> reports() const override {
+    std::lock_guard lock(mu_);
+    std::vector<AlertReport> out;
+    for (const AlertStats* a : book_.alerts()) out.push_back(make_report(*a));
+    return out;
+  }
+
+  Counters counters() const override {
+    std::lock_guard lock(mu_);
+    return book_.counters();
+  }
+
+  size_t held() const override {
+    std::lock_guard lock(mu_);
+    return book_.held();
+  }
+
+ private:
+  int save_message(const Message& m) {
+    return upsert_message_->bind(1, m.sid)
+        .bind(2, m.alert_id)
+        .bind(3, m.recipient)
+        .bind(4, to_string(m.status), false)
+        .bind(5, m.send_ms)
+        .bind(6, m.sent_ms)
+        .bind(7, m.final_ms)
+        .bind(8, m.error_code)
+        .bind(9, m.segments)
+        .run();
+  }
+
+  // Runs `body` (book changes and their rows) in one transaction. When it
+  // does not commit, the book is rebuilt from the database, so memory never
+  // holds what disk does not. Caller holds mu_.
+  template <class Body>
+  core::Result<void> write(Body body) {
+    std::string error = db_->try_exec("BEGIN IMMEDIATE");
+    if (error.empty()) {
+      if (body() != SQLITE_DONE) error = db_->error();
+      if (error.empty()) error = db_->try_exec("COMMIT");
+      if (!error.empty()) db_->try_exec("ROLLBACK");
+    }
+    if (error.empty()) return {};
+    const Counters counters = book_.counters();  // they count what happened, written or not
+    load();
+    book_.set_counters(counters);
+    return core::fail(core::Errc::io_error, "ledger write failed: " + error);
+  }
+
+  void load() {
+    book_ = Book{};
+    sqlite::Statement alerts(*db_, "SELECT id, created_ms, recipients, body, sender FROM ledger_alerts ORDER BY created_ms");
+    while (alerts.step())
+      book_.add_alert({alerts.column_text(0), alerts.column_int(1), alerts.column_int(2), alerts.column_text(3),
+                       alerts.column_text(4)});
+    sqlite::Statement messages(*db_,
+                               "SELECT sid, alert_id, recipient, status, send_ms, sent_ms, final_ms, error_code, "
+                               "segments FROM ledger_messages ORDER BY send_ms");
+    while (messages.step()) {
+      Message m{.alert_id = messages.column_text(1),
+                .recipient = messages.column_text(2),
+                .sid = messages.column_text(0),
+                .status = parse_status(messages.column_text(3)).value_or(Status::queued),
+                .send_ms = messages.column_int(4),
+                .sent_ms = messages.column_int(5),
+                .final_ms = messages.column_int(6),
+                .error_code = messages.column_text(7),
+                .segments = messages.column_int(8)};
+      book_.restore(m);
+    }
+    sqlite::Statement held(*db_,
+                           "SELECT e.sid, e.status, e.error_code, e.at_ms FROM ledger_events e WHERE e.effect = 'held' "
+                           "AND NOT EXISTS (SELECT 1 FROM ledger_messages m WHERE m.sid = e.sid) ORDER BY e.id");
+    while (held.step())
+      book_.restore_held({held.column_text(0), held.column_text(1), held.column_text(2), held.column_int(3)});
+  }
+
+  mutable std::mutex mu_;
+  std::unique_ptr<sqlite::Database> db_;
+  std::unique_ptr<sqlite::Statement> insert_alert_, upsert_message_, insert_event_;
+  Book book_;
+};
+
+}  // namespace
+
+std::shared_ptr<Ledger> open_sqlite_ledger(const std::string& data_dir) {
+  return std::make_shared<SqliteLedger>(data_dir);
+}
+
+}  // namespace sluice::ledger

@@ -1,0 +1,67 @@
+#pragma once
+// Thin RAII over the SQLite C API, shared by the embedded queue and the
+// ledger: a database opened in WAL mode with synchronous=FULL, prepared
+// statements, and a transaction guard.
+//
+// Threads: like SQLite opened with NOMUTEX, one thread at a time per
+// Database (its owner serialises).
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice::sqlite {
+
+class Database {
+ public:
+  // Opens or creates `path` (WAL, synchronous=FULL, busy_timeout 5 s);
+  // throws std::runtime_error with the reason.
+  explicit Database(const std::string& path);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  sqlite3* get() const { return db_; }
+  const std::string& path() const { return path_; }
+  // Runs SQL with no results; throws std::runtime_error on failure.
+  void exec(const char* sql);
+  // Runs SQL with no results; returns the error text, empty on success.
+  std::string try_exec(const char* sql);
+  std::string error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  std::string path_;
+  sqlite3* db_ = nullptr;
+};
+
+class Statement {
+ public:
+  // Throws std::runtime_error when the SQL does not prepare.
+  Statement(const Database& db, const char* sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() { return stmt_; }
+
+  // Binding by 1-based index; text and blobs are copied unless `transient` is false.
+  Statement& bind(int i, int64_t v);
+  Statement& bind(int i, std::string_view text, bool transient = true);
+  Statement& bind_blob(int i, std::string_view bytes, bool transient = true);
+  Statement& bind_null(int i);
+
+  // Runs a statement that returns no rows and resets it; returns the sqlite
+  // result code (SQLITE_DONE on success).
+  int run();
+  // Steps a query: true while there is a row; reset() when done.
+  bool step() { return sqlite3_step(stmt_) == SQLITE_ROW; }
+  void reset();
+  int64_t column_int(int i) { return sqlite3_column_int64(stmt_, i); }
+  std::string column_text(int i);  // text or blob bytes, NULs kept
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+}  // namespace sluice::sqlite
