@@ -3,6 +3,7 @@
 #include "connectors/file/file.h"
 #include "connectors/generate/source_generate.h"
 #include "connectors/http/http.h"
+#include "connectors/ledger/ledger.h"
 #include "connectors/queue/queue.h"
 #include "connectors/stdio/stdio.h"
 #include "connectors/twilio/twilio.h"
@@ -23,6 +24,7 @@ const config::Registry& component_list() {
     r.add(processors::mapping_spec());
     r.add(processors::filter_spec());
     r.add(processors::rate_limit_spec());
+    r.add(connectors::ledger_dedupe_spec());
     // Outputs
     r.add(connectors::stdout_output_spec());
     r.add(connectors::file_output_spec());
@@ -30,6 +32,7 @@ const config::Registry& component_list() {
     r.add(connectors::queue_output_spec());
     r.add(connectors::twilio_output_spec());
     r.add(connectors::http_client_output_spec());
+    r.add(connectors::ledger_output_spec());
     return r;
   }();
   return registry;

@@ -46,6 +46,9 @@ struct OutputConfig {
   BatchingConfig batching;
   RetryConfig retry;
   std::shared_ptr<OutputConfig> dead_letter;
+  // Receives each message this output confirmed, with the metadata the
+  // output set (e.g. the provider's id), before the source is acked.
+  std::shared_ptr<OutputConfig> then;
 };
 
 struct InputConfig {

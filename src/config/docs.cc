@@ -73,7 +73,9 @@ std::optional<std::string> render_docs(const Registry& registry, const std::stri
   if (all || topic == "output") {
     render_section(out, "output (common fields)",
                    "Siblings of the output's type key. `dead_letter` is another output block: messages that "
-                   "fail for good, or run out of retries, go there with the reason in metadata `error`.",
+                   "fail for good, or run out of retries, go there with the reason in metadata `error`. `then` "
+                   "is another output block that receives each message once this output confirmed it, with the "
+                   "metadata the output set (e.g. `twilio_sid`); the source is acked when both confirmed.",
                    output_common_fields());
   }
   bool found = !out.empty();

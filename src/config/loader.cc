@@ -208,9 +208,11 @@ class Loader {
     OutputConfig o;
     std::vector<Field> common = output_common_fields();
     common.push_back({.name = "dead_letter", .type = Type::object});
+    common.push_back({.name = "then", .type = Type::object});
     o.component = read_component(node, Kind::output, common, what);
     auto ignore = type_keys(node, common);
     ignore.push_back("dead_letter");
+    ignore.push_back("then");
     Values v = r_.read(node, output_common_fields(), fmt::format("the output of {}", what), nullptr, ignore);
     if (v.has("rate_limit")) {
       o.rate_limit = v.str("rate_limit");
@@ -231,6 +233,9 @@ class Loader {
     if (node.IsMap()) {
       if (auto dl = node["dead_letter"]) {
         o.dead_letter = std::make_shared<OutputConfig>(read_output(dl, "the dead_letter of " + what));
+      }
+      if (auto then = node["then"]) {
+        o.then = std::make_shared<OutputConfig>(read_output(then, "the 'then' of " + what));
       }
     }
     return o;

@@ -13,6 +13,13 @@ namespace sluice::core {
 
 using Nanos = std::chrono::nanoseconds;
 
+// Wall-clock milliseconds since the Unix epoch, for records people read
+// (enqueue times, callback times); never for measuring intervals.
+inline int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 class Clock {
  public:
   virtual ~Clock() = default;

@@ -118,6 +118,12 @@ void Registry::gauge_fn(const std::string& name, const std::string& help, const 
   family(name, help, Type::gauge).fns[labels] = std::move(fn);
 }
 
+void Registry::counter_fn(const std::string& name, const std::string& help, const Labels& labels,
+                          std::function<double()> fn) {
+  std::lock_guard lock(mu_);
+  family(name, help, Type::counter).fns[labels] = std::move(fn);
+}
+
 std::string Registry::render() const {
   std::lock_guard lock(mu_);
   std::string out;

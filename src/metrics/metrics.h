@@ -73,6 +73,8 @@ class Registry {
                        const std::vector<double>& bounds);
   // A gauge computed at scrape time (e.g. a queue's depth).
   void gauge_fn(const std::string& name, const std::string& help, const Labels& labels, std::function<double()> fn);
+  // A counter kept elsewhere (e.g. by the ledger), read at scrape time.
+  void counter_fn(const std::string& name, const std::string& help, const Labels& labels, std::function<double()> fn);
 
   std::string render() const;
 

@@ -174,7 +174,14 @@ class Simulator {
                                 int64_t send_at) {
     co_await sleep_for(std::chrono::nanoseconds(send_at - now_ns()));
     count("sent");
-    if (!callback.empty()) co_await status_callback(callback, sid, to, from, "sent", "");
+    // Sent on its own, as Twilio does: a held-back `sent` may arrive after
+    // the final status.
+    if (!callback.empty()) {
+      auto sent = [this, callback, sid, to, from]() -> asio::awaitable<void> {
+        co_await status_callback(callback, sid, to, from, "sent", "");
+      };
+      asio::co_spawn(io_, std::move(sent), asio::detached);
+    }
     const double jitter = 0.5 + random_unit();
     co_await sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(o_.delivery_delay * jitter));
     const double roll = random_unit();

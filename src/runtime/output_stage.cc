@@ -1,7 +1,8 @@
 #include "runtime/output_stage.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -54,6 +55,10 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
                                    "Writes allowed at once by adaptive concurrency.", ml);
       issue_permits(adaptive->start());
     }
+    if (c.then) {
+      then = std::make_unique<OutputStage>(*c.then, ctx,
+                                           StageLabels{labels.pipeline, "then." + c.then->component.spec->name});
+    }
     if (c.dead_letter) {
       dead_letter = std::make_unique<OutputStage>(
           *c.dead_letter, ctx, StageLabels{labels.pipeline, "dead_letter." + c.dead_letter->component.spec->name});
@@ -77,6 +82,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<Output> output;
   ratelimit::RateLimit* rate_limit;
   std::unique_ptr<OutputStage> dead_letter;
+  std::unique_ptr<OutputStage> then;
   BatchChannel writers_channel;
   std::optional<BatchChannel> batcher_channel;
   bool rebatch = false;
@@ -107,15 +113,16 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     if (--writers_left == 0) {
       co_await output->close();
       if (dead_letter) co_await dead_letter->impl_->output->close();
-      if (on_done) on_done();
+      if (then)
+        co_await then->finish();  // its writers end next, and report done for both
+      else if (on_done)
+        on_done();
     }
   }
 
   // Gathers batches up to count / bytes, or until `period` after the first
   // message, then hands them to the writers.
   Task<void> batcher() {
-    namespace ops = asio::experimental::awaitable_operators;
-    using namespace ops;
     const auto& b = cfg.batching;
     core::Batch pending;
     size_t pending_bytes = 0;
@@ -123,20 +130,23 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     bool ended = false;
     while (!ended) {
       core::Batch incoming;
+      bool period_over = false;
       if (pending.empty() || b.period.count() == 0) {
         auto [ec, got] = co_await batcher_channel->async_receive(asio::as_tuple(use_awaitable));
         if (ec || got.empty()) ended = true;
         incoming = std::move(got);
       } else {
-        auto result = co_await (batcher_channel->async_receive(asio::as_tuple(use_awaitable)) ||
-                                timer.async_wait(asio::as_tuple(use_awaitable)));
-        if (result.index() == 0) {
-          auto [ec, got] = std::get<0>(std::move(result));
-          if (ec || got.empty()) ended = true;
+        // Receive or the period ends, whichever is first. Not `||`: it drops
+        // the loser's result, and a receive that completed just as the timer
+        // fired would lose its batch (and nack it). The group reports both.
+        auto [order, ec, got, timer_ec] =
+            co_await asio::experimental::make_parallel_group(batcher_channel->async_receive(asio::deferred),
+                                                             timer.async_wait(asio::deferred))
+                .async_wait(asio::experimental::wait_for_one(), use_awaitable);
+        period_over = !timer_ec;
+        if (!ec) {
+          if (got.empty()) ended = true;
           incoming = std::move(got);
-        } else {
-          co_await flush(pending, pending_bytes);
-          continue;
         }
       }
       for (auto& m : incoming.messages) {
@@ -147,10 +157,9 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
                           (b.bytes > 0 && static_cast<int64_t>(pending_bytes) >= b.bytes);
         if (full) co_await flush(pending, pending_bytes);
       }
-      if (b.period.count() == 0 && !pending.empty() && batcher_channel->ready() == false) {
-        // No waiting allowed: what is here goes now.
-        co_await flush(pending, pending_bytes);
-      }
+      // No waiting allowed, or the wait is over: what is here goes now.
+      const bool no_wait = b.period.count() == 0 && batcher_channel->ready() == false;
+      if (!pending.empty() && (no_wait || period_over)) co_await flush(pending, pending_bytes);
     }
     co_await flush(pending, pending_bytes);
     for (int64_t i = 0; i < cfg.max_in_flight; ++i) co_await writers_channel.async_send({}, core::Batch{}, use_awaitable);
@@ -184,14 +193,18 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
       batch_size->observe(static_cast<double>(batch.size()));
       BatchOutcome outcome = co_await write_once(batch);
       core::Batch again;
+      core::Batch confirmed;  // for `then`
       core::Nanos hint{0};
       std::string last_reason;
       for (size_t i = 0; i < batch.size(); ++i) {
         auto& m = batch.messages[i];
         const WriteOutcome& o = outcome.at(i);
         if (o.kind == WriteOutcome::Kind::ok) {
-          m.ack().resolve(core::AckStatus::delivered);
           sent->inc();
+          if (then)
+            confirmed.messages.push_back(std::move(m));  // `then` resolves its ack
+          else
+            m.ack().resolve(core::AckStatus::delivered);
           continue;
         }
         errors->inc();
@@ -206,6 +219,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
           failed.push_back(std::move(m));
         }
       }
+      if (!confirmed.empty()) co_await then->push(std::move(confirmed));
       if (!failed.empty()) co_await fail(std::move(failed), std::move(reasons), attempt);
       if (again.empty()) break;
       retries->inc(again.size());
@@ -307,7 +321,10 @@ Task<void> OutputStage::deliver_dead_letter(core::Batch batch) {
 }
 
 void OutputStage::start(std::function<void()> on_done) {
-  impl_->on_done = std::move(on_done);
+  if (impl_->then)
+    impl_->then->start(std::move(on_done));  // the stage is done when `then` is
+  else
+    impl_->on_done = std::move(on_done);
   impl_->writers_left = static_cast<int>(impl_->cfg.max_in_flight);
   for (int64_t i = 0; i < impl_->cfg.max_in_flight; ++i)
     spawn(impl_->io, [self = impl_]() { return self->writer(); });

@@ -8,8 +8,12 @@
 // feeds it (waiting when it is full: backpressure); finish() says no more
 // batches will come; `on_done` runs once every writer has ended and the
 // output was closed.
+// `then`: a second stage that receives each message once this output
+// confirmed it (with the metadata the output set); it is started, fed and
+// finished by this one, and this stage is done when it is.
 // Acks: each message's handle is resolved here: delivered once written (or
-// dead-lettered), rejected when it failed for good without a dead letter.
+// dead-lettered; with `then`, once `then` confirmed it too), rejected when it
+// failed for good without a dead letter.
 // Threads: its coroutines run on any of the engine's threads.
 
 #include <memory>

@@ -38,9 +38,13 @@ World* world = nullptr;
 class TestSource final : public Input {
  public:
   explicit TestSource(const config::Values& v)
-      : count_(v.integer("count")), batch_(v.integer("batch")), forever_(v.boolean("forever")) {}
+      : count_(v.integer("count")), batch_(v.integer("batch")), forever_(v.boolean("forever")), pause_(v.duration("pause")) {}
   Task<core::Result<core::Batch>> read() override {
     if (closed_) co_return core::fail(core::Errc::closed);
+    if (pause_.count() > 0) {  // a trickle: arrivals between the output's batching periods
+      boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, pause_);
+      co_await t.async_wait(boost::asio::use_awaitable);
+    }
     if (!forever_ && next_ >= count_) co_return core::fail(core::Errc::end_of_input);
     core::Batch b;
     for (int64_t i = 0; i < batch_ && (forever_ || next_ < count_); ++i) {
@@ -69,6 +73,7 @@ class TestSource final : public Input {
  private:
   int64_t count_, batch_;
   bool forever_;
+  std::chrono::nanoseconds pause_;
   int64_t next_ = 0;  // read() calls are sequential with concurrency 1
   std::atomic<bool> closed_{false};
 };
@@ -130,7 +135,8 @@ const config::Registry& test_registry() {
              .kind = config::Kind::input,
              .fields = {{.name = "count", .type = Type::integer, .default_value = "100"},
                         {.name = "batch", .type = Type::integer, .default_value = "10"},
-                        {.name = "forever", .type = Type::boolean, .default_value = "false"}},
+                        {.name = "forever", .type = Type::boolean, .default_value = "false"},
+                        {.name = "pause", .type = Type::duration, .default_value = "0s"}},
              .make_input = [](const config::Values& v, BuildContext&) -> std::unique_ptr<Input> {
                return std::make_unique<TestSource>(v);
              }});
@@ -278,6 +284,20 @@ TEST_F(PipelineTest, BatchingGroupsByCount) {
   EXPECT_EQ(total, 100u);
   // 100 = 14 x 7 + 2: at most one short batch per period flush at the end.
   EXPECT_GE(std::count(w.write_sizes.begin(), w.write_sizes.end(), 7u), 13);
+}
+
+// The batcher waits for a batch or the end of `period`, whichever comes
+// first; a batch that arrives just as the period ends must not be lost.
+TEST_F(PipelineTest, BatchingPeriodLosesNothingWhenItRacesArrivals) {
+  run(R"(
+    input: {test_source: {count: 3000, batch: 1, pause: 100us}}
+    output:
+      test_output: {name: a}
+      batching: {count: 50, period: 1ms}
+)");
+  EXPECT_EQ(w.seen["a"].size(), 3000u);
+  EXPECT_EQ(count_acks(core::AckStatus::delivered), 3000);
+  EXPECT_EQ(w.outstanding, 0);
 }
 
 TEST_F(PipelineTest, ShutdownDrainsInFlightWork) {

@@ -54,7 +54,8 @@ def rows(tmp_path, queue):
         db.close()
 
 
-def e2e_config(sim_port, hook_port, count, rate="50/s", burst=5, retry="", extra=""):
+def e2e_config(sim_port, hook_port, count, rate="50/s", burst=5, retry="", extra="",
+               message='{"to":"{{phone}}","body":"alert {{seq}}"}', send_processors=""):
     return f"""
 admin: {{address: "{{admin}}"}}
 data_dir: {{dir}}/data
@@ -62,7 +63,7 @@ rate_limits:
   provider: {{rate: {rate}, burst: {burst}}}
 pipelines:
   enqueue:
-    input: {{generate: {{count: {count}, template: '{{"to":"{{{{phone}}}}","body":"alert {{{{seq}}}}"}}'}}}}
+    input: {{generate: {{count: {count}, template: '{message}'}}}}
     output: {{queue: {{name: outbound}}}}
   callbacks:
     input:
@@ -73,7 +74,7 @@ pipelines:
     output:
       queue: {{name: statuses}}
   send:
-    input: {{queue: {{name: outbound}}}}
+    input: {{queue: {{name: outbound}}}}{send_processors}
     output:
       twilio:
         base_url: http://127.0.0.1:{sim_port}

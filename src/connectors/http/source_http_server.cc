@@ -14,6 +14,7 @@
 #include "net/http_server.h"
 #include "net/twilio_signature.h"
 #include "async/blocking.h"
+#include "core/clock.h"
 #include "runtime/component.h"
 
 namespace sluice::connectors {
@@ -160,6 +161,7 @@ class HttpServerInput final : public runtime::Input {
     } else {
       co_return answer(415, "send application/x-www-form-urlencoded or application/json");
     }
+    m.meta().set("received_at", std::to_string(core::unix_ms()));  // the ledger's time of a callback
     m.meta().set("http_method", req.method);
     m.meta().set("http_path", req.path);
     if (!req.query.empty()) m.meta().set("http_query", req.query);
@@ -238,7 +240,7 @@ config::ComponentSpec http_server_input_spec() {
       .summary =
           "Receives webhooks on its own listener. Form bodies become a JSON object (a repeated field becomes an "
           "array); JSON bodies pass as they are. Metadata: http_method, http_path, http_query and header_<name> for "
-          "the headers listed. Each request is answered 200 once its message is confirmed (see `ack`), 503 with "
+          "the headers listed, and received_at (unix ms). Each request is answered 200 once its message is confirmed (see `ack`), 503 with "
           "Retry-After when it could not be taken (saturated, shutting down), 500 when it failed for good. Bad "
           "requests: 400 malformed, 403 bad signature, 404 path, 405 method, 413 body, 415 type, 431 headers; a "
           "client too slow to send its request is cut off.",

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "async/blocking.h"
+#include "core/clock.h"
 #include "sqlite/sqlite.h"
 
 namespace sluice::connectors::queue {
@@ -24,10 +25,6 @@ namespace sluice::connectors::queue {
 namespace {
 
 int64_t now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string metadata_json(const core::Metadata& md) {
   boost::json::object o;
@@ -253,7 +250,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
                      const std::vector<Failure>& failures) {
     if (ops.empty() && deletes.empty() && failures.empty()) return {};
     if (auto why = db->try_exec("BEGIN IMMEDIATE"); !why.empty()) return why;
-    const int64_t ts = unix_ms();
+    const int64_t ts = core::unix_ms();
     std::string error;
     auto check = [&](int rc) {
       if (rc != SQLITE_DONE && error.empty()) error = db->error();
