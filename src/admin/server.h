@@ -7,6 +7,8 @@
 // taken); routes added before start(); stop() closes the listener.
 // Threads: handlers run on the engine's threads and must be thread-safe.
 
+#include <boost/asio/awaitable.hpp>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,12 +24,15 @@ using Response = net::HttpResponse;
 class Server {
  public:
   using Handler = std::function<Response(const Request&)>;
+  // For handlers that wait (e.g. for a durable enqueue) without a thread.
+  using AsyncHandler = std::function<boost::asio::awaitable<Response>(const Request&)>;
 
   Server(boost::asio::io_context& io, const std::string& address);
   ~Server();
 
   // `path` matches exactly, or as a prefix when it ends with '*'.
   void route(const std::string& method, const std::string& path, Handler handler);
+  void route_async(const std::string& method, const std::string& path, AsyncHandler handler);
   void start();
   void stop();
   std::string address() const;
@@ -37,8 +42,9 @@ class Server {
     std::string method, path;
     bool prefix;
     Handler handler;
+    AsyncHandler async_handler;
   };
-  Response dispatch(const Request& req) const;
+  boost::asio::awaitable<Response> dispatch(const Request& req) const;
 
   std::vector<Route> routes_;
   std::unique_ptr<net::HttpServer> http_;

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "alerts/api.h"
 #include "cli/commands.h"
 #include "components/component_list.h"
 #include "config/config.h"
@@ -61,7 +62,7 @@ int demo_command(const DemoOptions& o) {
     return 1;
   }
   logging::setup(cfg->log_level, cfg->log_format);
-  runtime::Engine engine(*cfg, components::component_list());
+  runtime::Engine engine(*cfg, components::component_list(), alerts::install_alert_api);
   std::cout << fmt::format("sluice demo: {} messages -> durable queue -> rate-limited output at {}/s\n", o.recipients,
                            o.rate)
             << fmt::format("  data in {}; metrics at http://{}/metrics\n", dir, engine.admin_address());

@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "config/docs.h"
 #include "logging/log.h"
+#include "alerts/api.h"
 #include "runtime/engine.h"
 
 namespace sluice::cli {
@@ -18,7 +19,7 @@ int run_command(const std::string& config_path) {
   logging::setup(cfg->log_level, cfg->log_format);
   std::unique_ptr<runtime::Engine> engine;
   try {
-    engine = std::make_unique<runtime::Engine>(*cfg, components::component_list());
+    engine = std::make_unique<runtime::Engine>(*cfg, components::component_list(), alerts::install_alert_api);
   } catch (const config::ConfigError& e) {
     std::cerr << e.what() << "\n";
     return 2;

@@ -74,11 +74,19 @@ struct RateLimitConfig {
   int64_t max_keys = 100'000;
 };
 
+struct AlertsConfig {
+  std::string queue;  // empty: POST /api/alerts is off
+  std::string from;
+  std::string token;  // empty: no auth
+  int64_t max_recipients = 1'000'000;
+};
+
 struct Config {
   std::string file;
   std::string admin_address = "127.0.0.1:4195";
   bool admin_enabled = true;
   std::string data_dir = "./data";
+  AlertsConfig alerts;
   std::string log_level = "info";
   std::string log_format = "text";
   int64_t threads = 0;  // 0: one per core

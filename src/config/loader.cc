@@ -18,6 +18,15 @@ const std::vector<Field>& top_level_fields() {
                     {.name = "enabled", .type = Type::boolean, .doc = "Serve the admin API.",
                      .default_value = "true"}}},
       {.name = "data_dir", .doc = "Directory for the embedded queue and ledger.", .default_value = "./data"},
+      {.name = "alerts",
+       .type = Type::object,
+       .doc = "The alert API on the admin server (POST /api/alerts, GET /api/alerts[/ID]) and its dashboard.",
+       .children = {{.name = "queue", .doc = "Embedded queue that POST /api/alerts fills, one message per "
+                                             "recipient: {\"alert_id\", \"to\", \"body\", \"from\"}."},
+                    {.name = "from", .doc = "Sender used when an alert names none."},
+                    {.name = "token", .doc = "Bearer token /api/alerts requires; none when unset.", .secret = true},
+                    {.name = "max_recipients", .type = Type::integer, .doc = "Most recipients in one alert.",
+                     .default_value = "1000000", .min = 1}}},
       {.name = "log",
        .type = Type::object,
        .doc = "Logging to stderr.",
@@ -123,6 +132,11 @@ class Loader {
     if (log.has("level")) c.log_level = log.str("level");
     if (log.has("format")) c.log_format = log.str("format");
     if (top.has("data_dir")) c.data_dir = top.str("data_dir");
+    const Values& alerts = top.object("alerts");
+    if (alerts.has("queue")) c.alerts.queue = alerts.str("queue");
+    if (alerts.has("from")) c.alerts.from = alerts.str("from");
+    if (alerts.has("token")) c.alerts.token = alerts.str("token");
+    if (alerts.has("max_recipients")) c.alerts.max_recipients = alerts.integer("max_recipients");
     if (top.has("threads")) c.threads = top.integer("threads");
     if (top.has("shutdown_timeout")) c.shutdown_timeout = top.duration("shutdown_timeout");
 

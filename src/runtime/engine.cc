@@ -31,7 +31,7 @@ class EngineContext final : public asio::io_context {
 }  // namespace
 
 struct Engine::Impl {
-  Impl(const config::Config& c, const config::Registry&)
+  Impl(const config::Config& c, const config::Registry&, const AdminExtension& extend)
       : cfg(c),
         threads(c.threads > 0 ? static_cast<int>(c.threads)
                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
@@ -49,6 +49,7 @@ struct Engine::Impl {
     if (c.admin_enabled) {
       admin = std::make_unique<admin::Server>(io, c.admin_address);
       add_admin_routes();
+      if (extend) extend(*admin, ctx);
     }
   }
 
@@ -133,8 +134,8 @@ struct Engine::Impl {
   std::atomic<bool> stopping{false};
 };
 
-Engine::Engine(const config::Config& config, const config::Registry& registry)
-    : impl_(std::make_unique<Impl>(config, registry)) {}
+Engine::Engine(const config::Config& config, const config::Registry& registry, const AdminExtension& extend)
+    : impl_(std::make_unique<Impl>(config, registry, extend)) {}
 
 Engine::~Engine() = default;
 

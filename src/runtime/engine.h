@@ -8,6 +8,7 @@
 // component can check), run() once. Threads: run() blocks the caller and
 // uses config.threads more.
 
+#include <functional>
 #include <memory>
 
 #include "config/config.h"
@@ -15,12 +16,20 @@
 namespace sluice::metrics {
 class Registry;
 }
+namespace sluice::admin {
+class Server;
+}
 
 namespace sluice::runtime {
 
+class BuildContext;
+// Adds routes to the admin server from modules the runtime does not know
+// (the alert API); runs once, after the pipelines are built.
+using AdminExtension = std::function<void(admin::Server&, BuildContext&)>;
+
 class Engine {
  public:
-  Engine(const config::Config& config, const config::Registry& registry);
+  Engine(const config::Config& config, const config::Registry& registry, const AdminExtension& extend = {});
   ~Engine();
   // Returns the process exit code: 0 after a clean drain or exhaustion.
   int run();

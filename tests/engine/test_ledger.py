@@ -64,3 +64,76 @@ def test_ledger_counts_equal_the_providers_with_reordered_and_duplicate_callback
     assert s.metric("sluice_pipeline_nacked_total") == 0
     assert s.metric("sluice_queue_depth", queue="statuses.dead") == 0
     assert s.stop() == 0
+
+
+API_TOKEN = "alerts-token"
+
+
+def api(s, method, path, body=None, token=API_TOKEN):
+    import json
+    import urllib.error
+    import urllib.request
+    data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(s.url(path), data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def alert_config(sim, hook):
+    """The ledger pipelines fed by the alert API instead of a generator."""
+    cfg = ledger_config(sim, hook, 1)
+    start = cfg.index("  enqueue:")
+    end = cfg.index("  callbacks:")
+    cfg = cfg[:start] + cfg[end:]
+    return f"alerts: {{queue: outbound, from: '+15005550006', token: {API_TOKEN}, max_recipients: 1000}}\n" + cfg
+
+
+def test_alert_api_sends_one_message_per_recipient_and_reports_exact_counts(sluice_factory, provider):
+    sim = provider("--mps", "2000", "--delivery-delay-ms", "50", "--reorder", "0.2", "--duplicates", "0.2")
+    s = sluice_factory(alert_config(sim, free_port())).start()
+    csv = "phone,name\n" + "".join(f"+1555100{i:04d},person {i}\n" for i in range(300)) + "+15551000000,again\n"
+    status, created = api(s, "POST", "/api/alerts", {"body": "Evacuate building B", "recipients": csv})
+    assert status == 201, created
+    assert created["recipients"] == 300 and created["duplicates_removed"] == 1
+    alert = created["id"]
+
+    def done():
+        return api(s, "GET", f"/api/alerts/{alert}")[1]["terminal"] == 300
+    wait_for(done, 60, "all 300 recipients at a final status")
+    time.sleep(0.5)
+    _, report = api(s, "GET", f"/api/alerts/{alert}")
+    provider_counts = stats(sim)["counts"]
+    assert provider_counts["queued"] == 300
+    for st in ("delivered", "undelivered", "failed"):
+        assert report["by_status"][st] == provider_counts.get(st, 0), (report, provider_counts)
+    assert report["messages"] == report["recipients_sent"] == report["recipients"] == 300
+    assert report["body"] == "Evacuate building B" and report["from"] == "+15005550006"
+    assert report["time_to_delivered"]["count"] == report["by_status"]["delivered"]
+    assert report["time_to_delivered"]["p50_ms"] <= report["time_to_delivered"]["p99_ms"]
+    assert sum(n for _, n in report["sends_per_second"]) == 300
+    _, listed = api(s, "GET", "/api/alerts")
+    assert [a["id"] for a in listed["alerts"]] == [alert]
+    assert s.stop() == 0
+
+
+def test_alert_api_refuses_bad_requests(sluice_factory, provider):
+    s = sluice_factory(alert_config(provider(), free_port())).start()
+    assert api(s, "GET", "/api/alerts", token=None)[0] == 401
+    assert api(s, "POST", "/api/alerts", {"body": "x", "recipients": ["+15551230001"]}, token="wrong")[0] == 401
+    assert api(s, "POST", "/api/alerts", b"{not json")[0] == 400
+    status, err = api(s, "POST", "/api/alerts", {"body": "x", "recipients": ["+15551230001", "12"]})
+    assert status == 400 and "recipients[1] '12'" in err["error"], err
+    assert api(s, "POST", "/api/alerts", {"recipients": ["+15551230001"]})[0] == 400
+    assert api(s, "POST", "/api/alerts", {"body": "x" * 1601, "recipients": ["+15551230001"]})[0] == 400
+    assert api(s, "POST", "/api/alerts", {"body": "x", "recipients": 5})[0] == 400
+    many = [f"+1555200{i:04d}" for i in range(1001)]
+    assert api(s, "POST", "/api/alerts", {"body": "x", "recipients": many})[0] == 413
+    assert api(s, "GET", "/api/alerts/al_missing")[0] == 404
+    assert api(s, "GET", "/api/alerts")[1] == {"alerts": []}, "refused alerts leave nothing behind"
+    assert s.stop() == 0

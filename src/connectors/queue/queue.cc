@@ -8,15 +8,15 @@
 #include "runtime/component.h"
 
 namespace sluice::connectors {
+
+std::shared_ptr<queue::Store> shared_queue_store(runtime::BuildContext& ctx) {
+  const std::string& dir = ctx.config().data_dir;
+  return ctx.shared<queue::Store>("queue.store:" + dir, [&dir] { return std::make_shared<queue::Store>(dir); });
+}
+
 namespace {
 
 using queue::Store;
-
-// One store per data_dir, shared by every queue component of the process.
-std::shared_ptr<Store> shared_store(runtime::BuildContext& ctx) {
-  const std::string& dir = ctx.config().data_dir;
-  return ctx.shared<Store>("queue.store:" + dir, [&dir] { return std::make_shared<Store>(dir); });
-}
 
 void export_depth(runtime::BuildContext& ctx, const std::shared_ptr<Store>& store, const std::string& name) {
   std::weak_ptr<Store> weak = store;
@@ -71,7 +71,7 @@ class QueueOutput final : public runtime::Output {
 
 std::shared_ptr<Store> open_store(const config::Values& v, runtime::BuildContext& ctx) {
   try {
-    auto store = shared_store(ctx);
+    auto store = shared_queue_store(ctx);
     export_depth(ctx, store, v.str("name"));
     return store;
   } catch (const std::runtime_error& e) {

@@ -1,0 +1,145 @@
+#include "alerts/api.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+
+#include <random>
+
+#include "admin/server.h"
+#include "alerts/recipients.h"
+#include "async/blocking.h"
+#include "config/config.h"
+#include "connectors/ledger/ledger.h"
+#include "connectors/queue/queue.h"
+#include "connectors/queue/store.h"
+#include "core/clock.h"
+#include "runtime/component.h"
+
+namespace sluice::alerts {
+
+namespace {
+
+namespace json = boost::json;
+using admin::Request;
+using admin::Response;
+
+constexpr size_t kMaxBodyChars = 1600;  // Twilio's limit for one message body
+
+std::string new_alert_id() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return fmt::format("al_{:x}{:06x}", core::unix_ms(), rng() & 0xffffff);
+}
+
+class AlertApi {
+ public:
+  AlertApi(const config::AlertsConfig& cfg, std::shared_ptr<ledger::Ledger> ledger,
+           std::shared_ptr<connectors::queue::Store> store)
+      : cfg_(cfg), ledger_(std::move(ledger)), store_(std::move(store)) {}
+
+  bool authorized(const Request& req) const {
+    if (cfg_.token.empty()) return true;
+    const std::string* h = req.header("authorization");
+    const std::string want = "Bearer " + cfg_.token;
+    return h && h->size() == want.size() && CRYPTO_memcmp(h->data(), want.data(), want.size()) == 0;
+  }
+
+  boost::asio::awaitable<Response> create(const Request& req) {
+    boost::system::error_code ec;
+    const json::value v = json::parse(req.body, ec);
+    if (ec || !v.is_object()) co_return Response::error(400, "send a JSON object: {\"body\", \"recipients\"}");
+    const auto& o = v.as_object();
+    const auto* body = o.if_contains("body");
+    if (!body || !body->is_string() || body->as_string().empty())
+      co_return Response::error(400, "'body' must be a non-empty string");
+    if (body->as_string().size() > kMaxBodyChars)
+      co_return Response::error(400, fmt::format("'body' is longer than {} characters", kMaxBodyChars));
+    std::string from = cfg_.from;
+    if (const auto* f = o.if_contains("from")) {
+      if (!f->is_string()) co_return Response::error(400, "'from' must be a string");
+      from = std::string(f->as_string());
+    }
+    auto recipients = parse_recipients(o.if_contains("recipients"));
+    if (!recipients) co_return Response::error(400, recipients.error());
+    if (static_cast<int64_t>(recipients->numbers.size()) > cfg_.max_recipients)
+      co_return Response::error(413, fmt::format("more than {} recipients", cfg_.max_recipients));
+
+    const ledger::AlertInfo info{.id = new_alert_id(),
+                                 .created_ms = core::unix_ms(),
+                                 .recipients = static_cast<int64_t>(recipients->numbers.size()),
+                                 .body = std::string(body->as_string()),
+                                 .from = from};
+    core::Batch batch;
+    batch.messages.reserve(recipients->numbers.size());
+    for (const auto& to : recipients->numbers) {
+      json::object m{{"alert_id", info.id}, {"to", to}, {"body", info.body}};
+      if (!from.empty()) m["from"] = from;
+      batch.messages.emplace_back(json::serialize(m));
+    }
+    auto l = ledger_;
+    auto record = [l, info] { return l->create_alert(info); };
+    auto created = co_await async::run_blocking(std::move(record));  // named: see async/blocking.h
+    if (!created) co_return Response::error(503, created.error().to_string());
+    auto enqueued = co_await store_->enqueue(cfg_.queue, batch);
+    if (!enqueued) co_return Response::error(503, enqueued.error().to_string());
+    json::object out{{"id", info.id},
+                     {"recipients", info.recipients},
+                     {"duplicates_removed", static_cast<int64_t>(recipients->duplicates)}};
+    co_return Response::json(201, json::serialize(out));
+  }
+
+  Response list() const {
+    json::array alerts;
+    for (const auto& r : ledger_->reports()) alerts.push_back(ledger::to_json(r));
+    return Response::json(200, json::serialize(json::object{{"alerts", std::move(alerts)}}));
+  }
+
+  Response one(const Request& req) const {
+    const std::string id = req.path.substr(std::string_view("/api/alerts/").size());
+    auto report = ledger_->report(id);
+    if (!report) return Response::error(404, "no alert " + id.substr(0, 64));
+    return Response::json(200, json::serialize(ledger::to_json(*report)));
+  }
+
+ private:
+  static std::expected<Recipients, std::string> parse_recipients(const json::value* v) {
+    if (!v) return std::unexpected("'recipients' is missing: a list of numbers or CSV text");
+    if (v->is_string()) return recipients_from_csv(v->as_string());
+    if (!v->is_array()) return std::unexpected("'recipients' must be a list of numbers or CSV text");
+    std::vector<std::string> list;
+    for (const auto& e : v->as_array()) {
+      if (!e.is_string()) return std::unexpected("every recipient must be a string like \"+15551234567\"");
+      list.emplace_back(e.as_string());
+    }
+    return recipients_from_list(list);
+  }
+
+  const config::AlertsConfig& cfg_;
+  std::shared_ptr<ledger::Ledger> ledger_;
+  std::shared_ptr<connectors::queue::Store> store_;
+};
+
+}  // namespace
+
+void install_alert_api(admin::Server& server, runtime::BuildContext& ctx) {
+  const auto& cfg = ctx.config().alerts;
+  if (cfg.queue.empty()) return;
+  auto api = std::make_shared<AlertApi>(cfg, connectors::shared_ledger(ctx), connectors::shared_queue_store(ctx));
+  auto unauthorized = [] {
+    auto r = Response::error(401, "missing or wrong bearer token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  };
+  server.route_async("POST", "/api/alerts", [api, unauthorized](const Request& req) -> boost::asio::awaitable<Response> {
+    if (!api->authorized(req)) co_return unauthorized();
+    co_return co_await api->create(req);
+  });
+  server.route("GET", "/api/alerts", [api, unauthorized](const Request& req) {
+    return api->authorized(req) ? api->list() : unauthorized();
+  });
+  server.route("GET", "/api/alerts/*", [api, unauthorized](const Request& req) {
+    return api->authorized(req) ? api->one(req) : unauthorized();
+  });
+}
+
+}  // namespace sluice::alerts
