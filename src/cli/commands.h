@@ -2,6 +2,10 @@
 // The subcommands of the `sluice` binary. Each returns the process exit
 // code: 0 ok, 1 runtime failure, 2 bad usage or bad config.
 
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -17,5 +21,22 @@ struct DemoOptions {
   std::string admin = "127.0.0.1:4195";
 };
 int demo_command(const DemoOptions& options);
+
+struct AlertOptions {
+  std::string admin = "http://127.0.0.1:4195";
+  std::string token;  // default: $SLUICE_ADMIN_TOKEN
+  std::string recipients_file, body, from;
+  bool wait = false;
+  std::chrono::seconds timeout{3600};
+  std::string id;
+  bool json = false;
+};
+int alert_send_command(const AlertOptions& options);
+int alert_status_command(const AlertOptions& options);
+// Polls the alert until every recipient is final (true) or the timeout;
+// a progress bar on a terminal, plain lines otherwise.
+bool wait_for_alert(const AlertOptions& options, const std::string& id, std::ostream& out);
+// An alert report (GET /api/alerts/ID) as a table.
+void print_report(const boost::json::object& report, std::ostream& out);
 
 }  // namespace sluice::cli

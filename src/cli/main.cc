@@ -2,6 +2,7 @@
 // controlled rate, without losing any. See README.md.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -29,6 +30,27 @@ int main(int argc, char** argv) {
   demo->add_option("--recipients", demo_opts.recipients, "Messages to send")->check(CLI::Range(1, 10'000'000))->capture_default_str();
   demo->add_option("--rate", demo_opts.rate, "Send rate per second")->check(CLI::Range(0.1, 1e7))->capture_default_str();
   demo->add_option("--admin", demo_opts.admin, "Admin address (host:port; port 0 picks one)")->capture_default_str();
+
+  sluice::cli::AlertOptions alert_opts;
+  if (const char* t = std::getenv("SLUICE_ADMIN_TOKEN")) alert_opts.token = t;
+  int64_t alert_timeout_s = 3600;
+  auto* alert = app.add_subcommand("alert", "Send an alert and follow it, or print an alert's report.");
+  alert->require_subcommand(1);
+  auto add_admin = [&](CLI::App* cmd) {
+    cmd->add_option("--admin", alert_opts.admin, "Admin API base URL")->capture_default_str();
+    cmd->add_option("--token", alert_opts.token, "Bearer token (default: $SLUICE_ADMIN_TOKEN)");
+  };
+  auto* alert_send = alert->add_subcommand("send", "Send one message to every recipient; prints the alert id.");
+  alert_send->add_option("--recipients", alert_opts.recipients_file, "CSV file, numbers in the first column")->required();
+  alert_send->add_option("--body", alert_opts.body, "Message text")->required();
+  alert_send->add_option("--from", alert_opts.from, "Sender (default: the config's alerts.from)");
+  alert_send->add_flag("--wait", alert_opts.wait, "Show progress until every recipient has a final status");
+  alert_send->add_option("--timeout", alert_timeout_s, "Seconds --wait waits at most")->capture_default_str();
+  add_admin(alert_send);
+  auto* alert_status = alert->add_subcommand("status", "Print an alert's report.");
+  alert_status->add_option("id", alert_opts.id, "Alert id")->required();
+  alert_status->add_flag("--json", alert_opts.json, "Print the JSON report");
+  add_admin(alert_status);
 
   sluice::provider_sim::Options sim;
   int64_t latency_ms = 0, delivery_delay_ms = 200;
@@ -60,6 +82,9 @@ int main(int argc, char** argv) {
     if (*lint) return sluice::cli::lint_command(lint_files);
     if (*docs) return sluice::cli::docs_command(topic);
     if (*demo) return sluice::cli::demo_command(demo_opts);
+    alert_opts.timeout = std::chrono::seconds(alert_timeout_s);
+    if (*alert_send) return sluice::cli::alert_send_command(alert_opts);
+    if (*alert_status) return sluice::cli::alert_status_command(alert_opts);
     if (*provider) {
       sim.latency = std::chrono::milliseconds(latency_ms);
       sim.delivery_delay = std::chrono::milliseconds(delivery_delay_ms);

@@ -137,3 +137,34 @@ def test_alert_api_refuses_bad_requests(sluice_factory, provider):
     assert api(s, "GET", "/api/alerts/al_missing")[0] == 404
     assert api(s, "GET", "/api/alerts")[1] == {"alerts": []}, "refused alerts leave nothing behind"
     assert s.stop() == 0
+
+
+def test_alert_cli_sends_waits_and_reports(sluice_factory, provider, tmp_path):
+    import json
+    import subprocess
+    from conftest import SLUICE
+    sim = provider("--mps", "1000", "--delivery-delay-ms", "50")
+    s = sluice_factory(alert_config(sim, free_port())).start()
+    csv = tmp_path / "people.csv"
+    csv.write_text("phone\n" + "".join(f"+1555300{i:04d}\n" for i in range(120)))
+    admin = ["--admin", s.url(""), "--token", API_TOKEN]
+    sent = subprocess.run([SLUICE, "alert", "send", "--recipients", str(csv), "--body", "Drill at 3pm", "--wait",
+                           "--timeout", "60", *admin], capture_output=True, text=True, timeout=90)
+    assert sent.returncode == 0, sent.stderr
+    alert = sent.stdout.strip()
+    assert alert.startswith("al_")
+    assert "sent 120/120" in sent.stderr, sent.stderr  # plain progress lines: stderr is not a terminal
+    table = subprocess.run([SLUICE, "alert", "status", alert, *admin], capture_output=True, text=True, timeout=30)
+    assert table.returncode == 0, table.stderr
+    report = json.loads(subprocess.run([SLUICE, "alert", "status", alert, "--json", *admin], capture_output=True,
+                                       text=True, timeout=30).stdout)
+    assert report["terminal"] == 120
+    import re
+    assert re.search(rf"^\s+delivered\s+{report['by_status']['delivered']}$", table.stdout, re.M), table.stdout
+    assert f"recipients       120   sent      120   final      120" in table.stdout, table.stdout
+    missing = subprocess.run([SLUICE, "alert", "status", "al_nope", *admin], capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 2 and "HTTP 404" in missing.stderr
+    bad = subprocess.run([SLUICE, "alert", "send", "--recipients", str(csv), "--body", "x", "--admin", s.url(""),
+                          "--token", "wrong"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1 and "HTTP 401" in bad.stderr
+    assert s.stop() == 0

@@ -1,0 +1,178 @@
+// `sluice alert send` and `sluice alert status`: clients of the admin
+// server's alert API (see alerts/api.h).
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "ledger/status.h"
+#include "net/http_client.h"
+
+namespace sluice::cli {
+
+namespace {
+
+namespace json = boost::json;
+
+struct Answer {
+  int status = 0;
+  json::value body;
+};
+
+// One request to the admin API; throws std::runtime_error when it cannot
+// be made or the answer is not JSON.
+Answer call(const AlertOptions& o, const std::string& method, const std::string& path, std::string body = "") {
+  boost::asio::io_context io;
+  net::HttpClient client(io, {.request_timeout = std::chrono::seconds(30)});
+  net::ClientRequest req{method, o.admin + path, {{"Content-Type", "application/json"}}, std::move(body)};
+  if (!o.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + o.token);
+  std::optional<core::Result<net::ClientResponse>> out;
+  auto run = [&]() -> boost::asio::awaitable<void> { out = co_await client.request(std::move(req)); };
+  boost::asio::co_spawn(io, run, boost::asio::detached);
+  io.run();
+  if (!*out) throw std::runtime_error(fmt::format("{} {}: {}", method, o.admin + path, out->error().to_string()));
+  boost::system::error_code ec;
+  Answer a{(*out)->status, json::parse((*out)->body, ec)};
+  if (ec) throw std::runtime_error(fmt::format("{} {}: HTTP {} and not JSON", method, o.admin + path, a.status));
+  return a;
+}
+
+std::string error_of(const Answer& a) {
+  const auto* e = a.body.is_object() ? a.body.as_object().if_contains("error") : nullptr;
+  return fmt::format("HTTP {}: {}", a.status, e && e->is_string() ? std::string(e->as_string()) : json::serialize(a.body));
+}
+
+int64_t count(const json::object& report, std::string_view status) {
+  return report.at("by_status").as_object().at(status).to_number<int64_t>();
+}
+
+std::string bar(double fraction, int width) {
+  const int full = static_cast<int>(fraction * width);
+  return std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(width - full), '.');
+}
+
+}  // namespace
+
+void print_report(const json::object& r, std::ostream& out) {
+  const auto created = std::chrono::sys_time<std::chrono::milliseconds>(
+      std::chrono::milliseconds(r.at("created_ms").to_number<int64_t>()));
+  out << fmt::format("alert {}   created {:%Y-%m-%d %H:%M:%S} UTC\n", json::value_to<std::string>(r.at("id")),
+                     std::chrono::floor<std::chrono::seconds>(created));
+  out << fmt::format("  body        {}\n", json::value_to<std::string>(r.at("body")).substr(0, 60));
+  out << fmt::format("  recipients  {:>8}   sent {:>8}   final {:>8}\n", r.at("recipients").to_number<int64_t>(),
+                     r.at("messages").to_number<int64_t>(), r.at("terminal").to_number<int64_t>());
+  out << "  status      count\n";
+  for (auto s : ledger::kAllStatuses) {
+    const int64_t n = count(r, ledger::to_string(s));
+    if (n > 0 || ledger::is_terminal(s)) out << fmt::format("    {:<12}{:>8}\n", ledger::to_string(s), n);
+  }
+  out << fmt::format("  delivered   {:.1f}%\n", r.at("delivered_percent").to_number<double>());
+  for (const char* k : {"time_to_sent", "time_to_delivered"}) {
+    const auto& p = r.at(k).as_object();
+    out << fmt::format("  {:<18} p50 {} ms   p90 {} ms   p99 {} ms   ({} messages)\n", k,
+                       p.at("p50_ms").to_number<int64_t>(), p.at("p90_ms").to_number<int64_t>(),
+                       p.at("p99_ms").to_number<int64_t>(), p.at("count").to_number<int64_t>());
+  }
+  const auto& failures = r.at("failures_by_code").as_object();
+  if (!failures.empty()) {
+    out << "  failures by error code\n";
+    for (const auto& [code, n] : failures) out << fmt::format("    {:<12}{:>8}\n", std::string_view(code), n.to_number<int64_t>());
+  }
+}
+
+int alert_send_command(const AlertOptions& o) {
+  std::ifstream in(o.recipients_file, std::ios::binary);
+  if (!in) {
+    std::cerr << fmt::format("sluice alert send: cannot read {}\n", o.recipients_file);
+    return 2;
+  }
+  std::stringstream csv;
+  csv << in.rdbuf();
+  json::object req{{"body", o.body}, {"recipients", csv.str()}};
+  if (!o.from.empty()) req["from"] = o.from;
+  const Answer created = call(o, "POST", "/api/alerts", json::serialize(req));
+  if (created.status != 201) {
+    std::cerr << "sluice alert send: " << error_of(created) << "\n";
+    return created.status == 400 || created.status == 413 ? 2 : 1;
+  }
+  const std::string id = json::value_to<std::string>(created.body.at("id"));
+  std::cout << id << "\n" << std::flush;
+  if (!o.wait) return 0;
+  return wait_for_alert(o, id, std::cerr) ? 0 : 1;
+}
+
+bool wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& out) {
+  const bool tty = ::isatty(STDERR_FILENO) && &out == &std::cerr;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_print = start - std::chrono::hours(1);
+  int64_t last_sent = 0;
+  auto last_t = start;
+  double rate = 0;
+  for (;;) {
+    const Answer a = call(o, "GET", "/api/alerts/" + id);
+    if (a.status != 200) {
+      out << "\nsluice alert: " << error_of(a) << "\n";
+      return false;
+    }
+    const auto& r = a.body.as_object();
+    const int64_t total = r.at("recipients").to_number<int64_t>();
+    const int64_t sent = r.at("messages").to_number<int64_t>();
+    const int64_t final = r.at("terminal").to_number<int64_t>();
+    const auto now = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double>(now - last_t).count();
+    if (dt >= 1.0) {
+      rate = static_cast<double>(sent - last_sent) / dt;
+      last_sent = sent;
+      last_t = now;
+    }
+    const bool done = total > 0 && final >= total;
+    const double eta = rate > 0 ? static_cast<double>(total - sent) / rate : 0;
+    const std::string line = fmt::format(
+        "sent {}/{}  delivered {}  failed {}  undelivered {}  {:.0f} msg/s  {}", sent, total, count(r, "delivered"),
+        count(r, "failed"), count(r, "undelivered"), rate,
+        sent < total ? (rate > 0 ? fmt::format("ETA {:.0f}s", eta) : "ETA -") : "waiting for final statuses");
+    if (tty) {
+      out << fmt::format("\r[{}] {:3.0f}%  {}\x1b[K", bar(total ? static_cast<double>(final) / total : 0, 30),
+                         total ? 100.0 * static_cast<double>(final) / total : 0, line)
+          << std::flush;
+    } else if (done || now - last_print >= std::chrono::seconds(2)) {
+      out << line << "\n" << std::flush;
+      last_print = now;
+    }
+    if (done) {
+      if (tty) out << "\n";
+      return true;
+    }
+    if (now - start > o.timeout) {
+      out << fmt::format("\nsluice alert: {} of {} recipients at a final status after {}s; giving up\n", final, total,
+                         std::chrono::duration_cast<std::chrono::seconds>(o.timeout).count());
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int alert_status_command(const AlertOptions& o) {
+  const Answer a = call(o, "GET", "/api/alerts/" + o.id);
+  if (a.status != 200) {
+    std::cerr << "sluice alert status: " << error_of(a) << "\n";
+    return a.status == 404 ? 2 : 1;
+  }
+  if (o.json)
+    std::cout << json::serialize(a.body) << "\n";
+  else
+    print_report(a.body.as_object(), std::cout);
+  return 0;
+}
+
+}  // namespace sluice::cli
