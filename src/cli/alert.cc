@@ -1,8 +1,5 @@
 // `sluice alert send` and `sluice alert status`: clients of the admin
 // server's alert API (see alerts/api.h).
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -14,43 +11,15 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/admin_client.h"
 #include "cli/commands.h"
 #include "ledger/status.h"
-#include "net/http_client.h"
 
 namespace sluice::cli {
 
 namespace {
 
 namespace json = boost::json;
-
-struct Answer {
-  int status = 0;
-  json::value body;
-};
-
-// One request to the admin API; throws std::runtime_error when it cannot
-// be made or the answer is not JSON.
-Answer call(const AlertOptions& o, const std::string& method, const std::string& path, std::string body = "") {
-  boost::asio::io_context io;
-  net::HttpClient client(io, {.request_timeout = std::chrono::seconds(30)});
-  net::ClientRequest req{method, o.admin + path, {{"Content-Type", "application/json"}}, std::move(body)};
-  if (!o.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + o.token);
-  std::optional<core::Result<net::ClientResponse>> out;
-  auto run = [&]() -> boost::asio::awaitable<void> { out = co_await client.request(std::move(req)); };
-  boost::asio::co_spawn(io, run, boost::asio::detached);
-  io.run();
-  if (!*out) throw std::runtime_error(fmt::format("{} {}: {}", method, o.admin + path, out->error().to_string()));
-  boost::system::error_code ec;
-  Answer a{(*out)->status, json::parse((*out)->body, ec)};
-  if (ec) throw std::runtime_error(fmt::format("{} {}: HTTP {} and not JSON", method, o.admin + path, a.status));
-  return a;
-}
-
-std::string error_of(const Answer& a) {
-  const auto* e = a.body.is_object() ? a.body.as_object().if_contains("error") : nullptr;
-  return fmt::format("HTTP {}: {}", a.status, e && e->is_string() ? std::string(e->as_string()) : json::serialize(a.body));
-}
 
 int64_t count(const json::object& report, std::string_view status) {
   return report.at("by_status").as_object().at(status).to_number<int64_t>();
@@ -90,6 +59,14 @@ void print_report(const json::object& r, std::ostream& out) {
   }
 }
 
+std::string post_alert(const AlertOptions& o, const std::string& csv) {
+  json::object req{{"body", o.body}, {"recipients", csv}};
+  if (!o.from.empty()) req["from"] = o.from;
+  const AdminAnswer created = admin_call(o.admin, o.token, "POST", "/api/alerts", json::serialize(req));
+  if (created.status != 201) throw AlertRefused(created.status, error_of(created));
+  return json::value_to<std::string>(created.body.at("id"));
+}
+
 int alert_send_command(const AlertOptions& o) {
   std::ifstream in(o.recipients_file, std::ios::binary);
   if (!in) {
@@ -98,28 +75,26 @@ int alert_send_command(const AlertOptions& o) {
   }
   std::stringstream csv;
   csv << in.rdbuf();
-  json::object req{{"body", o.body}, {"recipients", csv.str()}};
-  if (!o.from.empty()) req["from"] = o.from;
-  const Answer created = call(o, "POST", "/api/alerts", json::serialize(req));
-  if (created.status != 201) {
-    std::cerr << "sluice alert send: " << error_of(created) << "\n";
-    return created.status == 400 || created.status == 413 ? 2 : 1;
+  std::string id;
+  try {
+    id = post_alert(o, csv.str());
+  } catch (const AlertRefused& e) {
+    std::cerr << "sluice alert send: " << e.what() << "\n";
+    return e.status == 400 || e.status == 413 ? 2 : 1;
   }
-  const std::string id = json::value_to<std::string>(created.body.at("id"));
   std::cout << id << "\n" << std::flush;
   if (!o.wait) return 0;
-  return wait_for_alert(o, id, std::cerr) ? 0 : 1;
+  return wait_for_alert(o, id, std::cerr, ::isatty(STDERR_FILENO)) ? 0 : 1;
 }
 
-bool wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& out) {
-  const bool tty = ::isatty(STDERR_FILENO) && &out == &std::cerr;
+bool wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& out, bool tty) {
   const auto start = std::chrono::steady_clock::now();
   auto last_print = start - std::chrono::hours(1);
   int64_t last_sent = 0;
   auto last_t = start;
   double rate = 0;
   for (;;) {
-    const Answer a = call(o, "GET", "/api/alerts/" + id);
+    const AdminAnswer a = admin_call(o.admin, o.token, "GET", "/api/alerts/" + id);
     if (a.status != 200) {
       out << "\nsluice alert: " << error_of(a) << "\n";
       return false;
@@ -163,7 +138,7 @@ bool wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& 
 }
 
 int alert_status_command(const AlertOptions& o) {
-  const Answer a = call(o, "GET", "/api/alerts/" + o.id);
+  const AdminAnswer a = admin_call(o.admin, o.token, "GET", "/api/alerts/" + o.id);
   if (a.status != 200) {
     std::cerr << "sluice alert status: " << error_of(a) << "\n";
     return a.status == 404 ? 2 : 1;

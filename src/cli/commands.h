@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <iosfwd>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct DemoOptions {
   int recipients = 10'000;
   double rate = 500;
   std::string admin = "127.0.0.1:4195";
+  bool exit_when_done = false;
+  std::string data_dir;  // empty: a temporary one, removed at the end
+  std::string provider;  // empty: start provider-sim
 };
 int demo_command(const DemoOptions& options);
 
@@ -32,10 +36,16 @@ struct AlertOptions {
   bool json = false;
 };
 int alert_send_command(const AlertOptions& options);
+// POSTs an alert to options.admin; returns its id. Throws AlertRefused.
+std::string post_alert(const AlertOptions& options, const std::string& recipients_csv);
+struct AlertRefused : std::runtime_error {
+  AlertRefused(int s, const std::string& why) : std::runtime_error(why), status(s) {}
+  int status;
+};
 int alert_status_command(const AlertOptions& options);
 // Polls the alert until every recipient is final (true) or the timeout;
 // a progress bar on a terminal, plain lines otherwise.
-bool wait_for_alert(const AlertOptions& options, const std::string& id, std::ostream& out);
+bool wait_for_alert(const AlertOptions& options, const std::string& id, std::ostream& out, bool tty);
 // An alert report (GET /api/alerts/ID) as a table.
 void print_report(const boost::json::object& report, std::ostream& out);
 

@@ -1,99 +1,191 @@
-// `sluice demo`: the engine end to end with no external service. Generated
-// alerts go through the durable embedded queue to a rate-limited output,
-// with live counts, then a short report.
+// `sluice demo`: the whole alert story on one machine, no external service.
+// It starts provider-sim (a Twilio look-alike) as a child process, runs
+// examples/alert-demo.yaml (embedded) with the embedded queue, the signed
+// webhook, the ledger and the dashboard, sends one alert to generated
+// recipients through the alert API, shows progress, prints the report, and
+// keeps the dashboard up until Ctrl-C (or exits, with --exit).
+//
+// With --data-dir an interrupted demo resumes: an alert that is not
+// complete is followed to its end instead of a new one being sent.
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
 #include <unistd.h>
+
+#include <boost/json.hpp>
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "alerts/api.h"
+#include "cli/admin_client.h"
+#include "cli/alert_demo_config.h"
 #include "cli/commands.h"
 #include "components/component_list.h"
 #include "config/config.h"
 #include "logging/log.h"
-#include "metrics/metrics.h"
 #include "runtime/engine.h"
 
 namespace sluice::cli {
 
 namespace {
 
-std::string demo_config(const DemoOptions& o, const std::string& dir) {
-  return fmt::format(R"(
-data_dir: {dir}
-admin: {{address: "{admin}"}}
-log: {{level: warn}}
-rate_limits:
-  provider: {{rate: {rate}/s, burst: 10}}
-pipelines:
-  enqueue_alert:
-    input:
-      generate: {{count: {count}, template: '{{"to":"{{{{phone}}}}","body":"Test alert {{{{seq}}}}"}}'}}
-    output:
-      queue: {{name: outbound}}
-  send:
-    input:
-      queue: {{name: outbound}}
-    processors:
-      - mapping: {{set: {{channel: sms}}}}
-    output:
-      file: {{path: {dir}/sent.jsonl}}
-      rate_limit: provider
-      max_in_flight: 16
-)",
-                     fmt::arg("dir", dir), fmt::arg("admin", o.admin), fmt::arg("rate", o.rate),
-                     fmt::arg("count", o.recipients));
+namespace json = boost::json;
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("cannot find a free port");
+  const int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
 }
 
-uint64_t counter(metrics::Registry& m, const char* name, const metrics::Labels& labels) {
-  return m.counter(name, "", labels).value();
+// provider-sim as a child that dies with us, even on kill -9.
+class SimulatorProcess {
+ public:
+  SimulatorProcess(int port, double mps, const std::string& log_path) {
+    const std::vector<std::string> args = {
+        "sluice", "provider-sim", "--address", fmt::format("127.0.0.1:{}", port), "--mps", fmt::format("{}", mps),
+        "--queue-size", "100000", "--max-concurrency", "1000", "--delivery-delay-ms", "1000", "--reorder", "0.05",
+        "--duplicates", "0.02"};
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (FILE* log = std::fopen(log_path.c_str(), "w")) {
+        ::dup2(fileno(log), STDOUT_FILENO);
+        ::dup2(fileno(log), STDERR_FILENO);
+      }
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execv("/proc/self/exe", argv.data());
+      ::_exit(127);
+    }
+  }
+  ~SimulatorProcess() {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+
+ private:
+  pid_t pid_;
+};
+
+void wait_until_listening(const std::string& url) {
+  for (int i = 0; i < 200; ++i) {
+    try {
+      if (admin_call(url, "", "GET", "/sim/stats").status == 200) return;
+    } catch (const std::runtime_error&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  throw std::runtime_error("provider-sim did not start; see its log in the data directory");
+}
+
+// The first alert that is not complete, if any: an interrupted demo.
+std::optional<std::string> unfinished_alert(const AlertOptions& api) {
+  const auto a = admin_call(api.admin, api.token, "GET", "/api/alerts");
+  for (const auto& alert : a.body.at("alerts").as_array()) {
+    const auto& r = alert.as_object();
+    if (r.at("terminal").to_number<int64_t>() < r.at("recipients").to_number<int64_t>())
+      return json::value_to<std::string>(r.at("id"));
+  }
+  return std::nullopt;
+}
+
+std::string generated_recipients(int n) {
+  std::string csv = "phone\n";
+  for (int i = 0; i < n; ++i) csv += fmt::format("+1555{:07d}\n", i);
+  return csv;
 }
 
 }  // namespace
 
 int demo_command(const DemoOptions& o) {
-  const std::string dir = (std::filesystem::temp_directory_path() / fmt::format("sluice-demo-{}", ::getpid())).string();
-  std::filesystem::remove_all(dir);
-  auto cfg = config::load_string(demo_config(o, dir), "<demo>", components::component_list());
+  const bool own_dir = o.data_dir.empty();
+  const std::string dir =
+      own_dir ? (std::filesystem::temp_directory_path() / fmt::format("sluice-demo-{}", ::getpid())).string()
+              : o.data_dir;
+  if (own_dir) std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+
+  std::optional<SimulatorProcess> sim;
+  std::string provider = o.provider;
+  if (provider.empty()) {
+    const int port = free_port();
+    provider = fmt::format("http://127.0.0.1:{}", port);
+    sim.emplace(port, std::max(100.0, 2 * o.rate), dir + "/provider-sim.log");
+    wait_until_listening(provider);
+  }
+  const std::string webhook = fmt::format("127.0.0.1:{}", free_port());
+  const std::map<std::string, std::string> env = {
+      {"SLUICE_DATA_DIR", dir},           {"SLUICE_ADMIN", o.admin},
+      {"SLUICE_LOG_LEVEL", "warn"},       {"SEND_RATE", fmt::format("{}", o.rate)},
+      {"TWILIO_BASE_URL", provider},      {"WEBHOOK_ADDRESS", webhook},
+      {"PUBLIC_URL", "http://" + webhook}};
+  // Only these: a demo must never pick up real Twilio credentials.
+  auto lookup = [&env](const std::string& name) -> std::optional<std::string> {
+    auto it = env.find(name);
+    return it == env.end() ? std::nullopt : std::optional(it->second);
+  };
+  auto cfg = config::load_string(kAlertDemoYaml, "examples/alert-demo.yaml", components::component_list(), lookup);
   if (!cfg) {
     std::cerr << cfg.error().to_string();
     return 1;
   }
   logging::setup(cfg->log_level, cfg->log_format);
   runtime::Engine engine(*cfg, components::component_list(), alerts::install_alert_api);
-  std::cout << fmt::format("sluice demo: {} messages -> durable queue -> rate-limited output at {}/s\n", o.recipients,
-                           o.rate)
-            << fmt::format("  data in {}; metrics at http://{}/metrics\n", dir, engine.admin_address());
   int code = 0;
   std::thread runner([&] { code = engine.run(); });
 
-  auto& m = engine.metrics();
-  const auto start = std::chrono::steady_clock::now();
-  const bool tty = ::isatty(STDOUT_FILENO);
-  uint64_t sent = 0, last_sent = 0;
-  auto last = start;
-  while (sent < static_cast<uint64_t>(o.recipients)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 250 : 1000));
-    const uint64_t queued = counter(m, "sluice_output_sent_total", {{"pipeline", "enqueue_alert"}, {"component", "queue"}});
-    sent = counter(m, "sluice_output_sent_total", {{"pipeline", "send"}, {"component", "file"}});
-    const auto now = std::chrono::steady_clock::now();
-    const double dt = std::chrono::duration<double>(now - last).count();
-    const double rate = dt > 0 ? static_cast<double>(sent - last_sent) / dt : 0;
-    last = now;
-    last_sent = sent;
-    std::cout << fmt::format("{}  enqueued {:>7}/{}  sent {:>7}/{}  {:>7.1f} msg/s{}", tty ? "\r" : "", queued,
-                             o.recipients, sent, o.recipients, rate, tty ? "" : "\n")
-              << std::flush;
+  AlertOptions api;
+  api.admin = "http://" + engine.admin_address();
+  api.body = "Emergency drill: this is a test alert from sluice.";
+  api.timeout = std::chrono::seconds(3600);
+  std::cout << fmt::format(
+      "sluice demo: one alert to {} recipients through provider-sim at {}/s\n"
+      "  dashboard  {}/\n  data       {}\n\n",
+      o.recipients, o.rate, api.admin, dir);
+  bool complete = false;
+  try {
+    std::string id;
+    if (auto resumed = unfinished_alert(api)) {
+      id = *resumed;
+      std::cout << "resuming unfinished alert " << id << "\n";
+    } else {
+      id = post_alert(api, generated_recipients(o.recipients));
+      std::cout << "alert " << id << " created\n";
+    }
+    complete = wait_for_alert(api, id, std::cout, ::isatty(STDOUT_FILENO));
+    const auto report = admin_call(api.admin, "", "GET", "/api/alerts/" + id).body.as_object();
+    std::cout << "\n";
+    print_report(report, std::cout);
+    const double achieved = report.at("send_rate").to_number<double>();
+    std::cout << fmt::format("  send rate   {:.1f} msg/s against a limit of {}/s ({:+.2f}%)\n", achieved, o.rate,
+                             100.0 * (achieved - o.rate) / o.rate);
+  } catch (const std::exception& e) {
+    std::cerr << "sluice demo: " << e.what() << "\n";
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  engine.request_stop();
+  if (!o.exit_when_done) {
+    std::cout << fmt::format("\nThe dashboard stays up at {}/ ; Ctrl-C to stop.\n", api.admin) << std::flush;
+  } else {
+    engine.request_stop();
+  }
   runner.join();
-  std::cout << fmt::format("\n\nsent {} messages in {:.2f}s: {:.1f} msg/s against a limit of {}/s\n", sent, seconds,
-                           static_cast<double>(sent) / seconds, o.rate);
-  std::filesystem::remove_all(dir);
-  return code;
+  if (own_dir) std::filesystem::remove_all(dir);
+  return complete ? code : 1;
 }
 
 }  // namespace sluice::cli

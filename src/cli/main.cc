@@ -26,10 +26,13 @@ int main(int argc, char** argv) {
   docs->add_option("topic", topic, "Component or section (config, pipeline, input, output, rate_limits)");
 
   sluice::cli::DemoOptions demo_opts;
-  auto* demo = app.add_subcommand("demo", "Run a self-contained demo: generate -> durable queue -> rate-limited output.");
+  auto* demo = app.add_subcommand("demo", "The alert story on one machine: provider-sim, queue, webhook, ledger, dashboard.");
   demo->add_option("--recipients", demo_opts.recipients, "Messages to send")->check(CLI::Range(1, 10'000'000))->capture_default_str();
   demo->add_option("--rate", demo_opts.rate, "Send rate per second")->check(CLI::Range(0.1, 1e7))->capture_default_str();
   demo->add_option("--admin", demo_opts.admin, "Admin address (host:port; port 0 picks one)")->capture_default_str();
+  demo->add_flag("--exit", demo_opts.exit_when_done, "Exit after the report instead of keeping the dashboard up");
+  demo->add_option("--data-dir", demo_opts.data_dir, "Keep data here; an interrupted demo resumes from it");
+  demo->add_option("--provider", demo_opts.provider, "Use this provider-sim (its defaults) instead of starting one");
 
   sluice::cli::AlertOptions alert_opts;
   if (const char* t = std::getenv("SLUICE_ADMIN_TOKEN")) alert_opts.token = t;

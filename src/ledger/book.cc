@@ -82,6 +82,8 @@ void Book::count_into(const Message& m, AlertStats& a) {
   ++a.messages;
   a.segments += m.segments;
   ++a.sends_per_second[second_of(m.send_ms)];
+  if (a.first_send_ms == 0 || m.send_ms < a.first_send_ms) a.first_send_ms = m.send_ms;
+  a.last_send_ms = std::max(a.last_send_ms, m.send_ms);
   if (sent_recipients_.insert(recipient_key(m.alert_id, m.recipient)).second) ++a.recipients_sent;
   if (m.sent_ms >= 0) a.to_sent_ms.push_back(std::max<int64_t>(0, m.sent_ms - m.send_ms));
   if (m.status == Status::delivered) {

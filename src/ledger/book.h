@@ -93,6 +93,7 @@ struct AlertStats {
   int64_t messages = 0;                           // provider messages (sends recorded)
   int64_t recipients_sent = 0;                    // distinct recipients with a recorded send
   int64_t segments = 0;
+  int64_t first_send_ms = 0, last_send_ms = 0;  // 0: no send yet
   std::map<std::string, int64_t> failures_by_code;  // failed / undelivered, by ErrorCode
   std::vector<int64_t> to_sent_ms;                  // per message, from send to first known sent
   std::vector<int64_t> to_delivered_ms;             // per delivered message, from send

@@ -35,6 +35,7 @@ struct AlertReport {
   int64_t terminal = 0;
   int64_t segments = 0;
   double delivered_percent = 0;  // of messages sent
+  double send_rate = 0;          // sends per second between the first and the last send
   std::map<std::string, int64_t> failures_by_code;
   Percentiles to_sent, to_delivered;
   std::vector<std::pair<int64_t, int64_t>> sends_per_second;       // unix second, count

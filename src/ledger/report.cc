@@ -48,6 +48,8 @@ AlertReport make_report(const AlertStats& a) {
   const int64_t delivered = a.by_status[static_cast<size_t>(Status::delivered)];
   r.delivered_percent = a.messages ? 100.0 * static_cast<double>(delivered) / static_cast<double>(a.messages) : 0;
   r.failures_by_code = a.failures_by_code;
+  if (a.messages > 1 && a.last_send_ms > a.first_send_ms)
+    r.send_rate = static_cast<double>(a.messages - 1) * 1000.0 / static_cast<double>(a.last_send_ms - a.first_send_ms);
   r.to_sent = percentiles(a.to_sent_ms);
   r.to_delivered = percentiles(a.to_delivered_ms);
   r.sends_per_second.assign(a.sends_per_second.begin(), a.sends_per_second.end());
@@ -71,6 +73,7 @@ boost::json::object to_json(const AlertReport& r) {
           {"segments", r.segments},
           {"by_status", std::move(by_status)},
           {"delivered_percent", r.delivered_percent},
+          {"send_rate", r.send_rate},
           {"failures_by_code", std::move(failures)},
           {"time_to_sent", to_json(r.to_sent)},
           {"time_to_delivered", to_json(r.to_delivered)},

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <random>
 #include <regex>
+#include <unordered_map>
 #include <thread>
 
 #include "connectors/twilio/segments.h"
@@ -63,6 +64,10 @@ class Simulator {
     std::smatch m;
     const std::string path = req.path;
     if (!std::regex_match(path, m, messages_path)) co_return twilio_error(404, 20404, "The requested resource was not found");
+    if (req.method == "GET") {
+      if (m[1].str() != o_.account_sid || !authorized(req)) co_return twilio_error(401, 20003, "Authenticate");
+      co_return HttpResponse::json(200, message_list());
+    }
     if (req.method != "POST") co_return twilio_error(405, 20004, "Method not allowed");
 
     struct InProgress {
@@ -74,8 +79,7 @@ class Simulator {
       count("rejected_20429");
       co_return twilio_error(429, 20429, "Too Many Requests");
     }
-    const std::string* auth = req.header("authorization");
-    if (m[1].str() != o_.account_sid || !auth || *auth != net::basic_auth(o_.account_sid, o_.auth_token)) {
+    if (m[1].str() != o_.account_sid || !authorized(req)) {
       count("rejected_20003");
       co_return twilio_error(401, 20003, "Authenticate");
     }
@@ -130,6 +134,7 @@ class Simulator {
       s.last_ns = now;
       ++counts_["queued"];
       sid = fmt::format("SM{:016x}{:016x}", rng_(), rng_());
+      messages_[sid] = {to, sender, "queued"};
     }
     const auto segments = connectors::twilio::count_segments(body);
     auto lifecycle = [this, sid, to, from = sender, callback, send_at]() { return deliver(sid, to, from, callback, send_at); };
@@ -193,7 +198,11 @@ class Simulator {
       status = "undelivered";
       error = "30003";  // unreachable handset
     }
-    count(status);
+    {
+      std::lock_guard lock(mu_);
+      ++counts_[status];
+      messages_[sid].status = status;
+    }
     if (!callback.empty()) co_await status_callback(callback, sid, to, from, status, error);
   }
 
@@ -238,6 +247,21 @@ class Simulator {
     }
   }
 
+  bool authorized(const HttpRequest& req) const {
+    const std::string* auth = req.header("authorization");
+    return auth && *auth == net::basic_auth(o_.account_sid, o_.auth_token);
+  }
+
+  // GET .../Messages.json: every message, as Twilio's list resource (one page).
+  std::string message_list() {
+    std::lock_guard lock(mu_);
+    boost::json::array list;
+    for (const auto& [sid, msg] : messages_)
+      list.push_back({{"sid", sid}, {"to", msg.to}, {"from", msg.from}, {"status", msg.status}});
+    const auto n = static_cast<int64_t>(list.size());
+    return boost::json::serialize(boost::json::object{{"messages", std::move(list)}, {"page", 0}, {"page_size", n}});
+  }
+
   std::string stats() {
     std::lock_guard lock(mu_);
     boost::json::object counts;
@@ -262,6 +286,10 @@ class Simulator {
   std::mt19937_64 rng_;
   std::map<std::string, Sender> senders_;
   std::map<std::string, int64_t> counts_;
+  struct SentMessage {
+    std::string to, from, status;
+  };
+  std::unordered_map<std::string, SentMessage> messages_;  // by sid
   std::atomic<int64_t> in_progress_{0};
 };
 

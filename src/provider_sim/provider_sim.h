@@ -6,6 +6,7 @@
 // account's concurrent requests (429/20429), injects latency, 5xx and 429s,
 // and posts signed status callbacks (sent, then delivered / undelivered /
 // failed), optionally reordered and duplicated, retrying failed ones.
+// GET .../Messages.json lists every message (sid, to, from, status).
 // GET /sim/stats reports what happened, including the most sends it accepted
 // from one sender in any one-second window. Deterministic with a seed.
 

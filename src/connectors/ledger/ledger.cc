@@ -81,11 +81,12 @@ class LedgerOutput final : public runtime::Output {
         continue;
       }
       if (sends_) {
+        const std::string* sent_at = m.meta().find("twilio_sent_at");
         sends.push_back({.alert_id = render_or_empty(alert_id_, m),
                          .recipient = render_or_empty(recipient_, m),
                          .sid = std::move(sid),
                          .status = ledger::parse_status(render_or_empty(status_, m)).value_or(ledger::Status::queued),
-                         .at_ms = now,
+                         .at_ms = sent_at ? to_int(*sent_at, now) : now,
                          .segments = to_int(render_or_empty(segments_, m), 1)});
       } else {
         const std::string* received = m.meta().find("received_at");

@@ -7,6 +7,7 @@
 #include "connectors/http/response_outcome.h"
 #include "connectors/twilio/segments.h"
 #include "connectors/twilio/twilio.h"
+#include "core/clock.h"
 #include "net/form.h"
 #include "net/http_client.h"
 #include "runtime/component.h"
@@ -93,6 +94,7 @@ class TwilioOutput final : public runtime::MessageOutput {
       m.meta().set("twilio_sid", field("sid"));
       m.meta().set("twilio_status", field("status"));
       m.meta().set("twilio_segments", field("num_segments"));
+      m.meta().set("twilio_sent_at", std::to_string(core::unix_ms()));  // when the provider took it
       co_return WriteOutcome::ok();
     }
     const std::string code = field("code");
@@ -124,7 +126,7 @@ config::ComponentSpec twilio_output_spec() {
       .summary =
           "Sends each message as an SMS through Twilio's Messages API (POST {base_url}/2010-04-01/Accounts/"
           "{account_sid}/Messages.json, HTTP Basic auth). On 201 the message gets metadata twilio_sid, "
-          "twilio_status and twilio_segments. 429 (20429), 5xx, timeouts, 21611 and 30001 are retried with "
+          "twilio_status, twilio_segments and twilio_sent_at (unix ms). 429 (20429), 5xx, timeouts, 21611 and 30001 are retried with "
           "backoff, honouring Retry-After; any other 4xx (e.g. 21211 invalid number) fails for good and goes to "
           "the dead letter with the code and message (metadata twilio_error_code). Point base_url at "
           "`sluice provider-sim` to test without Twilio.",
