@@ -18,6 +18,7 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -105,6 +106,18 @@ std::optional<std::string> unfinished_alert(const AlertOptions& api) {
   return std::nullopt;
 }
 
+// The webhook's address, kept in the data directory: messages sent before
+// an interruption carry it as their status callback URL, so a resumed demo
+// must listen there again.
+std::string webhook_address(const std::string& dir) {
+  const std::string path = dir + "/demo-webhook-address";
+  std::string address;
+  if (std::ifstream in(path); in >> address) return address;
+  address = fmt::format("127.0.0.1:{}", free_port());
+  std::ofstream(path) << address << "\n";
+  return address;
+}
+
 std::string generated_recipients(int n) {
   std::string csv = "phone\n";
   for (int i = 0; i < n; ++i) csv += fmt::format("+1555{:07d}\n", i);
@@ -129,7 +142,7 @@ int demo_command(const DemoOptions& o) {
     sim.emplace(port, std::max(100.0, 2 * o.rate), dir + "/provider-sim.log");
     wait_until_listening(provider);
   }
-  const std::string webhook = fmt::format("127.0.0.1:{}", free_port());
+  const std::string webhook = webhook_address(dir);
   const std::map<std::string, std::string> env = {
       {"SLUICE_DATA_DIR", dir},           {"SLUICE_ADMIN", o.admin},
       {"SLUICE_LOG_LEVEL", "warn"},       {"SEND_RATE", fmt::format("{}", o.rate)},
