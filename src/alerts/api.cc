@@ -7,6 +7,7 @@
 #include <random>
 
 #include "admin/server.h"
+#include "alerts/dashboard_html.h"
 #include "alerts/recipients.h"
 #include "async/blocking.h"
 #include "config/config.h"
@@ -122,6 +123,16 @@ class AlertApi {
 }  // namespace
 
 void install_alert_api(admin::Server& server, runtime::BuildContext& ctx) {
+  server.route("GET", "/", [](const Request&) {
+    Response r{200, "text/html; charset=utf-8", kDashboardHtml, {}};
+    // Everything is inline and same-origin: the page works offline and
+    // loads nothing from anywhere else.
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                           "connect-src 'self'; img-src 'self' data:");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return r;
+  });
   const auto& cfg = ctx.config().alerts;
   if (cfg.queue.empty()) return;
   auto api = std::make_shared<AlertApi>(cfg, connectors::shared_ledger(ctx), connectors::shared_queue_store(ctx));

@@ -1,5 +1,7 @@
 #pragma once
-// The alert API on the admin server, when the config has `alerts: {queue}`:
+// The dashboard at GET / (one page, embedded; it polls the API below every
+// second), and the alert API on the admin server when the config has
+// `alerts: {queue}`:
 //   POST /api/alerts       {"body", "recipients": [...] or CSV text, "from"?}
 //                          -> 201 {"id", "recipients", "duplicates_removed"}
 //   GET  /api/alerts       every alert's report, newest first
