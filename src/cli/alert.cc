@@ -115,7 +115,8 @@ bool wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& 
     const std::string line = fmt::format(
         "sent {}/{}  delivered {}  failed {}  undelivered {}  {:.0f} msg/s  {}", sent, total, count(r, "delivered"),
         count(r, "failed"), count(r, "undelivered"), rate,
-        sent < total ? (rate > 0 ? fmt::format("ETA {:.0f}s", eta) : "ETA -") : "waiting for final statuses");
+        done ? std::string("done")
+             : sent < total ? (rate > 0 ? fmt::format("ETA {:.0f}s", eta) : "ETA -") : "waiting for final statuses");
     if (tty) {
       out << fmt::format("\r[{}] {:3.0f}%  {}\x1b[K", bar(total ? static_cast<double>(final) / total : 0, 30),
                          total ? 100.0 * static_cast<double>(final) / total : 0, line)

@@ -61,6 +61,9 @@ def test_ledger_counts_equal_the_providers_with_reordered_and_duplicate_callback
     assert s.metric("sluice_ledger_sends_recorded_total") == n
     assert s.metric("sluice_ledger_duplicates_ignored_total") > 0, "the provider sent duplicates"
     assert s.metric("sluice_ledger_stale_ignored_total") > 0, "the provider reordered a message's callbacks"
+    early = s.metric("sluice_ledger_early_callbacks_total")
+    assert early > 0 and s.metric("sluice_ledger_early_reconciled_total") == early, "every early callback reconciled"
+    assert s.metric("sluice_ledger_statuses_applied_total") >= n
     assert s.metric("sluice_pipeline_nacked_total") == 0
     assert s.metric("sluice_queue_depth", queue="statuses.dead") == 0
     assert s.stop() == 0
