@@ -116,16 +116,16 @@ TEST_F(StoreTest, RejectedGoesStraightToDead) {
 // not, or a row enqueued after the queue drained hides below what the
 // reader has already loaded and is not delivered until a restart.
 TEST_F(StoreTest, RowEnqueuedAfterTheQueueDrainedIsDelivered) {
+  // Declared before the store, so it outlives the store's thread, which
+  // may still be signalling it after the reader's run() returned.
+  boost::asio::io_context reader_io;
   Store s(dir_.string());
   enqueue(s, "q", batch_of(1, "first"));
   dequeue(s, "q").resolve_all(core::AckStatus::delivered);
   wait_depth(s, "q", 0);
   enqueue(s, "q", batch_of(1, "second"));
   std::promise<core::Batch> got;
-  std::thread reader([&] {
-    boost::asio::io_context io;
-    got.set_value(run_awaitable(io, s.dequeue("q", {})));
-  });
+  std::thread reader([&] { got.set_value(run_awaitable(reader_io, s.dequeue("q", {}))); });
   auto future = got.get_future();
   const bool served = future.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
   if (!served) s.close_readers("q");  // unblock the reader
