@@ -31,6 +31,15 @@ struct TwilioCheck {
 // How a request that waits for its message's outcome ends.
 enum class Outcome : uint8_t { delivered, errored, rejected, timed_out };
 
+Outcome outcome_of(core::AckStatus s) {
+  switch (s) {
+    case core::AckStatus::delivered: return Outcome::delivered;
+    case core::AckStatus::errored: return Outcome::errored;
+    case core::AckStatus::rejected: return Outcome::rejected;
+  }
+  return Outcome::errored;
+}
+
 // One request waiting: for the message's ack, or for response_timeout,
 // whichever comes first. Shared by the ack callback (any thread) and the
 // timer; `answered` makes sure the request is resumed exactly once.
@@ -207,7 +216,7 @@ class HttpServerInput final : public runtime::Input {
       if (!ec) finish(Outcome::timed_out);
     });
     m.set_ack(core::AckHandle::make([pending, finish](core::AckStatus s) {
-      finish(static_cast<Outcome>(s));
+      finish(outcome_of(s));
       pending->timer.cancel();
     }));
     if (pending->durable) m.ack().state()->follow_delivery(pending->durable);
