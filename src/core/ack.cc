@@ -2,6 +2,8 @@
 
 #include "core/clock.h"
 
+#include <utility>
+
 namespace sluice::core {
 
 const char* to_string(AckStatus s) {
@@ -36,12 +38,17 @@ void AckState::observe(std::shared_ptr<AckObserver> observer, uint64_t messages)
   observer_->on_created(messages);
 }
 
+// Each operation leaves this handle in its final state before the old
+// state is let go: letting go of the last holder runs the source's callback,
+// and that callback may free the object that owns this handle (an HTTP
+// request's coroutine frame, say). Nothing touches *this after that.
+
 AckHandle& AckHandle::operator=(const AckHandle& other) {
   if (this != &other) {
-    release();
+    AckHandle old(std::move(*this));
     state_ = other.state_;
     outcome_ = AckStatus::errored;
-  }
+  }  // `old` goes here
   return *this;
 }
 
@@ -50,10 +57,10 @@ AckHandle::AckHandle(AckHandle&& other) noexcept
 
 AckHandle& AckHandle::operator=(AckHandle&& other) noexcept {
   if (this != &other) {
-    release();
+    AckHandle old(std::move(*this));
     state_ = std::move(other.state_);
     outcome_ = other.outcome_;
-  }
+  }  // `old` goes here
   return *this;
 }
 
@@ -64,9 +71,8 @@ void AckHandle::resolve(AckStatus s) {
 
 void AckHandle::release() {
   if (!state_) return;
-  state_->merge(outcome_);
-  state_.reset();
-  outcome_ = AckStatus::errored;
-}
+  std::shared_ptr<AckState> state = std::move(state_);
+  state->merge(std::exchange(outcome_, AckStatus::errored));
+}  // `state` goes here
 
 }  // namespace sluice::core

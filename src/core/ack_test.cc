@@ -94,6 +94,34 @@ struct CountingObserver : AckObserver {
   void on_finished(AckStatus, int64_t, uint64_t n) override { finished += static_cast<int>(n); }
 };
 
+// The source's callback may free whatever owns the last handle (the HTTP
+// input's request frame does): letting go must not touch the handle after
+// the callback ran. ASan reports the use after free if it does.
+TEST(Ack, CallbackMayFreeTheOwnerOfTheLastHandle) {
+  struct Owner {
+    AckHandle handle;
+  };
+  for (int how = 0; how < 4; ++how) {
+    auto* owner = new Owner;
+    bool freed = false;
+    owner->handle = AckHandle::make([&owner, &freed](AckStatus) {
+      delete owner;
+      freed = true;
+    });
+    switch (how) {
+      case 0: owner->handle = AckHandle{}; break;  // move-assigned over
+      case 1: owner->handle.resolve(AckStatus::delivered); break;
+      case 2: {
+        const AckHandle empty;
+        owner->handle = empty;  // copy-assigned over
+        break;
+      }
+      case 3: owner->handle = AckHandle::make(); break;
+    }
+    EXPECT_TRUE(freed) << "case " << how;
+  }
+}
+
 TEST(Ack, ObserverSeesCreationAndFinish) {
   auto obs = std::make_shared<CountingObserver>();
   {
