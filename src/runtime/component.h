@@ -39,16 +39,29 @@ namespace sluice::runtime {
 template <class T>
 using Task = boost::asio::awaitable<T>;
 
+// Lifecycle, in the order the pipeline calls it:
+//   start()  once, awaited before the first read(): background work such as
+//            heartbeats, lease reapers or an ack flusher (AckBatcher::run).
+//   read()   by `concurrency` readers at once, until it fails with
+//            end_of_input or closed.
+//   close()  from any thread, on shutdown: a pending read() and every later
+//            one end promptly with Errc::closed (cancel long polls).
+//   drain()  once, after every output of the pipeline finished and before
+//            the io_context stops: flush the last acknowledgements (a final
+//            batched delete or multiple-ack). The engine's shutdown deadline
+//            bounds it; acks still pending when it is cut off are redelivered.
+// Destroyed after the io_context destroyed its pending work, so a message
+// nacked by that destruction may still reach the input's ack callback.
 class Input {
  public:
   virtual ~Input() = default;
+  virtual Task<void> start() { co_return; }
   // The next batch. Errc::end_of_input when a finite input is exhausted,
   // Errc::closed once close() was called; other errors are logged and the
   // read retried after a pause.
   virtual Task<core::Result<core::Batch>> read() = 0;
-  // Stops reading: a pending read and all later ones end with Errc::closed.
-  // Called from any thread.
   virtual void close() = 0;
+  virtual Task<void> drain() { co_return; }
 };
 
 // A message a processor could not handle, with why.

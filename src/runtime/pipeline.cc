@@ -183,11 +183,23 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl> {
     co_await first.deliver_dead_letter(std::move(dl));
   }
 
+  // Every output finished: the input flushes its last acks, then the
+  // pipeline is done.
   void output_done() {
-    if (--outputs_left == 0) {
-      state = 3;
-      if (on_done) on_done();
-    }
+    if (--outputs_left == 0) spawn(io, [self = shared_from_this()] { return self->drain(); });
+  }
+
+  Task<void> drain() {
+    co_await input->drain();
+    state = 3;
+    if (on_done) on_done();
+  }
+
+  Task<void> start_input() {
+    co_await input->start();
+    readers_left = static_cast<int>(cfg.input.concurrency);
+    for (int64_t i = 0; i < cfg.input.concurrency; ++i)
+      spawn(io, [self = shared_from_this()] { return self->reader(); });
   }
 };
 
@@ -212,8 +224,7 @@ void Pipeline::start(std::function<void()> on_done) {
   }
   s.workers_left = s.workers;
   for (int i = 0; i < s.workers; ++i) spawn(s.io, [self = impl_] { return self->worker(); });
-  s.readers_left = static_cast<int>(s.cfg.input.concurrency);
-  for (int64_t i = 0; i < s.cfg.input.concurrency; ++i) spawn(s.io, [self = impl_] { return self->reader(); });
+  spawn(s.io, [self = impl_] { return self->start_input(); });
 }
 
 void Pipeline::stop() {

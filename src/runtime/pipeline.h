@@ -4,8 +4,9 @@
 // the source is acked only when every copy is resolved).
 //
 // Lifecycle: built (components constructed, ConfigError on bad settings);
-// start(); runs until its input is exhausted or stop() closes it; then
-// drains and calls `on_done` once. Destroying a pipeline whose coroutines
+// start() awaits Input::start, then spawns the readers; runs until its input
+// is exhausted or stop() closes it; the stages drain in order, then
+// Input::drain flushes the input's last acks, then `on_done` runs once. Destroying a pipeline whose coroutines
 // were cut off resolves their messages as errored (nacked).
 // Threads: start/stop from any thread; coroutines on the engine's threads.
 

@@ -31,6 +31,7 @@ runtime::Task<core::Result<core::Batch>> LineInput::read() {
   core::Batch b;
   b.messages.reserve(chunk.lines.size());
   for (auto& l : chunk.lines) b.messages.emplace_back(std::move(l));
+  if (b.empty() && chunk.cancelled) co_return core::fail(core::Errc::closed);
   if (b.empty() && eof_) co_return core::fail(core::Errc::end_of_input);
   co_return b;
 }

@@ -18,7 +18,11 @@ class LineInput final : public runtime::Input {
   LineInput(std::unique_ptr<LineReader> reader, std::string name, bool json, size_t batch,
             metrics::Counter& invalid);
   runtime::Task<core::Result<core::Batch>> read() override;
-  void close() override { closed_ = true; }
+  // Ends a read that waits for data (a pipe with no writer yet) at once.
+  void close() override {
+    closed_ = true;
+    reader_->cancel();
+  }
 
  private:
   std::mutex mu_;  // one blocking read at a time

@@ -2,16 +2,26 @@
 
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 
 namespace sluice::connectors {
 
-LineReader::LineReader(int fd, bool owns_fd, size_t max_line) : fd_(fd), owns_(owns_fd), max_line_(max_line) {}
+LineReader::LineReader(int fd, bool owns_fd, size_t max_line)
+    : fd_(fd), cancel_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), owns_(owns_fd), max_line_(max_line) {}
 
 LineReader::~LineReader() {
   if (owns_ && fd_ >= 0) ::close(fd_);
+  if (cancel_fd_ >= 0) ::close(cancel_fd_);
+}
+
+void LineReader::cancel() {
+  const uint64_t one = 1;
+  if (cancel_fd_ >= 0) [[maybe_unused]] auto n = ::write(cancel_fd_, &one, sizeof one);
 }
 
 bool LineReader::fill() {
@@ -21,6 +31,12 @@ bool LineReader::fill() {
   }
   char tmp[64 * 1024];
   for (;;) {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {cancel_fd_, POLLIN, 0}};
+    if (::poll(fds, cancel_fd_ >= 0 ? 2 : 1, -1) < 0 && errno == EINTR) continue;
+    if (fds[1].revents & POLLIN) {
+      cancelled_ = eof_ = true;
+      return false;
+    }
     ssize_t n = ::read(fd_, tmp, sizeof tmp);
     if (n > 0) {
       buf_.append(tmp, static_cast<size_t>(n));
@@ -53,7 +69,8 @@ LineReader::Chunk LineReader::read(size_t max_lines, bool json) {
         if (pos_ < buf_.size() && !skipping_) {  // last line without a newline
           nl = buf_.size();
         } else {
-          c.eof = true;
+          c.eof = !cancelled_;
+          c.cancelled = cancelled_;
           c.read_errno = errno_;
           break;
         }

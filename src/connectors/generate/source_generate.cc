@@ -82,10 +82,16 @@ class GenerateInput final : public runtime::Input {
     }
     if (bucket_) {
       const int64_t wait = bucket_->reserve(static_cast<double>(n));
-      if (wait > 0) {
-        asio::steady_timer timer(io_, std::chrono::nanoseconds(wait));
+      // Waited in slices, so that close() (from any thread) ends the wait
+      // within kCloseLatency without touching this coroutine's timer.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(wait);
+      asio::steady_timer timer(io_);
+      for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now()) {
+        if (closed_) co_return core::fail(core::Errc::closed);
+        timer.expires_after(std::min<std::chrono::steady_clock::duration>(until - now, kCloseLatency));
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       }
+      if (closed_) co_return core::fail(core::Errc::closed);
     }
     thread_local std::mt19937_64 rng{std::random_device{}()};
     GenerateFunctions fns;
@@ -106,6 +112,7 @@ class GenerateInput final : public runtime::Input {
   void close() override { closed_ = true; }
 
  private:
+  static constexpr std::chrono::milliseconds kCloseLatency{100};
   asio::io_context& io_;
   tmpl::Template template_;
   uint64_t count_;

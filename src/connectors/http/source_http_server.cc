@@ -94,7 +94,13 @@ class HttpServerInput final : public runtime::Input {
     } catch (const std::runtime_error& e) {
       throw v.error("address", e.what());
     }
+  }
+
+  // Bound at build time (a taken port is a config error); accepting starts
+  // with the pipeline.
+  runtime::Task<void> start() override {
     server_->start();
+    co_return;
   }
 
   ~HttpServerInput() override { server_->stop(); }

@@ -1,11 +1,14 @@
 #include "connectors/queue/queue.h"
 
+#include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
 #include "config/config.h"
 #include "connectors/queue/store.h"
 #include "metrics/metrics.h"
+#include "runtime/ack_batcher.h"
 #include "runtime/component.h"
+#include "runtime/spawn.h"
 
 namespace sluice::connectors {
 
@@ -31,14 +34,27 @@ void export_depth(runtime::BuildContext& ctx, const std::shared_ptr<Store>& stor
 
 config::Field name_field() { return {.name = "name", .doc = "Queue name.", .required = true}; }
 
+// Acks go through an AckBatcher: the store commits each flush's deletes in
+// one transaction, and drain() hands over the last ones before the engine
+// stops.
 class QueueInput final : public runtime::Input {
  public:
-  QueueInput(std::shared_ptr<Store> store, std::string name, queue::DequeueOptions options)
-      : store_(std::move(store)), name_(std::move(name)), options_(options) {}
+  QueueInput(boost::asio::io_context& io, std::shared_ptr<Store> store, std::string name,
+             queue::DequeueOptions options)
+      : store_(std::move(store)),
+        name_(std::move(name)),
+        options_(options),
+        acks_(io, kAckBatch, kAckAge, [this](Acks::Groups g) { return settle(std::move(g)); }) {}
+  ~QueueInput() override { settle_now(acks_.take()); }  // nacks from the engine's teardown
 
+  runtime::Task<void> start() override {
+    auto ex = co_await boost::asio::this_coro::executor;
+    runtime::spawn(ex, [this] { return acks_.run(); });
+  }
   runtime::Task<core::Result<core::Batch>> read() override {
     if (closed_) co_return core::fail(core::Errc::closed);
-    core::Batch b = co_await store_->dequeue(name_, options_);
+    Store::AckFor ack_for = [this](int64_t id) { return acks_.handle(id); };
+    core::Batch b = co_await store_->dequeue(name_, options_, std::move(ack_for));
     if (b.empty()) co_return core::fail(core::Errc::closed);
     co_return b;
   }
@@ -46,12 +62,28 @@ class QueueInput final : public runtime::Input {
     closed_ = true;
     store_->close_readers(name_);
   }
+  runtime::Task<void> drain() override { co_await acks_.drain(); }
 
  private:
+  using Acks = runtime::AckBatcher<int64_t>;
+  static constexpr size_t kAckBatch = 1000;
+  static constexpr core::Nanos kAckAge = std::chrono::milliseconds(2);
+
+  runtime::Task<void> settle(Acks::Groups g) {
+    settle_now(std::move(g));
+    co_return;
+  }
+  void settle_now(Acks::Groups g) {
+    store_->settle(name_, g.delivered, core::AckStatus::delivered);
+    store_->settle(name_, g.errored, core::AckStatus::errored);
+    store_->settle(name_, g.rejected, core::AckStatus::rejected);
+  }
+
   std::shared_ptr<Store> store_;
   std::string name_;
   queue::DequeueOptions options_;
   std::atomic<bool> closed_{false};
+  Acks acks_;
 };
 
 class QueueOutput final : public runtime::Output {
@@ -105,7 +137,7 @@ config::ComponentSpec queue_input_spec() {
         o.max = static_cast<size_t>(v.integer("batch_size"));
         o.visibility_timeout = v.duration("visibility_timeout");
         o.max_deliveries = v.integer("max_deliveries");
-        return std::make_unique<QueueInput>(open_store(v, ctx), v.str("name"), o);
+        return std::make_unique<QueueInput>(ctx.io(), open_store(v, ctx), v.str("name"), o);
       },
   };
 }

@@ -56,6 +56,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   };
   struct Waiter {
     DequeueOptions options;
+    AckFor ack_for;
     std::function<void(core::Batch)> complete;
   };
   struct QueueState {
@@ -219,8 +220,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
                   std::vector<Failure>& failures) {
     Lease lease = std::move(it->second);
     q->leased.erase(it);
-    // Shutting down: not the message's fault, and it is redelivered on restart.
-    if (stopping || q->readers_closed) return;
+    // Cut off by shutdown: not the message's fault, and it is redelivered on
+    // restart. A rejection is a verdict on the message and stands.
+    if (!permanent && (stopping || q->readers_closed)) return;
     const int64_t failed = lease.row.failed + 1;
     const int64_t max = lease.options.max_deliveries;
     const bool dead = permanent || (max > 0 && failed >= max);
@@ -354,7 +356,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       while (!q.waiters.empty() && !q.ready.empty()) {
         Waiter w = std::move(q.waiters.front());
         q.waiters.pop_front();
-        w.complete(lease(q, w.options));
+        w.complete(lease(q, w.options, w.ack_for));
       }
     }
   }
@@ -376,10 +378,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // Leases up to options.max ready rows as a batch. Caller holds mu.
-  core::Batch lease(QueueState& q, const DequeueOptions& options) {
+  core::Batch lease(QueueState& q, const DequeueOptions& options, const AckFor& ack_for) {
     core::Batch batch;
     const int64_t deadline = now_ns() + options.visibility_timeout.count();
-    std::weak_ptr<Impl> weak = weak_from_this();
     while (!q.ready.empty() && batch.size() < options.max) {
       Row row = std::move(q.ready.front());
       q.ready.pop_front();
@@ -387,10 +388,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       apply_metadata(row.metadata, m.meta());
       m.meta().set("delivery_count", std::to_string(row.failed + 1));
       const int64_t id = row.id;
-      QueueState* qs = &q;
-      m.set_ack(core::AckHandle::make([weak, qs, id](core::AckStatus status) {
-        if (auto self = weak.lock()) self->post_ack(qs, id, status);
-      }));
+      m.set_ack(ack_for(id));
       batch.messages.push_back(std::move(m));
       q.leased.emplace(id, Lease{std::move(row), deadline, options});
     }
@@ -405,10 +403,13 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     q.waiters.clear();
   }
 
-  void post_ack(QueueState* q, int64_t id, core::AckStatus status) {
+  void post_acks(const std::string& queue, const std::vector<int64_t>& ids, core::AckStatus status) {
+    if (ids.empty()) return;
     std::lock_guard lock(mu);
-    acks.push_back({q, id, status});
-    if (acks.size() == 1) cv.notify_one();
+    const bool was_empty = acks.empty();
+    QueueState* q = &state(queue);
+    for (int64_t id : ids) acks.push_back({q, id, status});
+    if (was_empty) cv.notify_one();
   }
 };
 
@@ -452,8 +453,23 @@ boost::asio::awaitable<core::Result<void>> Store::enqueue(const std::string& que
 }
 
 boost::asio::awaitable<core::Batch> Store::dequeue(const std::string& queue, DequeueOptions options) {
+  std::weak_ptr<Impl> weak = impl_;
+  AckFor direct = [weak, queue](int64_t id) {
+    return core::AckHandle::make([weak, queue, id](core::AckStatus status) {
+      if (auto impl = weak.lock()) impl->post_acks(queue, {id}, status);
+    });
+  };
+  co_return co_await dequeue(queue, options, std::move(direct));
+}
+
+void Store::settle(const std::string& queue, const std::vector<int64_t>& ids, core::AckStatus status) {
+  impl_->post_acks(queue, ids, status);
+}
+
+boost::asio::awaitable<core::Batch> Store::dequeue(const std::string& queue, DequeueOptions options,
+                                                   AckFor ack_for) {
   auto impl = impl_;
-  auto start = [impl, &queue, options](std::function<void(core::Batch)> done) {
+  auto start = [impl, &queue, options, &ack_for](std::function<void(core::Batch)> done) {
         std::lock_guard lock(impl->mu);
         auto& q = impl->state(queue);
         if (q.readers_closed) {
@@ -461,10 +477,10 @@ boost::asio::awaitable<core::Batch> Store::dequeue(const std::string& queue, Deq
           return;
         }
         if (!q.ready.empty() && q.waiters.empty()) {
-          done(impl->lease(q, options));
+          done(impl->lease(q, options, ack_for));
           return;
         }
-        q.waiters.push_back({options, std::move(done)});
+        q.waiters.push_back({options, std::move(ack_for), std::move(done)});
         impl->cv.notify_one();
   };
   co_return co_await async::await_callback<core::Batch>(std::move(start));  // named: see async/blocking.h
@@ -480,7 +496,5 @@ int64_t Store::depth(const std::string& queue) const {
   auto it = impl_->queues.find(queue);
   return it == impl_->queues.end() ? 0 : it->second.depth;
 }
-
-const std::string& Store::path() const { return impl_->path; }
 
 }  // namespace sluice::connectors::queue

@@ -55,17 +55,27 @@ class Store {
 
   // Durably appends the batch's payloads and metadata to `queue`.
   boost::asio::awaitable<core::Result<void>> enqueue(const std::string& queue, const core::Batch& batch);
+  // Makes the ack of the leased row `id`; its final status must reach
+  // settle() (the queue input routes it through a runtime::AckBatcher).
+  using AckFor = std::function<core::AckHandle(int64_t id)>;
+
   // Waits until `queue` has messages (or close_readers() is called) and
-  // leases up to options.max of them; each carries an ack handle. An empty
-  // batch means the queue's readers were closed.
+  // leases up to options.max of them, each with the ack `ack_for` makes. An
+  // empty batch means the queue's readers were closed.
+  boost::asio::awaitable<core::Batch> dequeue(const std::string& queue, DequeueOptions options, AckFor ack_for);
+  // The same, with acks that settle one row each, at once.
   boost::asio::awaitable<core::Batch> dequeue(const std::string& queue, DequeueOptions options);
+  // Applies final statuses of leased rows: delivered deletes them, errored
+  // delivers them again (counting a failed delivery), rejected moves them to
+  // `<queue>.dead`. Committed by the database thread with whatever else is
+  // pending; returns at once.
+  void settle(const std::string& queue, const std::vector<int64_t>& ids, core::AckStatus status);
   // Wakes every waiting dequeue of `queue` with an empty batch; later ones
   // return at once. Failed deliveries from then on are not counted (shutdown).
   void close_readers(const std::string& queue);
 
   // Rows in `queue` not yet acknowledged (ready, leased or on disk).
   int64_t depth(const std::string& queue) const;
-  const std::string& path() const;
 
  private:
   struct Impl;
