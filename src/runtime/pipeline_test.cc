@@ -14,7 +14,9 @@
 #include "config/config.h"
 #include "logging/log.h"
 #include "runtime/component.h"
+#include "runtime/ack_batcher.h"
 #include "runtime/engine.h"
+#include "runtime/spawn.h"
 
 namespace sluice::runtime {
 namespace {
@@ -75,6 +77,52 @@ class TestSource final : public Input {
   bool forever_;
   std::chrono::nanoseconds pause_;
   int64_t next_ = 0;  // read() calls are sequential with concurrency 1
+  std::atomic<bool> closed_{false};
+};
+
+// Emits messages forever, acknowledged through an AckBatcher whose bounds
+// are never reached (an hour, a million): only drain() can flush its acks.
+class BatchedAckSource final : public Input {
+ public:
+  explicit BatchedAckSource(boost::asio::io_context& io)
+      : acks_(io, 1'000'000, std::chrono::hours(1), [](AckBatcher<std::string>::Groups g) -> Task<void> {
+          std::lock_guard lock(world->mu);
+          for (auto* group : {&g.delivered, &g.errored, &g.rejected}) {
+            const auto status = group == &g.delivered ? core::AckStatus::delivered
+                                : group == &g.errored ? core::AckStatus::errored
+                                                      : core::AckStatus::rejected;
+            for (const auto& p : *group) {
+              world->acks[p] = status;
+              --world->outstanding;
+            }
+          }
+          co_return;
+        }) {}
+  Task<void> start() override {
+    auto ex = co_await boost::asio::this_coro::executor;
+    spawn(ex, [this] { return acks_.run(); });
+  }
+  Task<core::Result<core::Batch>> read() override {
+    if (closed_) co_return core::fail(core::Errc::closed);
+    core::Batch b;
+    for (int i = 0; i < 5; ++i) {
+      std::string p = "m" + std::to_string(next_++);
+      {
+        std::lock_guard lock(world->mu);
+        ++world->outstanding;
+      }
+      core::Message m(p);
+      m.set_ack(acks_.handle(p));
+      b.messages.push_back(std::move(m));
+    }
+    co_return b;
+  }
+  void close() override { closed_ = true; }
+  Task<void> drain() override { co_await acks_.drain(); }
+
+ private:
+  AckBatcher<std::string> acks_;
+  int64_t next_ = 0;
   std::atomic<bool> closed_{false};
 };
 
@@ -139,6 +187,11 @@ const config::Registry& test_registry() {
                         {.name = "pause", .type = Type::duration, .default_value = "0s"}},
              .make_input = [](const config::Values& v, BuildContext&) -> std::unique_ptr<Input> {
                return std::make_unique<TestSource>(v);
+             }});
+    reg.add({.name = "batched_ack_source",
+             .kind = config::Kind::input,
+             .make_input = [](const config::Values&, BuildContext& ctx) -> std::unique_ptr<Input> {
+               return std::make_unique<BatchedAckSource>(ctx.io());
              }});
     reg.add({.name = "test_output",
              .kind = config::Kind::output,
@@ -312,6 +365,22 @@ TEST_F(PipelineTest, ShutdownDrainsInFlightWork) {
   EXPECT_EQ(w.outstanding, 0);
   EXPECT_EQ(count_acks(core::AckStatus::delivered), static_cast<int>(w.acks.size()));
   EXPECT_EQ(w.seen["a"].size(), w.acks.size());
+}
+
+// A clean stop flushes an input's batched acks: Input::drain runs after the
+// outputs finished and before the engine stops its io_context.
+TEST_F(PipelineTest, CleanStopFlushesBatchedAcks) {
+  run(R"(
+    input: {batched_ack_source: {}}
+    output:
+      test_output: {name: a, delay: 2ms}
+      max_in_flight: 4
+)",
+      std::chrono::milliseconds(300));
+  ASSERT_GT(w.seen["a"].size(), 0u);
+  EXPECT_EQ(w.outstanding, 0) << "acks of messages read were never flushed to the source";
+  EXPECT_EQ(count_acks(core::AckStatus::delivered), static_cast<int>(w.seen["a"].size()));
+  EXPECT_EQ(w.acks.size(), w.seen["a"].size()) << "every message written is acknowledged once, and only those";
 }
 
 }  // namespace

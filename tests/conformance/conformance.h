@@ -18,8 +18,11 @@
 //   transient peer failures are `retry`, permanent ones `reject` with a
 //   reason, entry by entry in one batch; after close() the peer has
 //   everything confirmed, and nothing was written twice.
-// kill -9 of a durable input is checked on the real binary
-// (tests/engine/test_conformance.py).
+// Through the real binary (tests/engine/test_engine.py): a clean SIGTERM
+// loses and redelivers nothing (test_sigterm_drains_and_a_restart_delivers_the_rest),
+// and a durable input loses nothing across kill -9
+// (test_queue_survives_kill9_at_random_moments); a new durable input adds
+// its own run of both.
 
 #include <boost/asio/io_context.hpp>
 
