@@ -7,7 +7,6 @@ class CoreCategory final : public std::error_category {
   const char* name() const noexcept override { return "sluice"; }
   std::string message(int ev) const override {
     switch (static_cast<Errc>(ev)) {
-      case Errc::ok: return "ok";
       case Errc::end_of_input: return "end of input";
       case Errc::closed: return "closed";
       case Errc::timeout: return "timed out";

@@ -1,7 +1,8 @@
 #pragma once
-// Error values for hot paths: std::expected<T, Error> with a per-module
-// error-code enum. Exceptions are reserved for config loading and topology
-// construction.
+// Error values for hot paths: std::expected<T, Error>, whose code is the one
+// shared sluice::core::Errc (a std::error_code, so a module can bring its own
+// category if it ever needs codes that callers must tell apart). Exceptions
+// are reserved for config loading and topology construction.
 
 #include <expected>
 #include <string>
@@ -17,8 +18,8 @@ struct std::is_error_code_enum<sluice::core::Errc> : std::true_type {};
 namespace sluice::core {
 
 enum class Errc {
-  ok = 0,
-  end_of_input,     // a finite input has nothing more to read
+  // 0 is "no error" for std::error_code, so the codes start at 1.
+  end_of_input = 1,  // a finite input has nothing more to read
   closed,           // the component was shut down
   timeout,
   invalid_payload,  // a message is not what the component needs (e.g. not JSON)

@@ -2,7 +2,10 @@
 
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -27,6 +30,39 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using asio::ip::tcp;
 using asio::use_awaitable;
+
+void Cancellation::cancel() {
+  std::map<uint64_t, std::function<void()>> subscribers;
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    subscribers.swap(subscribers_);
+  }
+  for (auto& [id, fn] : subscribers) fn();
+}
+
+bool Cancellation::cancelled() const {
+  std::lock_guard lock(mu_);
+  return cancelled_;
+}
+
+uint64_t Cancellation::subscribe(std::function<void()> on_cancel) {
+  {
+    std::lock_guard lock(mu_);
+    if (!cancelled_) {
+      subscribers_.emplace(next_, std::move(on_cancel));
+      return next_++;
+    }
+  }
+  on_cancel();
+  return 0;
+}
+
+void Cancellation::unsubscribe(uint64_t id) {
+  std::lock_guard lock(mu_);
+  subscribers_.erase(id);
+}
 
 std::string basic_auth(std::string_view user, std::string_view password) {
   return "Basic " + base64(std::string(user) + ":" + std::string(password));
@@ -63,6 +99,15 @@ core::Result<Target> parse_target(const std::string& url) {
   if (u->has_query()) t.path += "?" + std::string(u->encoded_query());
   return t;
 }
+
+// A cancellable request runs on a strand of its own; a cancel is posted to
+// that strand, so it never touches a stream while the request does. `stream`
+// is the connection in use, null between steps and once done.
+struct CancelState {
+  bool cancelled = false;
+  bool done = false;
+  beast::tcp_stream* stream = nullptr;
+};
 
 struct Connection {
   std::unique_ptr<beast::tcp_stream> plain;
@@ -183,7 +228,33 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     co_return rec;
   }
 
+  // Runs `r` on a strand of its own when it can be cancelled.
   asio::awaitable<core::Result<ClientResponse>> request(ClientRequest r) {
+    if (!r.cancel) co_return co_await perform(std::move(r), nullptr);
+    if (r.cancel->cancelled()) co_return core::fail(core::Errc::closed, "request cancelled");
+    auto strand = asio::make_strand(io);
+    auto state = std::make_shared<CancelState>();
+    auto cancel = r.cancel;
+    const uint64_t sub = cancel->subscribe([strand, state] {
+      asio::post(strand, [state] {
+        state->cancelled = true;
+        if (!state->done && state->stream) state->stream->cancel();
+      });
+    });
+    auto self = shared_from_this();
+    auto work = [self, r = std::move(r), state]() mutable -> asio::awaitable<core::Result<ClientResponse>> {
+      auto out = co_await self->perform(std::move(r), state.get());
+      state->done = true;
+      state->stream = nullptr;
+      co_return out;
+    };
+    auto result = co_await asio::co_spawn(strand, std::move(work), use_awaitable);
+    cancel->unsubscribe(sub);
+    co_return result;
+  }
+
+  asio::awaitable<core::Result<ClientResponse>> perform(ClientRequest r, CancelState* cancel) {
+    auto cancelled = [&] { return cancel && cancel->cancelled; };
     auto target = parse_target(r.url);
     if (!target) co_return std::unexpected(target.error());
     const std::string key = target->key();
@@ -195,9 +266,14 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
         auto fresh = co_await connect(*target);
         if (!fresh) {
           release(key, nullptr);
+          if (cancelled()) co_return core::fail(core::Errc::closed, "request cancelled");
           co_return std::unexpected(fresh.error());
         }
         conn = std::move(*fresh);
+      }
+      if (cancelled()) {
+        release(key, std::move(conn));
+        co_return core::fail(core::Errc::closed, "request cancelled");
       }
       http::request<http::string_body> req{verb, target->path, 11};
       req.set(http::field::host, target->host_header());
@@ -208,15 +284,18 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
       req.keep_alive(true);
       http::response_parser<http::string_body> parser;
       parser.body_limit(options.max_response_body);
-      conn->lowest().expires_after(options.request_timeout);
+      conn->lowest().expires_after(r.timeout.count() > 0 ? r.timeout : options.request_timeout);
+      if (cancel) cancel->stream = &conn->lowest();
       boost::system::error_code ec;  // no co_await inside ?: (GCC 12; see async/blocking.h)
       if (conn->tls) {
         ec = co_await exchange(*conn->tls, conn->buffer, req, parser);
       } else {
         ec = co_await exchange(*conn->plain, conn->buffer, req, parser);
       }
+      if (cancel) cancel->stream = nullptr;
       if (ec) {
         release(key, nullptr);
+        if (cancelled()) co_return core::fail(core::Errc::closed, fmt::format("{} {}: cancelled", r.method, r.url));
         const bool stale = reused && attempt == 0 && !parser.got_some() &&
                            (ec == http::error::end_of_stream || ec == asio::error::eof ||
                             ec == asio::error::connection_reset || ec == asio::error::broken_pipe);

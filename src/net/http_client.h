@@ -8,12 +8,22 @@
 // retried once on a fresh connection (nothing was answered, so nothing was
 // processed twice by an HTTP/1.1 server that closed an idle connection).
 //
+// Per request: `timeout` replaces the client's request_timeout (a 20 s long
+// poll needs more than a 5 s API call), and `cancel` ends it early from any
+// thread (an input's close() during a long poll) with Errc::closed.
+//
+// Outputs and inputs get their client through BuildContext::http_client(),
+// as the narrow HttpTransport, so unit tests hand them a fake.
+//
 // Threads: request() may be called from any coroutine on the io_context.
 
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,11 +37,31 @@ class io_context;
 
 namespace sluice::net {
 
+// Cancels every request that carries it, from any thread; requests started
+// after cancel() fail at once. One per input, cancelled by its close().
+class Cancellation {
+ public:
+  void cancel();
+  bool cancelled() const;
+  // For the client: `on_cancel` runs once, on cancel()'s thread (at once if
+  // already cancelled), unless unsubscribed first.
+  uint64_t subscribe(std::function<void()> on_cancel);
+  void unsubscribe(uint64_t id);
+
+ private:
+  mutable std::mutex mu_;
+  bool cancelled_ = false;
+  uint64_t next_ = 1;
+  std::map<uint64_t, std::function<void()>> subscribers_;
+};
+
 struct ClientRequest {
   std::string method = "GET";
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::chrono::nanoseconds timeout{0};  // 0: the client's request_timeout
+  std::shared_ptr<Cancellation> cancel;  // optional
 };
 
 struct ClientResponse {
@@ -51,13 +81,21 @@ struct HttpClientOptions {
   std::string ca_file;  // empty: the system's CA bundle
 };
 
-class HttpClient {
+// What a component needs of an HTTP client; fakes implement it in tests.
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // Errors: Errc::timeout, Errc::unavailable (connect/TLS/reset),
+  // Errc::invalid_payload (bad URL or response), Errc::closed (cancelled).
+  virtual boost::asio::awaitable<core::Result<ClientResponse>> request(ClientRequest req) = 0;
+};
+
+class HttpClient final : public HttpTransport {
  public:
   HttpClient(boost::asio::io_context& io, HttpClientOptions options);
-  ~HttpClient();
+  ~HttpClient() override;
 
-  // Errors: Errc::timeout, Errc::unavailable (connect/TLS/reset), Errc::invalid_payload (bad URL or response).
-  boost::asio::awaitable<core::Result<ClientResponse>> request(ClientRequest req);
+  boost::asio::awaitable<core::Result<ClientResponse>> request(ClientRequest req) override;
   size_t open_connections() const;
 
  private:

@@ -10,6 +10,8 @@
 
 #include "net/http_server.h"
 
+#include <thread>
+
 namespace sluice::net {
 namespace {
 
@@ -34,13 +36,17 @@ class HttpClientTest : public ::testing::Test {
   }
 
   // Runs `n` requests at once and the io_context until they finish.
+  // took_: how long each request took, until its own answer.
   std::vector<core::Result<ClientResponse>> run(HttpClient& client, std::vector<ClientRequest> reqs) {
     std::vector<core::Result<ClientResponse>> out(reqs.size(), core::fail(core::Errc::closed));
+    took_.assign(reqs.size(), {});
     int left = static_cast<int>(reqs.size());
     for (size_t i = 0; i < reqs.size(); ++i) {
       auto one = [&, i]() -> asio::awaitable<void> {
         ClientRequest req = reqs[i];
+        const auto began = std::chrono::steady_clock::now();
         out[i] = co_await client.request(std::move(req));
+        took_[i] = std::chrono::steady_clock::now() - began;
         if (--left == 0) server_->stop();
       };
       asio::co_spawn(io_, one, asio::detached);
@@ -54,6 +60,7 @@ class HttpClientTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::string base_;
   int in_flight_ = 0, max_in_flight_ = 0;
+  std::vector<std::chrono::steady_clock::duration> took_;
 };
 
 TEST_F(HttpClientTest, SendsAndReceivesAndReusesTheConnection) {
@@ -185,6 +192,48 @@ TEST_F(HttpClientTest, TlsServerAndVerifyingClient) {
   ASSERT_FALSE(out[1]);  // self-signed: not trusted by the system CAs
   EXPECT_NE(out[1].error().to_string().find("TLS handshake"), std::string::npos) << out[1].error().to_string();
   EXPECT_FALSE(out[2]);  // plain HTTP to a TLS port gets no answer
+}
+
+// A per-request timeout overrides the client's: a long poll gets more, an
+// API call less.
+TEST_F(HttpClientTest, PerRequestTimeoutOverridesTheClients) {
+  serve();
+  HttpClient client(io_, {.request_timeout = 30s});
+  ClientRequest req{"GET", base_ + "/slow", {}, ""};
+  req.timeout = 50ms;
+  auto r = run(client, {req});
+  ASSERT_FALSE(r[0]);
+  EXPECT_TRUE(r[0].error().is(core::Errc::timeout)) << r[0].error().to_string();
+  EXPECT_LT(took_[0], 280ms) << "waited for the server's 300 ms, not the 50 ms timeout";
+}
+
+// close() of an input cancels its long polls from another thread.
+TEST_F(HttpClientTest, CancellationEndsAPendingRequestFromAnotherThread) {
+  serve();
+  HttpClient client(io_, {.request_timeout = 30s});
+  auto cancel = std::make_shared<Cancellation>();
+  ClientRequest req{"GET", base_ + "/slow", {}, ""};
+  req.cancel = cancel;
+  std::thread canceller([cancel] {
+    std::this_thread::sleep_for(50ms);
+    cancel->cancel();
+  });
+  auto r = run(client, {req});
+  canceller.join();
+  ASSERT_FALSE(r[0]);
+  EXPECT_TRUE(r[0].error().is(core::Errc::closed)) << r[0].error().to_string();
+  EXPECT_LT(took_[0], 280ms) << "the cancelled request waited for the server's 300 ms answer";
+  // Requests that come after the cancel fail at once; other requests are untouched.
+  ClientRequest late{"GET", base_ + "/x", {}, ""};
+  late.cancel = cancel;
+  ClientRequest other{"GET", base_ + "/x", {}, ""};
+  serve();
+  late.url = other.url = base_ + "/x";
+  auto after = run(client, {late, other});
+  ASSERT_FALSE(after[0]);
+  EXPECT_TRUE(after[0].error().is(core::Errc::closed));
+  ASSERT_TRUE(after[1]) << after[1].error().to_string();
+  EXPECT_EQ(after[1]->status, 201);
 }
 
 }  // namespace

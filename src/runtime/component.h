@@ -33,6 +33,10 @@ class Registry;
 namespace sluice::ratelimit {
 class RateLimit;
 }
+namespace sluice::net {
+class HttpTransport;
+struct HttpClientOptions;
+}
 
 namespace sluice::runtime {
 
@@ -162,6 +166,12 @@ class BuildContext {
   const config::Config& config() const { return config_; }
   metrics::Registry& metrics() { return metrics_; }
   ratelimit::RateLimit* rate_limit(const std::string& name) { return rate_limits_(name); }
+
+  // The HTTP client a component talks through (net::HttpClient unless a
+  // test installed a fake with set_http_client_factory).
+  using HttpClientFactory = std::function<std::shared_ptr<net::HttpTransport>(const net::HttpClientOptions&)>;
+  std::shared_ptr<net::HttpTransport> http_client(const net::HttpClientOptions& options);
+  void set_http_client_factory(HttpClientFactory f) { http_factory_ = std::move(f); }
   const std::string& pipeline() const { return pipeline_; }
   void set_pipeline(std::string name) { pipeline_ = std::move(name); }
 
@@ -185,6 +195,7 @@ class BuildContext {
   const config::Config& config_;
   metrics::Registry& metrics_;
   std::function<ratelimit::RateLimit*(const std::string&)> rate_limits_;
+  HttpClientFactory http_factory_;
   std::string pipeline_;
   std::mutex mu_;
   std::map<std::string, std::any> shared_;

@@ -29,7 +29,7 @@ class HttpClientOutput final : public runtime::MessageOutput {
     o.max_connections_per_host = static_cast<size_t>(v.integer("max_connections"));
     o.verify_tls = v.boolean("verify_tls");
     if (v.has("ca_file")) o.ca_file = v.str("ca_file");
-    client_ = std::make_unique<net::HttpClient>(ctx.io(), o);
+    client_ = ctx.http_client(o);
   }
 
 
@@ -92,7 +92,7 @@ class HttpClientOutput final : public runtime::MessageOutput {
   std::optional<std::string> content_type_;
   std::optional<std::string> auth_;
   std::vector<int> success_;
-  std::unique_ptr<net::HttpClient> client_;
+  std::shared_ptr<net::HttpTransport> client_;
 };
 
 }  // namespace

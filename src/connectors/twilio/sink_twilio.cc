@@ -36,7 +36,7 @@ class TwilioOutput final : public runtime::MessageOutput {
     net::HttpClientOptions o;
     o.request_timeout = v.duration("request_timeout");
     o.max_connections_per_host = static_cast<size_t>(v.integer("max_connections"));
-    client_ = std::make_unique<net::HttpClient>(ctx.io(), o);
+    client_ = ctx.http_client(o);
   }
 
 
@@ -113,7 +113,7 @@ class TwilioOutput final : public runtime::MessageOutput {
   std::optional<tmpl::Template> from_, callback_;
   std::optional<std::string> service_, validity_;
   bool segments_cost_;
-  std::unique_ptr<net::HttpClient> client_;
+  std::shared_ptr<net::HttpTransport> client_;
 };
 
 }  // namespace
@@ -125,7 +125,7 @@ config::ComponentSpec twilio_output_spec() {
       .kind = config::Kind::output,
       .summary =
           "Sends each message as an SMS through Twilio's Messages API (POST {base_url}/2010-04-01/Accounts/"
-          "{account_sid}/Messages.json, HTTP Basic auth). On 201 the message gets metadata twilio_sid, "
+          "{account_sid}/Messages.json, HTTP Basic auth). On a 2xx answer (Twilio sends 201) the message gets metadata twilio_sid, "
           "twilio_status, twilio_segments and twilio_sent_at (unix ms). 429 (20429), 5xx, timeouts, 21611 and 30001 are retried with "
           "backoff, honouring Retry-After; any other 4xx (e.g. 21211 invalid number) fails for good and goes to "
           "the dead letter with the code and message (metadata twilio_error_code). Point base_url at "

@@ -1,0 +1,135 @@
+// The twilio output against a scripted HTTP transport: what it sends, and how
+// each of Twilio's answers becomes ok / retry / reject with metadata.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "config/config.h"
+#include "connectors/generate/source_generate.h"
+#include "connectors/twilio/twilio.h"
+#include "metrics/metrics.h"
+#include "net/form.h"
+#include "runtime/component.h"
+#include "testing/fake_http.h"
+#include "testing/run_awaitable.h"
+
+namespace sluice::connectors {
+namespace {
+
+using runtime::WriteOutcome;
+
+class TwilioOutputTest : public ::testing::Test {
+ protected:
+  TwilioOutputTest() : ctx_(io_, cfg_, metrics_, [](const std::string&) { return nullptr; }) {
+    registry_.add(generate_input_spec());
+    registry_.add(twilio_output_spec());
+    ctx_.set_http_client_factory([this](const net::HttpClientOptions&) { return http_; });
+  }
+
+  std::unique_ptr<runtime::Output> make(const std::string& extra = "") {
+    const std::string yaml =
+        "admin: {enabled: false}\npipelines:\n  p:\n    input: {generate: {count: 1}}\n    output:\n      twilio: "
+        "{account_sid: AC123, auth_token: secret, from: '+15005550006', base_url: 'https://api.example/'" +
+        extra + "}\n";
+    auto loaded = config::load_string(yaml, "t.yaml", registry_);
+    if (!loaded) throw std::runtime_error(loaded.error().to_string());
+    loaded_ = std::make_unique<config::Config>(std::move(*loaded));
+    const auto& o = loaded_->pipelines.front().outputs.front().component;
+    return o.spec->make_output(o.values, ctx_);
+  }
+
+  // Writes one message; returns its outcome, and the message as written.
+  std::pair<WriteOutcome, core::Message> send(runtime::Output& out, std::string payload) {
+    core::Batch b;
+    b.messages.emplace_back(std::move(payload));
+    auto o = testing::run_awaitable(io_, out.write(b));
+    return {o.at(0), std::move(b.messages[0])};
+  }
+
+  boost::asio::io_context io_;
+  config::Config cfg_;
+  metrics::Registry metrics_;
+  config::Registry registry_;
+  runtime::BuildContext ctx_;
+  std::unique_ptr<config::Config> loaded_;
+  std::shared_ptr<testing::ScriptedHttp> http_ = std::make_shared<testing::ScriptedHttp>();
+};
+
+constexpr const char* kMessage = R"({"to":"+15555550100","body":"Flood warning"})";
+
+TEST_F(TwilioOutputTest, PostsTheMessageFormWithBasicAuthAndRecordsTheSid) {
+  auto out = make(", status_callback: 'https://hooks.example/s'");
+  http_->answer(201, R"({"sid":"SM1","status":"queued","num_segments":"1"})");
+  auto [outcome, m] = send(*out, kMessage);
+  EXPECT_EQ(outcome.kind, WriteOutcome::Kind::ok) << outcome.reason;
+  EXPECT_EQ(*m.meta().find("twilio_sid"), "SM1");
+  EXPECT_EQ(*m.meta().find("twilio_status"), "queued");
+  EXPECT_EQ(*m.meta().find("twilio_segments"), "1");
+  ASSERT_NE(m.meta().find("twilio_sent_at"), nullptr);
+
+  const auto reqs = http_->requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].method, "POST");
+  EXPECT_EQ(reqs[0].url, "https://api.example/2010-04-01/Accounts/AC123/Messages.json");
+  auto form = net::parse_form(reqs[0].body);
+  ASSERT_TRUE(form);
+  std::map<std::string, std::string> fields;
+  for (const auto& f : *form) fields[f.name] = f.value;
+  EXPECT_EQ(fields["To"], "+15555550100");
+  EXPECT_EQ(fields["From"], "+15005550006");
+  EXPECT_EQ(fields["Body"], "Flood warning");
+  EXPECT_EQ(fields["StatusCallback"], "https://hooks.example/s");
+  bool auth = false;
+  for (const auto& [k, v] : reqs[0].headers) auth |= k == "Authorization" && v == net::basic_auth("AC123", "secret");
+  EXPECT_TRUE(auth) << "no HTTP Basic auth with the account SID and token";
+}
+
+TEST_F(TwilioOutputTest, TooManyRequestsIsAnOverloadRetryHonouringRetryAfter) {
+  auto out = make();
+  http_->answer(429, R"({"code":20429,"message":"Too Many Requests"})", {{"retry-after", "3"}});
+  auto [outcome, m] = send(*out, kMessage);
+  EXPECT_EQ(outcome.kind, WriteOutcome::Kind::retry);
+  EXPECT_TRUE(outcome.overloaded);
+  EXPECT_EQ(outcome.retry_after, std::chrono::seconds(3));
+  EXPECT_NE(outcome.reason.find("20429"), std::string::npos) << outcome.reason;
+}
+
+TEST_F(TwilioOutputTest, QueueOverflowIsRetriedLater) {
+  auto out = make();
+  http_->answer(400, R"({"code":21611,"message":"This 'From' number has exceeded the maximum number of queued messages"})");
+  auto [outcome, m] = send(*out, kMessage);
+  EXPECT_EQ(outcome.kind, WriteOutcome::Kind::retry) << outcome.reason;
+  EXPECT_TRUE(outcome.overloaded);
+  EXPECT_EQ(*m.meta().find("twilio_error_code"), "21611");
+}
+
+TEST_F(TwilioOutputTest, InvalidNumberFailsForGoodWithItsCode) {
+  auto out = make();
+  http_->answer(400, R"({"code":21211,"message":"The 'To' number is not a valid phone number."})");
+  auto [outcome, m] = send(*out, kMessage);
+  EXPECT_EQ(outcome.kind, WriteOutcome::Kind::reject);
+  EXPECT_NE(outcome.reason.find("21211"), std::string::npos) << outcome.reason;
+  EXPECT_NE(outcome.reason.find("not a valid phone number"), std::string::npos) << outcome.reason;
+  EXPECT_EQ(*m.meta().find("twilio_error_code"), "21211");
+}
+
+TEST_F(TwilioOutputTest, ServerErrorsAndTimeoutsAreRetried) {
+  auto out = make();
+  http_->answer(503, "<html>busy</html>");
+  EXPECT_EQ(send(*out, kMessage).first.kind, WriteOutcome::Kind::retry);
+  http_->fail(core::Errc::timeout, "POST ...: timed out");
+  auto timed_out = send(*out, kMessage).first;
+  EXPECT_EQ(timed_out.kind, WriteOutcome::Kind::retry);
+  EXPECT_TRUE(timed_out.overloaded);
+}
+
+TEST_F(TwilioOutputTest, AMessageWithoutRecipientIsRejectedWithoutARequest) {
+  auto out = make();
+  auto [outcome, m] = send(*out, R"({"body":"no one to send to"})");
+  EXPECT_EQ(outcome.kind, WriteOutcome::Kind::reject);
+  EXPECT_NE(outcome.reason.find("to"), std::string::npos) << outcome.reason;
+  EXPECT_TRUE(http_->requests().empty());
+}
+
+}  // namespace
+}  // namespace sluice::connectors
