@@ -34,7 +34,7 @@ std::string new_alert_id() {
 
 class AlertApi {
  public:
-  AlertApi(const config::AlertsConfig& cfg, std::shared_ptr<ledger::Ledger> ledger,
+  AlertApi(AlertsSettings cfg, std::shared_ptr<ledger::Ledger> ledger,
            std::shared_ptr<connectors::queue::Store> store)
       : cfg_(cfg), ledger_(std::move(ledger)), store_(std::move(store)) {}
 
@@ -115,12 +115,31 @@ class AlertApi {
     return recipients_from_list(list);
   }
 
-  const config::AlertsConfig& cfg_;
+  AlertsSettings cfg_;
   std::shared_ptr<ledger::Ledger> ledger_;
   std::shared_ptr<connectors::queue::Store> store_;
 };
 
 }  // namespace
+
+config::SectionSpec section_spec() {
+  return {.name = "alerts",
+          .doc = "The alert API on the admin server (POST /api/alerts, GET /api/alerts[/ID]) and its dashboard.",
+          .fields = {{.name = "queue", .doc = "Embedded queue that POST /api/alerts fills, one message per "
+                                              "recipient: {\"alert_id\", \"to\", \"body\", \"from\"}."},
+                     {.name = "from", .doc = "Sender used when an alert names none."},
+                     {.name = "token", .doc = "Bearer token /api/alerts requires; none when unset.", .secret = true},
+                     {.name = "max_recipients", .type = config::Type::integer, .doc = "Most recipients in one alert.",
+                      .default_value = "1000000", .min = 1}}};
+}
+
+AlertsSettings settings(const config::Values& v) {
+  auto text = [&v](const char* name) { return v.has(name) ? v.str(name) : std::string(); };
+  return {.queue = text("queue"),
+          .from = text("from"),
+          .token = text("token"),
+          .max_recipients = v.has("max_recipients") ? v.integer("max_recipients") : 0};
+}
 
 void install_alert_api(admin::Server& server, runtime::BuildContext& ctx) {
   server.route("GET", "/", [](const Request&) {
@@ -133,7 +152,7 @@ void install_alert_api(admin::Server& server, runtime::BuildContext& ctx) {
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
     return r;
   });
-  const auto& cfg = ctx.config().alerts;
+  const AlertsSettings cfg = settings(ctx.config().section("alerts"));
   if (cfg.queue.empty()) return;
   auto api = std::make_shared<AlertApi>(cfg, connectors::shared_ledger(ctx), connectors::shared_queue_store(ctx));
   auto unauthorized = [] {

@@ -11,6 +11,11 @@
 // durable commit: all recipients or none. With `alerts.token` every route
 // wants `Authorization: Bearer <token>`.
 
+#include <cstdint>
+#include <string>
+
+#include "config/spec.h"
+
 namespace sluice::admin {
 class Server;
 }
@@ -19,6 +24,17 @@ class BuildContext;
 }
 
 namespace sluice::alerts {
+
+// The `alerts:` section of the config, registered by the component list.
+config::SectionSpec section_spec();
+
+struct AlertsSettings {
+  std::string queue;  // empty: POST /api/alerts is off
+  std::string from;
+  std::string token;  // empty: no auth
+  int64_t max_recipients;
+};
+AlertsSettings settings(const config::Values& section);
 
 void install_alert_api(admin::Server& server, runtime::BuildContext& ctx);
 

@@ -1,7 +1,9 @@
 #include "components/component_list.h"
 
+#include "alerts/api.h"
 #include "connectors/file/file.h"
 #include "connectors/generate/source_generate.h"
+#include "connectors/http/client_settings.h"
 #include "connectors/http/http.h"
 #include "connectors/ledger/ledger.h"
 #include "connectors/queue/queue.h"
@@ -33,6 +35,10 @@ const config::Registry& component_list() {
     r.add(connectors::twilio_output_spec());
     r.add(connectors::http_client_output_spec());
     r.add(connectors::ledger_output_spec());
+    // Resources: shared clients
+    r.add(connectors::http_resource_spec());
+    // Feature sections of the config
+    r.add_section(alerts::section_spec());
     return r;
   }();
   return registry;

@@ -4,6 +4,7 @@
 // cleanly.
 
 #include <chrono>
+#include <map>
 #include <expected>
 #include <memory>
 #include <optional>
@@ -74,11 +75,12 @@ struct RateLimitConfig {
   int64_t max_keys = 100'000;
 };
 
-struct AlertsConfig {
-  std::string queue;  // empty: POST /api/alerts is off
-  std::string from;
-  std::string token;  // empty: no auth
-  int64_t max_recipients = 1'000'000;
+// One entry of `resources`: resources.<spec name>.<name>.
+struct ResourceConfig {
+  const ComponentSpec* spec = nullptr;
+  std::string name;
+  Values values;
+  Position where;
 };
 
 struct Config {
@@ -86,13 +88,18 @@ struct Config {
   std::string admin_address = "127.0.0.1:4195";
   bool admin_enabled = true;
   std::string data_dir = "./data";
-  AlertsConfig alerts;
+  // Feature sections (Registry::sections), by name, defaults filled.
+  std::map<std::string, Values> sections;
+  // A registered section's values; empty Values if the registry has none.
+  const Values& section(const std::string& name) const;
   std::string log_level = "info";
   std::string log_format = "text";
   int64_t threads = 0;  // 0: one per core
   nanoseconds shutdown_timeout = std::chrono::seconds(20);
   std::vector<RateLimitConfig> rate_limits;
+  std::vector<ResourceConfig> resources;
   std::vector<PipelineConfig> pipelines;
+  const ResourceConfig* resource(const std::string& kind, const std::string& name) const;
 };
 
 std::expected<Config, Diagnostics> load_file(const std::string& path, const Registry& registry,
@@ -100,8 +107,10 @@ std::expected<Config, Diagnostics> load_file(const std::string& path, const Regi
 std::expected<Config, Diagnostics> load_string(const std::string& yaml, const std::string& file_name,
                                                const Registry& registry, const EnvLookup& env = process_env());
 
-// Field specs of the top-level sections, shared by the loader and `sluice docs`.
+// Field specs of the top-level sections, shared by the loader and `sluice docs`
+// (core ones; a registry adds its feature sections).
 const std::vector<Field>& top_level_fields();
+std::vector<Field> top_level_fields(const Registry& registry);
 const std::vector<Field>& rate_limit_fields();
 const std::vector<Field>& pipeline_fields();
 const std::vector<Field>& input_common_fields();

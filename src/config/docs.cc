@@ -50,10 +50,10 @@ std::optional<std::string> render_docs(const Registry& registry, const std::stri
   std::string out;
   const bool all = topic.empty();
   if (all) {
-    out += "# sluice reference\n\nTopics: config, pipeline, input, output, rate_limits, and each component below.\n\n";
+    out += "# sluice reference\n\nTopics: config, pipeline, input, output, rate_limits, resources, and each component below.\n\n";
   }
   if (all || topic == "config") {
-    render_section(out, "config (top level)", "The sections of a config file.", top_level_fields());
+    render_section(out, "config (top level)", "The sections of a config file.", top_level_fields(registry));
   }
   if (all || topic == "pipeline") {
     render_section(out, "pipeline",
@@ -66,6 +66,12 @@ std::optional<std::string> render_docs(const Registry& registry, const std::stri
                    "A token bucket. Outputs use one with `rate_limit: <name>`; the rate_limit processor with "
                    "`resource: <name>`.",
                    rate_limit_fields());
+  }
+  if (all || topic == "resources") {
+    out += "## resources.<kind>.<name>\n\nShared clients: one per entry, used by every component that names it. "
+           "Kinds:";
+    for (const auto& kind : registry.names(Kind::resource)) out += " " + kind;
+    out += " (each documented under its name).\n\n";
   }
   if (all || topic == "input") {
     render_section(out, "input (common fields)", "Siblings of the input's type key.", input_common_fields());

@@ -18,15 +18,6 @@ const std::vector<Field>& top_level_fields() {
                     {.name = "enabled", .type = Type::boolean, .doc = "Serve the admin API.",
                      .default_value = "true"}}},
       {.name = "data_dir", .doc = "Directory for the embedded queue and ledger.", .default_value = "./data"},
-      {.name = "alerts",
-       .type = Type::object,
-       .doc = "The alert API on the admin server (POST /api/alerts, GET /api/alerts[/ID]) and its dashboard.",
-       .children = {{.name = "queue", .doc = "Embedded queue that POST /api/alerts fills, one message per "
-                                             "recipient: {\"alert_id\", \"to\", \"body\", \"from\"}."},
-                    {.name = "from", .doc = "Sender used when an alert names none."},
-                    {.name = "token", .doc = "Bearer token /api/alerts requires; none when unset.", .secret = true},
-                    {.name = "max_recipients", .type = Type::integer, .doc = "Most recipients in one alert.",
-                     .default_value = "1000000", .min = 1}}},
       {.name = "log",
        .type = Type::object,
        .doc = "Logging to stderr.",
@@ -40,10 +31,32 @@ const std::vector<Field>& top_level_fields() {
        .doc = "On SIGINT/SIGTERM, how long in-flight messages may take to finish before they are nacked.",
        .default_value = "20s"},
       {.name = "rate_limits", .type = Type::object, .doc = "Named rate limits (see `sluice docs rate_limits`)."},
+      {.name = "resources", .type = Type::object,
+       .doc = "Shared clients by kind and name, e.g. `resources: {http: {twilio_pool: {max_connections: 32}}}`; "
+              "components name one (`client: twilio_pool`) and share it (see `sluice docs resources`)."},
       {.name = "pipelines", .type = Type::object, .doc = "Named pipelines: input, processors, output(s).",
        .required = true},
   };
   return fields;
+}
+
+std::vector<Field> top_level_fields(const Registry& registry) {
+  std::vector<Field> fields = top_level_fields();
+  for (const auto& sec : registry.sections())
+    fields.push_back({.name = sec.name, .type = Type::object, .doc = sec.doc, .children = sec.fields});
+  return fields;
+}
+
+const Values& Config::section(const std::string& name) const {
+  static const Values none;
+  auto it = sections.find(name);
+  return it == sections.end() ? none : it->second;
+}
+
+const ResourceConfig* Config::resource(const std::string& kind, const std::string& name) const {
+  for (const auto& r : resources)
+    if (r.spec && r.spec->name == kind && r.name == name) return &r;
+  return nullptr;
 }
 
 const std::vector<Field>& rate_limit_fields() {
@@ -124,7 +137,8 @@ class Loader {
       r_.error(root, "a config file must be a map with at least a 'pipelines' section");
       return c;
     }
-    Values top = r_.read(root, top_level_fields(), "the config", nullptr, {"rate_limits", "pipelines"});
+    Values top = r_.read(root, top_level_fields(registry_), "the config", nullptr,
+                         {"rate_limits", "resources", "pipelines"});
     const Values& admin = top.object("admin");
     if (admin.has("address")) c.admin_address = admin.str("address");
     if (admin.has("enabled")) c.admin_enabled = admin.boolean("enabled");
@@ -132,15 +146,12 @@ class Loader {
     if (log.has("level")) c.log_level = log.str("level");
     if (log.has("format")) c.log_format = log.str("format");
     if (top.has("data_dir")) c.data_dir = top.str("data_dir");
-    const Values& alerts = top.object("alerts");
-    if (alerts.has("queue")) c.alerts.queue = alerts.str("queue");
-    if (alerts.has("from")) c.alerts.from = alerts.str("from");
-    if (alerts.has("token")) c.alerts.token = alerts.str("token");
-    if (alerts.has("max_recipients")) c.alerts.max_recipients = alerts.integer("max_recipients");
+    for (const auto& sec : registry_.sections()) c.sections[sec.name] = top.object(sec.name);
     if (top.has("threads")) c.threads = top.integer("threads");
     if (top.has("shutdown_timeout")) c.shutdown_timeout = top.duration("shutdown_timeout");
 
     if (auto limits = root["rate_limits"]) read_rate_limits(limits, c);
+    if (auto resources = root["resources"]) read_resources(resources, c);
     auto pipelines = root["pipelines"];
     if (!pipelines) {
       r_.error(root, "missing required section 'pipelines'");
@@ -150,6 +161,7 @@ class Loader {
       for (const auto& kv : pipelines) c.pipelines.push_back(read_pipeline(kv.first.Scalar(), kv.second));
     }
     check_rate_limit_references(c);
+    check_resource_references(c);
     return c;
   }
 
@@ -171,6 +183,36 @@ class Loader {
       if (v.has("cost")) rl.cost = v.tmpl("cost");
       if (v.has("max_keys")) rl.max_keys = v.integer("max_keys");
       c.rate_limits.push_back(std::move(rl));
+    }
+  }
+
+  void read_resources(const YAML::Node& node, Config& c) {
+    const auto kinds = registry_.names(Kind::resource);
+    if (!node.IsMap()) {
+      r_.error(node, fmt::format("'resources' must map resource kinds ({}) to named resources", fmt::join(kinds, ", ")));
+      return;
+    }
+    for (const auto& kv : node) {
+      const std::string kind = kv.first.Scalar();
+      const ComponentSpec* spec = registry_.find(Kind::resource, kind);
+      if (!spec) {
+        auto hint = closest(kind, kinds);
+        r_.error(kv.first, hint ? fmt::format("unknown resource kind '{}'; did you mean '{}'?", kind, *hint)
+                                : fmt::format("unknown resource kind '{}' (known: {})", kind, fmt::join(kinds, ", ")));
+        continue;
+      }
+      if (!kv.second.IsMap()) {
+        r_.error(kv.second, fmt::format("resources.{} must map names to {} resources", kind, kind));
+        continue;
+      }
+      for (const auto& entry : kv.second) {
+        ResourceConfig rc;
+        rc.spec = spec;
+        rc.name = entry.first.Scalar();
+        rc.where = r_.position(entry.first);
+        rc.values = r_.read(entry.second, spec->fields, fmt::format("resource {} '{}'", kind, rc.name), spec->functions);
+        c.resources.push_back(std::move(rc));
+      }
     }
   }
 
@@ -312,6 +354,8 @@ class Loader {
     for (const auto& f : c.spec->fields) {
       if (f.names_rate_limit && c.values.has(f.name))
         rate_limit_refs_.emplace_back(c.values.str(f.name), c.values.where(f.name));
+      if (!f.names_resource.empty() && c.values.has(f.name))
+        resource_refs_.push_back({f.names_resource, c.values.str(f.name), c.values.where(f.name)});
     }
     return c;
   }
@@ -331,9 +375,31 @@ class Loader {
     }
   }
 
+  void check_resource_references(const Config& c) {
+    for (const auto& ref : resource_refs_) {
+      if (c.resource(ref.kind, ref.name)) continue;
+      std::vector<std::string> defined;
+      for (const auto& r : c.resources)
+        if (r.spec->name == ref.kind) defined.push_back(r.name);
+      std::string msg = fmt::format("{} resource '{}' is not defined in resources.{}", ref.kind, ref.name, ref.kind);
+      if (auto hint = closest(ref.name, defined)) {
+        msg += fmt::format("; did you mean '{}'?", *hint);
+      } else if (!defined.empty()) {
+        msg += fmt::format(" (defined: {})", fmt::join(defined, ", "));
+      }
+      r_.diagnostics().error(ref.where, msg);
+    }
+  }
+
+  struct ResourceRef {
+    std::string kind, name;
+    Position where;
+  };
+
   const Registry& registry_;
   YamlReader& r_;
   std::vector<std::pair<std::string, Position>> rate_limit_refs_;
+  std::vector<ResourceRef> resource_refs_;
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 #pragma once
-// The set of component types sluice knows. Built explicitly in one place
+// The set of component types and feature sections sluice knows. Built explicitly in one place
 // (src/components/component_list.cc); nothing registers itself.
 
 #include <string_view>
@@ -25,8 +25,12 @@ class Registry {
   }
   const std::vector<ComponentSpec>& all() const { return specs_; }
 
+  void add_section(SectionSpec spec) { sections_.push_back(std::move(spec)); }
+  const std::vector<SectionSpec>& sections() const { return sections_; }
+
  private:
   std::vector<ComponentSpec> specs_;
+  std::vector<SectionSpec> sections_;
 };
 
 }  // namespace sluice::config

@@ -23,6 +23,7 @@ namespace sluice::runtime {
 class Input;
 class Processor;
 class Output;
+class Resource;
 class BuildContext;
 }  // namespace sluice::runtime
 
@@ -56,6 +57,7 @@ struct Field {
   std::vector<Field> children;       // for Type::object
   bool allow_functions = false;      // template may use the component's functions
   bool names_rate_limit = false;     // value must name an entry of rate_limits
+  std::string names_resource;        // value must name an entry of resources.<this kind>
 };
 
 class Values;
@@ -91,12 +93,15 @@ class Values {
   Position block_;
 };
 
-enum class Kind { input, processor, output };
+// resource: a shared client (one per named entry of `resources`), used by
+// inputs, outputs, rate limits and stores that name it.
+enum class Kind { input, processor, output, resource };
 const char* kind_name(Kind k);
 
 using InputFactory = std::function<std::unique_ptr<runtime::Input>(const Values&, runtime::BuildContext&)>;
 using ProcessorFactory = std::function<std::unique_ptr<runtime::Processor>(const Values&, runtime::BuildContext&)>;
 using OutputFactory = std::function<std::unique_ptr<runtime::Output>(const Values&, runtime::BuildContext&)>;
+using ResourceFactory = std::function<std::shared_ptr<runtime::Resource>(const Values&, runtime::BuildContext&)>;
 
 struct ComponentSpec {
   std::string name;
@@ -112,6 +117,17 @@ struct ComponentSpec {
   InputFactory make_input;
   ProcessorFactory make_processor;
   OutputFactory make_output;
+  ResourceFactory make_resource;
+};
+
+// A top-level section of the config that a feature owns (e.g. `alerts`).
+// The loader reads it like a component's fields (defaults filled, unknown
+// keys refused) into Config::sections; `sluice docs config` lists it; the
+// feature reads its Values. Config core knows nothing of the feature.
+struct SectionSpec {
+  std::string name;
+  std::string doc;
+  std::vector<Field> fields;
 };
 
 }  // namespace sluice::config

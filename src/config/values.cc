@@ -28,6 +28,7 @@ const char* kind_name(Kind k) {
     case Kind::input: return "input";
     case Kind::processor: return "processor";
     case Kind::output: return "output";
+    case Kind::resource: return "resource";
   }
   return "?";
 }

@@ -1,5 +1,6 @@
 #include "runtime/component.h"
 
+#include "config/config.h"
 #include "net/http_client.h"
 
 namespace sluice::runtime {
@@ -11,6 +12,13 @@ BuildContext::BuildContext(boost::asio::io_context& io, const config::Config& co
 std::shared_ptr<net::HttpTransport> BuildContext::http_client(const net::HttpClientOptions& options) {
   if (http_factory_) return http_factory_(options);
   return std::make_shared<net::HttpClient>(io_, options);
+}
+
+std::shared_ptr<Resource> BuildContext::resource(const std::string& kind, const std::string& name) {
+  const config::ResourceConfig* rc = config_.resource(kind, name);
+  if (!rc) throw std::runtime_error("no resource " + kind + " '" + name + "' in resources");
+  return shared<Resource>("resource:" + kind + ":" + name,
+                          [rc, this] { return rc->spec->make_resource(rc->values, *this); });
 }
 
 }  // namespace sluice::runtime

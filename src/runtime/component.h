@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,14 @@ class MessageOutput : public Output {
   virtual Task<WriteOutcome> send(core::Message& m) = 0;
 };
 
+// A shared client built from one entry of `resources` (an HTTP pool, later a
+// Redis or AMQP connection): built once, on first use, and shared by every
+// component that names it. Lives until the engine releases shared objects.
+class Resource {
+ public:
+  virtual ~Resource() = default;
+};
+
 // What a factory may use while building a component.
 class BuildContext {
  public:
@@ -172,11 +181,22 @@ class BuildContext {
   using HttpClientFactory = std::function<std::shared_ptr<net::HttpTransport>(const net::HttpClientOptions&)>;
   std::shared_ptr<net::HttpTransport> http_client(const net::HttpClientOptions& options);
   void set_http_client_factory(HttpClientFactory f) { http_factory_ = std::move(f); }
+
+  // The resource resources.<kind>.<name>, built on first use. The loader has
+  // checked that it exists; throws std::runtime_error if it does not.
+  std::shared_ptr<Resource> resource(const std::string& kind, const std::string& name);
+  template <class T>
+  std::shared_ptr<T> resource(const std::string& kind, const std::string& name) {
+    auto r = std::dynamic_pointer_cast<T>(resource(kind, name));
+    if (!r) throw std::runtime_error("resource " + kind + " '" + name + "' is not of the kind its user expects");
+    return r;
+  }
   const std::string& pipeline() const { return pipeline_; }
   void set_pipeline(std::string name) { pipeline_ = std::move(name); }
 
   // One object per key shared by every component that asks (e.g. one
   // embedded queue store per data_dir, one client per broker).
+  // Recursive lock: building one shared object (a resource) may ask for another.
   template <class T>
   std::shared_ptr<T> shared(const std::string& key, const std::function<std::shared_ptr<T>()>& make) {
     std::lock_guard lock(mu_);
@@ -186,8 +206,11 @@ class BuildContext {
   }
   // Drops the shared objects (after every component is gone).
   void release_shared() {
-    std::lock_guard lock(mu_);
-    shared_.clear();
+    std::map<std::string, std::any> gone;
+    {
+      std::lock_guard lock(mu_);
+      gone.swap(shared_);
+    }
   }
 
  private:
@@ -197,7 +220,7 @@ class BuildContext {
   std::function<ratelimit::RateLimit*(const std::string&)> rate_limits_;
   HttpClientFactory http_factory_;
   std::string pipeline_;
-  std::mutex mu_;
+  std::recursive_mutex mu_;
   std::map<std::string, std::any> shared_;
 };
 

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "connectors/http/http.h"
+#include "connectors/http/client_settings.h"
 #include "connectors/http/response_outcome.h"
 #include "net/form.h"
 #include "net/http_client.h"
@@ -24,12 +25,7 @@ class HttpClientOutput final : public runtime::MessageOutput {
     if (basic.has("username")) auth_ = net::basic_auth(basic.str("username"), basic.str("password"));
     if (v.has("success_codes"))
       for (const auto& c : v.list("success_codes")) success_.push_back(std::stoi(c));
-    net::HttpClientOptions o;
-    o.request_timeout = v.duration("request_timeout");
-    o.max_connections_per_host = static_cast<size_t>(v.integer("max_connections"));
-    o.verify_tls = v.boolean("verify_tls");
-    if (v.has("ca_file")) o.ca_file = v.str("ca_file");
-    client_ = ctx.http_client(o);
+    client_ = http_client_for(v, ctx);
   }
 
 
@@ -107,7 +103,7 @@ config::ComponentSpec http_client_output_spec() {
                  "(encoding form), or the `body` template. 2xx (or success_codes) confirms; 429, 5xx and "
                  "timeouts retry with backoff, honouring Retry-After; other statuses fail for good. Metadata "
                  "http_status holds the answer's status.",
-      .fields = {{.name = "url", .type = Type::tmpl, .doc = "Request URL; may use {{fields}}.", .required = true},
+      .fields = with_http_client_fields({{.name = "url", .type = Type::tmpl, .doc = "Request URL; may use {{fields}}.", .required = true},
                  {.name = "method", .doc = "HTTP method.", .default_value = "POST",
                   .choices = {"POST", "PUT", "PATCH", "DELETE", "GET"}},
                  {.name = "encoding", .doc = "How the payload becomes the body.", .default_value = "json",
@@ -121,14 +117,8 @@ config::ComponentSpec http_client_output_spec() {
                   .doc = "HTTP Basic auth.",
                   .children = {{.name = "username", .doc = "User."},
                                {.name = "password", .doc = "Password.", .secret = true}}},
-                 {.name = "success_codes", .type = Type::string_list, .doc = "Statuses that confirm; default any 2xx."},
-                 {.name = "request_timeout", .type = Type::duration, .doc = "Per request.", .default_value = "30s",
-                  .min = 0.001},
-                 {.name = "max_connections", .type = Type::integer, .doc = "Keep-alive connections per host.",
-                  .default_value = "64", .min = 1},
-                 {.name = "verify_tls", .type = Type::boolean, .doc = "Verify the server's certificate and name.",
-                  .default_value = "true"},
-                 {.name = "ca_file", .doc = "CA bundle to trust instead of the system's."}},
+                 {.name = "success_codes", .type = Type::string_list, .doc = "Statuses that confirm; default any 2xx."}},
+                                        "30s"),
       .example = "output:\n  http_client:\n    url: https://api.example.com/events/{{id}}\n    bearer_token: \"${API_TOKEN}\"\n"
                  "  max_in_flight: 16",
       .validate =

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <memory>
 
+#include "connectors/http/client_settings.h"
 #include "connectors/http/response_outcome.h"
 #include "connectors/twilio/segments.h"
 #include "connectors/twilio/twilio.h"
@@ -33,10 +34,7 @@ class TwilioOutput final : public runtime::MessageOutput {
     if (v.has("messaging_service_sid")) service_ = v.str("messaging_service_sid");
     if (v.has("status_callback")) callback_ = v.tmpl("status_callback");
     if (v.has("validity_period")) validity_ = std::to_string(v.integer("validity_period"));
-    net::HttpClientOptions o;
-    o.request_timeout = v.duration("request_timeout");
-    o.max_connections_per_host = static_cast<size_t>(v.integer("max_connections"));
-    client_ = ctx.http_client(o);
+    client_ = http_client_for(v, ctx);
   }
 
 
@@ -130,7 +128,7 @@ config::ComponentSpec twilio_output_spec() {
           "backoff, honouring Retry-After; any other 4xx (e.g. 21211 invalid number) fails for good and goes to "
           "the dead letter with the code and message (metadata twilio_error_code). Point base_url at "
           "`sluice provider-sim` to test without Twilio.",
-      .fields =
+      .fields = with_http_client_fields(
           {{.name = "base_url", .doc = "API root.", .default_value = "https://api.twilio.com"},
            {.name = "account_sid", .doc = "Account SID (AC...).", .required = true},
            {.name = "auth_token", .doc = "Auth token.", .required = true, .secret = true},
@@ -142,11 +140,8 @@ config::ComponentSpec twilio_output_spec() {
            {.name = "validity_period", .type = Type::integer, .doc = "Seconds the message may wait in Twilio's queue.",
             .min = 1, .max = 36000},
            {.name = "cost", .doc = "What the output's rate limit counts: one per message, or its SMS segments.",
-            .default_value = "message", .choices = {"message", "segments"}},
-           {.name = "request_timeout", .type = Type::duration, .doc = "Per request.", .default_value = "15s",
-            .min = 0.001},
-           {.name = "max_connections", .type = Type::integer, .doc = "Keep-alive connections to the API.",
-            .default_value = "64", .min = 1}},
+            .default_value = "message", .choices = {"message", "segments"}}},
+          "15s"),
       .example = "output:\n  twilio:\n    account_sid: \"${TWILIO_ACCOUNT_SID}\"\n    auth_token: \"${TWILIO_AUTH_TOKEN}\"\n"
                  "    from: \"+15005550006\"\n    status_callback: https://hooks.example.com/twilio/status\n"
                  "  rate_limit: provider\n  max_in_flight: 32",

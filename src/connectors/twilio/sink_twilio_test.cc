@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "connectors/generate/source_generate.h"
+#include "connectors/http/client_settings.h"
 #include "connectors/twilio/twilio.h"
 #include "metrics/metrics.h"
 #include "net/form.h"
@@ -129,6 +130,53 @@ TEST_F(TwilioOutputTest, AMessageWithoutRecipientIsRejectedWithoutARequest) {
   EXPECT_EQ(outcome.kind, WriteOutcome::Kind::reject);
   EXPECT_NE(outcome.reason.find("to"), std::string::npos) << outcome.reason;
   EXPECT_TRUE(http_->requests().empty());
+}
+
+// Outputs that name one `http` resource share its client; the others get
+// their own.
+TEST(TwilioOutputResources, OutputsNamingOneHttpResourceShareItsClient) {
+  config::Registry registry;
+  registry.add(generate_input_spec());
+  registry.add(twilio_output_spec());
+  registry.add(http_resource_spec());
+  const std::string twilio = "{account_sid: AC1, auth_token: t, from: '+15005550006'";
+  const std::string yaml = "admin: {enabled: false}\nresources:\n  http:\n    pool: {max_connections: 8, request_timeout: 3s}\n"
+                           "pipelines:\n  p:\n    input: {generate: {count: 1}}\n    outputs:\n"
+                           "      - twilio: " + twilio + ", client: pool}\n"
+                           "      - twilio: " + twilio + ", client: pool}\n"
+                           "      - twilio: " + twilio + "}\n";
+  auto cfg = config::load_string(yaml, "t.yaml", registry);
+  ASSERT_TRUE(cfg) << cfg.error().to_string();
+  boost::asio::io_context io;
+  metrics::Registry metrics;
+  runtime::BuildContext ctx(io, *cfg, metrics, [](const std::string&) { return nullptr; });
+  std::vector<net::HttpClientOptions> made;
+  ctx.set_http_client_factory([&made](const net::HttpClientOptions& o) {
+    made.push_back(o);
+    return std::make_shared<testing::ScriptedHttp>();
+  });
+  std::vector<std::unique_ptr<runtime::Output>> outs;
+  for (const auto& o : cfg->pipelines.front().outputs) outs.push_back(o.component.spec->make_output(o.component.values, ctx));
+  ASSERT_EQ(made.size(), 2u) << "one client for the resource, one for the output without `client`";
+  EXPECT_EQ(made[0].max_connections_per_host, 8u);
+  EXPECT_EQ(made[0].request_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(made[1].request_timeout, std::chrono::seconds(15)) << "the twilio output's own default";
+}
+
+TEST(TwilioOutputResources, NamingAnUndefinedResourceIsAConfigError) {
+  config::Registry registry;
+  registry.add(generate_input_spec());
+  registry.add(twilio_output_spec());
+  registry.add(http_resource_spec());
+  const std::string yaml = "resources:\n  http:\n    pool: {}\n  htp:\n    x: {}\n"
+                           "pipelines:\n  p:\n    input: {generate: {count: 1}}\n    output:\n"
+                           "      twilio: {account_sid: AC1, auth_token: t, from: '+1', client: pol}\n";
+  auto cfg = config::load_string(yaml, "t.yaml", registry);
+  ASSERT_FALSE(cfg);
+  const std::string errors = cfg.error().to_string();
+  EXPECT_NE(errors.find("t.yaml:4:3: error: unknown resource kind 'htp'; did you mean 'http'?"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("http resource 'pol' is not defined in resources.http; did you mean 'pool'?"), std::string::npos)
+      << errors;
 }
 
 }  // namespace
