@@ -10,6 +10,7 @@
 #include "connectors/stdio/stdio.h"
 #include "connectors/twilio/twilio.h"
 #include "processors/processors.h"
+#include "runtime/local_rate_limit.h"
 
 namespace sluice::components {
 
@@ -35,6 +36,8 @@ const config::Registry& component_list() {
     r.add(connectors::twilio_output_spec());
     r.add(connectors::http_client_output_spec());
     r.add(connectors::ledger_output_spec());
+    // Rate-limit backends
+    r.add(runtime::local_rate_limit_spec());
     // Resources: shared clients
     r.add(connectors::http_resource_spec());
     // Feature sections of the config

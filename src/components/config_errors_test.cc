@@ -68,6 +68,16 @@ const Case kCases[] = {
     {"missing_rate",
      "rate_limits:\n  slow: {burst: 5}\npipelines:\n  p:\n    input: {stdin: {}}\n    output: {drop: {}}\n",
      "t.yaml:2:9: error: missing required field 'rate' in rate limit 'slow'\n"},
+    {"rate_limit_typo_is_an_unknown_field_not_a_backend",
+     "rate_limits:\n  slow: {rate: 10/s, brust: 5}\npipelines:\n  p:\n    input: {stdin: {}}\n    output: {drop: {}}\n",
+     "t.yaml:2:22: error: unknown field 'brust' in rate limit 'slow'; did you mean 'burst'?\n"},
+    {"rate_limit_backend_field",
+     "rate_limits:\n  slow: {rate: 10/s, local: {size: 1}}\npipelines:\n  p:\n    input: {stdin: {}}\n    output: {drop: {}}\n",
+     "t.yaml:2:30: error: unknown field 'size' in the local backend of rate limit 'slow', which takes no fields\n"},
+    {"undefined_http_resource",
+     "resources:\n  http:\n    pool: {}\npipelines:\n  p:\n    input: {stdin: {}}\n"
+     "    output: {http_client: {url: 'http://x/', client: pol}}\n",
+     "t.yaml:7:54: error: http resource 'pol' is not defined in resources.http; did you mean 'pool'?\n"},
     {"undefined_rate_limit",
      "rate_limits:\n  slow: {rate: 10/s}\npipelines:\n  p:\n    input: {stdin: {}}\n"
      "    output: {drop: {}, rate_limit: slwo}\n",

@@ -73,6 +73,8 @@ struct RateLimitConfig {
   std::optional<tmpl::Template> key;
   std::optional<tmpl::Template> cost;
   int64_t max_keys = 100'000;
+  // Where the buckets live: the backend named in the block, else `local`.
+  ComponentConfig backend;
 };
 
 // One entry of `resources`: resources.<spec name>.<name>.

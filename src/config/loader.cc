@@ -173,8 +173,15 @@ class Loader {
     }
     for (const auto& kv : node) {
       const std::string name = kv.first.Scalar();
-      Values v = r_.read(kv.second, rate_limit_fields(), fmt::format("rate limit '{}'", name));
+      const std::string what = fmt::format("rate limit '{}'", name);
+      // Keys naming a backend are the backend's; any other unknown key is
+      // reported as an unknown field of the rate limit.
+      std::vector<std::string> backends;
+      for (const auto& k : type_keys(kv.second, rate_limit_fields()))
+        if (registry_.find(Kind::rate_limit_backend, k)) backends.push_back(k);
+      Values v = r_.read(kv.second, rate_limit_fields(), what, nullptr, backends);
       RateLimitConfig rl;
+      rl.backend = read_backend(kv.second, backends, what);
       rl.name = name;
       rl.where = r_.position(kv.first);
       if (v.has("rate")) rl.spec.per_second = v.number("rate");
@@ -184,6 +191,22 @@ class Loader {
       if (v.has("max_keys")) rl.max_keys = v.integer("max_keys");
       c.rate_limits.push_back(std::move(rl));
     }
+  }
+
+  // The backend a rate limit's block names (at most one), or `local`.
+  ComponentConfig read_backend(const YAML::Node& node, const std::vector<std::string>& keys, const std::string& what) {
+    ComponentConfig c;
+    c.where = r_.position(node);
+    if (keys.size() > 1) {
+      r_.error(node, fmt::format("{} names {} backends ('{}'); name at most one", what, keys.size(), fmt::join(keys, "', '")));
+      return c;
+    }
+    const std::string name = keys.empty() ? "local" : keys.front();
+    c.spec = registry_.find(Kind::rate_limit_backend, name);
+    if (!c.spec) return c;  // a registry without backends (unit tests): the engine uses a local bucket
+    YAML::Node block = keys.empty() ? YAML::Node() : node[name];
+    c.values = r_.read(block, c.spec->fields, fmt::format("the {} backend of {}", name, what), c.spec->functions);
+    return c;
   }
 
   void read_resources(const YAML::Node& node, Config& c) {

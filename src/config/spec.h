@@ -19,6 +19,9 @@
 #include "config/diagnostics.h"
 #include "template/template.h"
 
+namespace sluice::ratelimit {
+class Backend;
+}
 namespace sluice::runtime {
 class Input;
 class Processor;
@@ -95,13 +98,21 @@ class Values {
 
 // resource: a shared client (one per named entry of `resources`), used by
 // inputs, outputs, rate limits and stores that name it.
-enum class Kind { input, processor, output, resource };
+// rate_limit_backend: where a rate limit keeps its buckets (`local` in this
+// process; a shared one keeps the limit for a fleet), named by a key in the
+// rate limit's block.
+enum class Kind { input, processor, output, resource, rate_limit_backend };
+
+struct RateLimitConfig;
 const char* kind_name(Kind k);
 
 using InputFactory = std::function<std::unique_ptr<runtime::Input>(const Values&, runtime::BuildContext&)>;
 using ProcessorFactory = std::function<std::unique_ptr<runtime::Processor>(const Values&, runtime::BuildContext&)>;
 using OutputFactory = std::function<std::unique_ptr<runtime::Output>(const Values&, runtime::BuildContext&)>;
 using ResourceFactory = std::function<std::shared_ptr<runtime::Resource>(const Values&, runtime::BuildContext&)>;
+// Values: the backend's own block; the RateLimitConfig: rate, burst, key, max_keys.
+using RateLimitBackendFactory = std::function<std::unique_ptr<ratelimit::Backend>(
+    const Values&, const RateLimitConfig&, runtime::BuildContext&)>;
 
 struct ComponentSpec {
   std::string name;
@@ -118,6 +129,7 @@ struct ComponentSpec {
   ProcessorFactory make_processor;
   OutputFactory make_output;
   ResourceFactory make_resource;
+  RateLimitBackendFactory make_rate_limit_backend;
 };
 
 // A top-level section of the config that a feature owns (e.g. `alerts`).

@@ -29,6 +29,7 @@ const char* kind_name(Kind k) {
     case Kind::processor: return "processor";
     case Kind::output: return "output";
     case Kind::resource: return "resource";
+    case Kind::rate_limit_backend: return "rate limit backend";
   }
   return "?";
 }

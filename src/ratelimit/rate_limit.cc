@@ -36,6 +36,17 @@ class LocalBackend final : public Backend {
 
 }  // namespace
 
+boost::asio::awaitable<core::Result<std::vector<int64_t>>> Backend::reserve_many(std::vector<Take> takes) {
+  std::vector<int64_t> waits;
+  waits.reserve(takes.size());
+  for (auto& t : takes) {
+    auto w = co_await reserve(std::move(t.key), t.cost);
+    if (!w) co_return std::unexpected(w.error());
+    waits.push_back(*w);
+  }
+  co_return waits;
+}
+
 std::unique_ptr<Backend> make_local_backend(RateSpec spec, bool keyed, const core::Clock& clock, size_t max_keys) {
   return std::make_unique<LocalBackend>(spec, keyed, clock, max_keys);
 }
@@ -70,6 +81,38 @@ boost::asio::awaitable<core::Result<core::Nanos>> RateLimit::reserve(const core:
   auto wait_ns = co_await backend_->reserve(std::move(key), *cost);
   if (!wait_ns) co_return std::unexpected(wait_ns.error());
   co_return core::Nanos(*wait_ns);
+}
+
+boost::asio::awaitable<core::Result<RateLimit::BatchReservation>> RateLimit::reserve_batch(
+    const core::Batch& batch, const std::function<std::optional<double>(const core::Message&)>& cost_override) {
+  BatchReservation out;
+  out.refused.resize(batch.size());
+  std::vector<Backend::Take> takes;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto& m = batch.messages[i];
+    auto given = cost_override ? cost_override(m) : std::nullopt;
+    auto cost = given ? core::Result<double>(*given) : cost_of(m);
+    if (!cost) {
+      out.refused[i] = cost.error();
+      continue;
+    }
+    if (*cost == 0) continue;
+    std::string key;
+    if (key_) {
+      auto k = key_->render(m);
+      if (!k) {
+        out.refused[i] = k.error();
+        continue;
+      }
+      key = std::move(*k);
+    }
+    takes.push_back({std::move(key), *cost});
+  }
+  if (takes.empty()) co_return out;
+  auto waits = co_await backend_->reserve_many(std::move(takes));
+  if (!waits) co_return std::unexpected(waits.error());
+  for (int64_t w : *waits) out.wait = std::max(out.wait, core::Nanos(w));
+  co_return out;
 }
 
 boost::asio::awaitable<void> RateLimit::wait(core::Nanos d) {

@@ -3,18 +3,22 @@
 // the rate_limit processor use it: `co_await limit.acquire(message)`.
 //
 // The key and cost templates are evaluated here; the bucket arithmetic lives
-// in a Backend. The local backend is a TokenBucket or KeyedBuckets; a shared
-// backend (Redis, for a fleet) implements the same one-call interface, so no
-// caller changes when it arrives.
+// in a Backend, chosen by config through the registry (Kind::
+// rate_limit_backend: `local` is a TokenBucket or KeyedBuckets in this
+// process; a shared backend keeps one limit for a fleet). A backend
+// implements reserve(), and reserve_many() when it can take a whole batch in
+// one round trip. Backend errors are transient: the caller retries.
 //
 // Waiting is a timer on the caller's executor, never a blocked thread.
 // Threads: any; backends are thread-safe.
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -30,6 +34,12 @@ class Backend {
   // Takes `cost` tokens from `key`'s bucket (key is empty for an unkeyed
   // limit) and returns the nanoseconds to wait before using them.
   virtual boost::asio::awaitable<core::Result<int64_t>> reserve(std::string key, double cost) = 0;
+  struct Take {
+    std::string key;
+    double cost;
+  };
+  // The wait of each take, in order; by default one reserve() after another.
+  virtual boost::asio::awaitable<core::Result<std::vector<int64_t>>> reserve_many(std::vector<Take> takes);
   virtual std::string describe() const = 0;
 };
 
@@ -50,6 +60,15 @@ class RateLimit {
   // `cost`, when given, replaces the cost template (an output that knows).
   boost::asio::awaitable<core::Result<core::Nanos>> reserve(const core::Message& m,
                                                             std::optional<double> cost = std::nullopt);
+  // A whole batch: each message's key and cost (`cost(m)` when it gives one,
+  // else the cost template), one backend call, one wait for the last token.
+  struct BatchReservation {
+    std::vector<std::optional<core::Error>> refused;  // per message: no usable cost or key (for good)
+    core::Nanos wait{0};
+  };
+  // Errors are the backend's: transient, reserve again later.
+  boost::asio::awaitable<core::Result<BatchReservation>> reserve_batch(
+      const core::Batch& batch, const std::function<std::optional<double>(const core::Message&)>& cost);
   // Waits `d` on the caller's executor.
   static boost::asio::awaitable<void> wait(core::Nanos d);
   // The tokens `m` costs (1 without a cost template).

@@ -41,8 +41,11 @@ struct Engine::Impl {
         deadline(std::in_place, io),
         ctx(io, c, metrics, [this](const std::string& name) { return find_rate_limit(name); }) {
     for (const auto& rl : c.rate_limits) {
-      auto backend = ratelimit::make_local_backend(rl.spec, rl.key.has_value(), core::SteadyClock::instance(),
-                                                   static_cast<size_t>(rl.max_keys));
+      // The backend the config chose; a registry without backends (unit tests) gets local buckets.
+      auto backend = rl.backend.spec ? rl.backend.spec->make_rate_limit_backend(rl.backend.values, rl, ctx)
+                                     : ratelimit::make_local_backend(rl.spec, rl.key.has_value(),
+                                                                     core::SteadyClock::instance(),
+                                                                     static_cast<size_t>(rl.max_keys));
       rate_limits.push_back(std::make_unique<ratelimit::RateLimit>(rl.name, rl.spec, std::move(backend), rl.key, rl.cost));
     }
     for (const auto& p : c.pipelines) pipelines.push_back(std::make_unique<Pipeline>(p, ctx, threads));

@@ -259,25 +259,38 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     concurrency_limit->set(static_cast<int64_t>(adaptive->limit()));
   }
 
-  // Reserves every message's tokens, then waits once for the last of them;
-  // a message whose cost cannot be computed fails for good.
+  // Reserves the batch's tokens in one backend call, then waits once for the
+  // last of them. A message whose cost or key cannot be computed fails for
+  // good; a backend that cannot be asked (a shared limiter down) is
+  // transient: asked again with backoff, nothing sent meanwhile.
   Task<void> take_tokens(core::Batch& batch, std::vector<core::Message>& failed, std::vector<std::string>& reasons) {
-    core::Batch kept;
-    kept.messages.reserve(batch.size());
-    core::Nanos longest{0};
-    for (auto& m : batch.messages) {
-      auto wait = co_await rate_limit->reserve(m, output->cost(m));
-      if (!wait) {
-        reasons.push_back(wait.error().to_string());
-        failed.push_back(std::move(m));
-        continue;
+    auto cost = [this](const core::Message& m) { return output->cost(m); };
+    std::mt19937_64 backoff_rng{std::random_device{}()};
+    for (int attempt = 0;; ++attempt) {
+      auto r = co_await rate_limit->reserve_batch(batch, cost);
+      if (r) {
+        core::Batch kept;
+        kept.messages.reserve(batch.size());
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (r->refused[i]) {
+            reasons.push_back(r->refused[i]->to_string());
+            failed.push_back(std::move(batch.messages[i]));
+          } else {
+            kept.messages.push_back(std::move(batch.messages[i]));
+          }
+        }
+        co_await ratelimit::RateLimit::wait(r->wait);
+        if (rate_wait) rate_wait->observe(static_cast<double>(r->wait.count()) / 1e9, kept.size());
+        batch = std::move(kept);
+        co_return;
       }
-      longest = std::max(longest, *wait);
-      kept.messages.push_back(std::move(m));
+      const core::Nanos delay = backoff_delay({cfg.retry.initial, cfg.retry.max}, attempt, core::Nanos(0), backoff_rng);
+      logging::limited(spdlog::level::warn, labels.pipeline + "/" + labels.component + "/rate_limit",
+                       fmt::format("pipeline '{}' output '{}': rate limit '{}' unavailable ({}); asking again in {} ms",
+                                   labels.pipeline, labels.component, rate_limit->name(), r.error().to_string(),
+                                   delay.count() / 1'000'000));
+      co_await sleep(delay);
     }
-    co_await ratelimit::RateLimit::wait(longest);
-    if (rate_wait) rate_wait->observe(static_cast<double>(longest.count()) / 1e9, kept.size());
-    batch = std::move(kept);
   }
 
   Task<void> fail(std::vector<core::Message> messages, std::vector<std::string> reasons, int attempts) {

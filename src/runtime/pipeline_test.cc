@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "logging/log.h"
 #include "runtime/component.h"
+#include "ratelimit/rate_limit.h"
 #include "runtime/ack_batcher.h"
 #include "runtime/engine.h"
 #include "runtime/spawn.h"
@@ -126,6 +127,23 @@ class BatchedAckSource final : public Input {
   std::atomic<bool> closed_{false};
 };
 
+// A rate-limit backend that is down for its first `fail_first` calls (a
+// shared limiter being restarted), then grants everything at once.
+class FlakyBackend final : public ratelimit::Backend {
+ public:
+  explicit FlakyBackend(int64_t fail_first) : fail_first_(fail_first) {}
+  Task<core::Result<int64_t>> reserve(std::string, double) override {
+    if (calls_++ < fail_first_) co_return core::fail(core::Errc::unavailable, "limiter restarting");
+    co_return int64_t{0};
+  }
+  std::string describe() const override { return "flaky"; }
+  int64_t calls() const { return calls_; }
+
+ private:
+  int64_t fail_first_;
+  std::atomic<int64_t> calls_{0};
+};
+
 // Records confirmed payloads under `name`. Messages whose number is divisible
 // by `always_fail_every` always fail (retry); `fail_first` attempts of every
 // message fail; "reject_every" fails for good.
@@ -188,6 +206,13 @@ const config::Registry& test_registry() {
              .make_input = [](const config::Values& v, BuildContext&) -> std::unique_ptr<Input> {
                return std::make_unique<TestSource>(v);
              }});
+    reg.add({.name = "flaky",
+             .kind = config::Kind::rate_limit_backend,
+             .fields = {{.name = "fail_first", .type = Type::integer, .default_value = "0"}},
+             .make_rate_limit_backend = [](const config::Values& v, const config::RateLimitConfig&,
+                                           BuildContext&) -> std::unique_ptr<ratelimit::Backend> {
+               return std::make_unique<FlakyBackend>(v.integer("fail_first"));
+             }});
     reg.add({.name = "batched_ack_source",
              .kind = config::Kind::input,
              .make_input = [](const config::Values&, BuildContext& ctx) -> std::unique_ptr<Input> {
@@ -217,8 +242,9 @@ class PipelineTest : public ::testing::Test {
   void TearDown() override { world = nullptr; }
 
   // Runs the config until its inputs are exhausted (or `stop_after` elapses).
-  void run(const std::string& pipeline_yaml, std::chrono::milliseconds stop_after = std::chrono::milliseconds(0)) {
-    const std::string yaml = "admin: {enabled: false}\nthreads: 2\nshutdown_timeout: 5s\npipelines:\n  p:\n" + pipeline_yaml;
+  void run(const std::string& pipeline_yaml, std::chrono::milliseconds stop_after = std::chrono::milliseconds(0),
+           const std::string& top = "") {
+    const std::string yaml = "admin: {enabled: false}\nthreads: 2\nshutdown_timeout: 5s\n" + top + "pipelines:\n  p:\n" + pipeline_yaml;
     auto cfg = config::load_string(yaml, "test.yaml", test_registry());
     ASSERT_TRUE(cfg) << cfg.error().to_string();
     Engine engine(*cfg, test_registry());
@@ -381,6 +407,21 @@ TEST_F(PipelineTest, CleanStopFlushesBatchedAcks) {
   EXPECT_EQ(w.outstanding, 0) << "acks of messages read were never flushed to the source";
   EXPECT_EQ(count_acks(core::AckStatus::delivered), static_cast<int>(w.seen["a"].size()));
   EXPECT_EQ(w.acks.size(), w.seen["a"].size()) << "every message written is acknowledged once, and only those";
+}
+
+// The rate limit's backend comes from the config; when it cannot be asked,
+// the output waits and asks again: nothing fails for good, nothing is lost.
+TEST_F(PipelineTest, RateLimitBackendErrorsAreTransient) {
+  run(R"(
+    input: {test_source: {count: 40, batch: 10}}
+    output:
+      test_output: {name: a}
+      rate_limit: fleet
+      retry: {initial: 1ms, max: 5ms}
+)",
+      std::chrono::milliseconds(0), "rate_limits:\n  fleet: {rate: 1000/s, burst: 100, flaky: {fail_first: 5}}\n");
+  EXPECT_EQ(w.seen["a"].size(), 40u);
+  EXPECT_EQ(count_acks(core::AckStatus::delivered), 40) << "a limiter outage must not fail messages for good";
 }
 
 }  // namespace
