@@ -13,7 +13,10 @@
 #include <filesystem>
 #include <random>
 
-#include "ledger/ledger.h"
+#include <boost/asio/io_context.hpp>
+
+#include "ledger/store.h"
+#include "testing/run_awaitable.h"
 
 namespace {
 
@@ -43,25 +46,27 @@ std::vector<StatusEvent> callbacks(int messages) {
 
 double bench_ledger(const std::string& dir, int messages, size_t batch) {
   std::filesystem::remove_all(dir);
-  auto ledger = sluice::ledger::open_sqlite_ledger(dir);
+  auto ledger = sluice::ledger::open_sqlite_store(dir);
+  boost::asio::io_context io;  // the store's calls are awaited, as the ledger output awaits them
+  auto run = [&io](auto task) { return sluice::testing::run_awaitable(io, std::move(task)); };
   std::vector<Send> sends;
   for (int i = 0; i < messages; ++i)
     sends.push_back({.alert_id = "al_bench", .recipient = fmt::format("+1555{:07d}", i), .sid = sid(i), .at_ms = 1'000'000});
   for (size_t i = 0; i < sends.size(); i += 1000) {
     std::vector<Send> part(sends.begin() + static_cast<long>(i),
                            sends.begin() + static_cast<long>(std::min(sends.size(), i + 1000)));
-    if (!ledger->record_sends(part)) throw std::runtime_error("record_sends failed");
+    if (!run(ledger->record_sends(std::move(part)))) throw std::runtime_error("record_sends failed");
   }
   const auto events = callbacks(messages);
   const auto start = Clock::now();
   for (size_t i = 0; i < events.size(); i += batch) {
     std::vector<StatusEvent> part(events.begin() + static_cast<long>(i),
                                   events.begin() + static_cast<long>(std::min(events.size(), i + batch)));
-    if (!ledger->apply_statuses(part)) throw std::runtime_error("apply_statuses failed");
+    if (!run(ledger->apply_statuses(std::move(part)))) throw std::runtime_error("apply_statuses failed");
   }
   const double secs = seconds_since(start);
-  const auto report = ledger->report("al_bench");
-  if (!report || report->terminal != messages) throw std::runtime_error("the ledger lost updates");
+  const auto report = run(ledger->report("al_bench"));
+  if (!report || !*report || (*report)->terminal != messages) throw std::runtime_error("the ledger lost updates");
   return static_cast<double>(events.size()) / secs;
 }
 

@@ -34,7 +34,7 @@ std::string new_alert_id() {
 
 class AlertApi {
  public:
-  AlertApi(AlertsSettings cfg, std::shared_ptr<ledger::Ledger> ledger,
+  AlertApi(AlertsSettings cfg, std::shared_ptr<ledger::Store> ledger,
            std::shared_ptr<connectors::queue::Store> store)
       : cfg_(cfg), ledger_(std::move(ledger)), store_(std::move(store)) {}
 
@@ -77,9 +77,7 @@ class AlertApi {
       if (!from.empty()) m["from"] = from;
       batch.messages.emplace_back(json::serialize(m));
     }
-    auto l = ledger_;
-    auto record = [l, info] { return l->create_alert(info); };
-    auto created = co_await async::run_blocking(std::move(record));  // named: see async/blocking.h
+    auto created = co_await ledger_->create_alert(info);
     if (!created) co_return Response::error(503, created.error().to_string());
     auto enqueued = co_await store_->enqueue(cfg_.queue, batch);
     if (!enqueued) co_return Response::error(503, enqueued.error().to_string());
@@ -89,17 +87,21 @@ class AlertApi {
     co_return Response::json(201, json::serialize(out));
   }
 
-  Response list() const {
+  // Reports are computed by the store, off the I/O threads.
+  boost::asio::awaitable<Response> list() const {
+    auto reports = co_await ledger_->reports();
+    if (!reports) co_return Response::error(503, reports.error().to_string());
     json::array alerts;
-    for (const auto& r : ledger_->reports()) alerts.push_back(ledger::to_json(r));
-    return Response::json(200, json::serialize(json::object{{"alerts", std::move(alerts)}}));
+    for (const auto& r : *reports) alerts.push_back(ledger::to_json(r));
+    co_return Response::json(200, json::serialize(json::object{{"alerts", std::move(alerts)}}));
   }
 
-  Response one(const Request& req) const {
+  boost::asio::awaitable<Response> one(const Request& req) const {
     const std::string id = req.path.substr(std::string_view("/api/alerts/").size());
-    auto report = ledger_->report(id);
-    if (!report) return Response::error(404, "no alert " + id.substr(0, 64));
-    return Response::json(200, json::serialize(ledger::to_json(*report)));
+    auto report = co_await ledger_->report(id);
+    if (!report) co_return Response::error(503, report.error().to_string());
+    if (!*report) co_return Response::error(404, "no alert " + id.substr(0, 64));
+    co_return Response::json(200, json::serialize(ledger::to_json(**report)));
   }
 
  private:
@@ -116,7 +118,7 @@ class AlertApi {
   }
 
   AlertsSettings cfg_;
-  std::shared_ptr<ledger::Ledger> ledger_;
+  std::shared_ptr<ledger::Store> ledger_;
   std::shared_ptr<connectors::queue::Store> store_;
 };
 
@@ -164,11 +166,13 @@ void install_alert_api(admin::Server& server, runtime::BuildContext& ctx) {
     if (!api->authorized(req)) co_return unauthorized();
     co_return co_await api->create(req);
   });
-  server.route("GET", "/api/alerts", [api, unauthorized](const Request& req) {
-    return api->authorized(req) ? api->list() : unauthorized();
+  server.route_async("GET", "/api/alerts", [api, unauthorized](const Request& req) -> boost::asio::awaitable<Response> {
+    if (!api->authorized(req)) co_return unauthorized();
+    co_return co_await api->list();
   });
-  server.route("GET", "/api/alerts/*", [api, unauthorized](const Request& req) {
-    return api->authorized(req) ? api->one(req) : unauthorized();
+  server.route_async("GET", "/api/alerts/*", [api, unauthorized](const Request& req) -> boost::asio::awaitable<Response> {
+    if (!api->authorized(req)) co_return unauthorized();
+    co_return co_await api->one(req);
   });
 }
 

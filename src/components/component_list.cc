@@ -42,6 +42,7 @@ const config::Registry& component_list() {
     r.add(connectors::http_resource_spec());
     // Feature sections of the config
     r.add_section(alerts::section_spec());
+    r.add_section(connectors::ledger_section_spec());
     return r;
   }();
   return registry;

@@ -41,9 +41,11 @@ const std::vector<Field>& top_level_fields() {
 }
 
 std::vector<Field> top_level_fields(const Registry& registry) {
+  // Feature sections go before the named collections (rate_limits, resources, pipelines).
   std::vector<Field> fields = top_level_fields();
+  auto at = std::find_if(fields.begin(), fields.end(), [](const Field& f) { return f.name == "rate_limits"; });
   for (const auto& sec : registry.sections())
-    fields.push_back({.name = sec.name, .type = Type::object, .doc = sec.doc, .children = sec.fields});
+    at = std::next(fields.insert(at, {.name = sec.name, .type = Type::object, .doc = sec.doc, .children = sec.fields}));
   return fields;
 }
 

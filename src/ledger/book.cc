@@ -85,9 +85,9 @@ void Book::count_into(const Message& m, AlertStats& a) {
   if (a.first_send_ms == 0 || m.send_ms < a.first_send_ms) a.first_send_ms = m.send_ms;
   a.last_send_ms = std::max(a.last_send_ms, m.send_ms);
   if (sent_recipients_.insert(recipient_key(m.alert_id, m.recipient)).second) ++a.recipients_sent;
-  if (m.sent_ms >= 0) a.to_sent_ms.push_back(std::max<int64_t>(0, m.sent_ms - m.send_ms));
+  if (m.sent_ms >= 0) a.to_sent_ms.record(std::max<int64_t>(0, m.sent_ms - m.send_ms));
   if (m.status == Status::delivered) {
-    a.to_delivered_ms.push_back(std::max<int64_t>(0, m.final_ms - m.send_ms));
+    a.to_delivered_ms.record(std::max<int64_t>(0, m.final_ms - m.send_ms));
     ++a.deliveries_per_second[second_of(m.final_ms)];
   }
   if (is_failure(m.status)) ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
@@ -130,12 +130,12 @@ Effect Book::move(Message& m, AlertStats& a, Status next, const StatusEvent& eve
   m.status = next;
   if (rank(next) >= rank(Status::sent) && m.sent_ms < 0) {
     m.sent_ms = event.at_ms;
-    a.to_sent_ms.push_back(std::max<int64_t>(0, m.sent_ms - m.send_ms));
+    a.to_sent_ms.record(std::max<int64_t>(0, m.sent_ms - m.send_ms));
   }
   if (is_terminal(next)) {
     m.final_ms = event.at_ms;
     if (next == Status::delivered) {
-      a.to_delivered_ms.push_back(std::max<int64_t>(0, m.final_ms - m.send_ms));
+      a.to_delivered_ms.record(std::max<int64_t>(0, m.final_ms - m.send_ms));
       ++a.deliveries_per_second[second_of(m.final_ms)];
     }
     if (is_failure(next)) {

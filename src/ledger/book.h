@@ -24,6 +24,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "ledger/histogram.h"
 #include "ledger/status.h"
 
 namespace sluice::ledger {
@@ -95,8 +96,8 @@ struct AlertStats {
   int64_t segments = 0;
   int64_t first_send_ms = 0, last_send_ms = 0;  // 0: no send yet
   std::map<std::string, int64_t> failures_by_code;  // failed / undelivered, by ErrorCode
-  std::vector<int64_t> to_sent_ms;                  // per message, from send to first known sent
-  std::vector<int64_t> to_delivered_ms;             // per delivered message, from send
+  Histogram to_sent_ms;                             // per message, from send to first known sent
+  Histogram to_delivered_ms;                        // per delivered message, from send
   std::map<int64_t, int64_t> sends_per_second;      // unix second -> sends recorded
   std::map<int64_t, int64_t> deliveries_per_second;  // unix second -> messages delivered
   int64_t terminal() const;

@@ -8,6 +8,13 @@
 namespace sluice::ledger {
 namespace {
 
+Histogram histogram(const std::vector<int64_t>& values) {
+  Histogram h;
+  for (int64_t v : values) h.record(v);
+  return h;
+}
+Histogram one(int64_t ms) { return histogram({ms}); }
+
 StatusEvent cb(const std::string& sid, const std::string& status, int64_t at, const std::string& code = "") {
   return {.sid = sid, .status = status, .error_code = code, .at_ms = at};
 }
@@ -28,8 +35,8 @@ TEST(Book, MovesOnlyForwardAndTerminalStaysTerminal) {
   const AlertStats& a = *b.alert("A");
   EXPECT_EQ(count(a, Status::delivered), 1);
   EXPECT_EQ(count(a, Status::sent), 0);
-  EXPECT_EQ(a.to_sent_ms, std::vector<int64_t>{100});
-  EXPECT_EQ(a.to_delivered_ms, std::vector<int64_t>{500});
+  EXPECT_EQ(a.to_sent_ms, one(100));
+  EXPECT_EQ(a.to_delivered_ms, one(500));
   EXPECT_TRUE(a.failures_by_code.empty());
 }
 
@@ -41,7 +48,7 @@ TEST(Book, OutOfOrderCallbacksLandOnTheFurthestStatus) {
   const AlertStats& a = *b.alert("A");
   EXPECT_EQ(count(a, Status::undelivered), 1);
   EXPECT_EQ(a.failures_by_code.at("30005"), 1);
-  EXPECT_EQ(a.to_sent_ms, std::vector<int64_t>{300}) << "known sent once it was undelivered";
+  EXPECT_EQ(a.to_sent_ms, one(300)) << "known sent once it was undelivered";
 }
 
 TEST(Book, EarlyCallbacksAreHeldThenReconciledInArrivalOrder) {
@@ -55,7 +62,7 @@ TEST(Book, EarlyCallbacksAreHeldThenReconciledInArrivalOrder) {
   const AlertStats& a = *b.alert("A");
   EXPECT_EQ(count(a, Status::delivered), 1);
   EXPECT_EQ(count(a, Status::queued), 0);
-  EXPECT_EQ(a.to_delivered_ms, std::vector<int64_t>{0}) << "a callback older than its send counts as 0";
+  EXPECT_EQ(a.to_delivered_ms, one(0)) << "a callback older than its send counts as 0";
   EXPECT_EQ(b.record_send(send("SM1", 1000)), SendEffect::duplicate);
   EXPECT_EQ(a.messages, 1);
 }
@@ -149,12 +156,8 @@ TEST(Book, AggregatesEqualABruteForceRecountOverRandomSequences) {
     ASSERT_EQ(a.messages, n_messages);
     ASSERT_EQ(a.recipients_sent, n_messages);
     ASSERT_EQ(a.failures_by_code, failures) << "sequence " << sequence;
-    auto sorted = [](std::vector<int64_t> v) {
-      std::sort(v.begin(), v.end());
-      return v;
-    };
-    ASSERT_EQ(sorted(a.to_sent_ms), sorted(to_sent)) << "sequence " << sequence;
-    ASSERT_EQ(sorted(a.to_delivered_ms), sorted(to_delivered)) << "sequence " << sequence;
+    ASSERT_EQ(a.to_sent_ms, histogram(to_sent)) << "sequence " << sequence;
+    ASSERT_EQ(a.to_delivered_ms, histogram(to_delivered)) << "sequence " << sequence;
     ASSERT_EQ(book.held(), 0u);
     // Every callback was counted once on arrival, and once more if it was held.
     const auto& c = book.counters();

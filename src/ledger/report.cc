@@ -3,26 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ledger/ledger.h"
+#include "ledger/report.h"
 
 namespace sluice::ledger {
 
 namespace {
 
-// Nearest-rank percentiles of durations in milliseconds.
-Percentiles percentiles(std::vector<int64_t> v) {
-  Percentiles p;
-  p.count = static_cast<int64_t>(v.size());
-  if (v.empty()) return p;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-    return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-  };
-  p.p50_ms = at(0.50);
-  p.p90_ms = at(0.90);
-  p.p99_ms = at(0.99);
-  return p;
+Percentiles percentiles(const Histogram& h) {
+  return {.count = h.count(), .p50_ms = h.percentile(0.50), .p90_ms = h.percentile(0.90), .p99_ms = h.percentile(0.99)};
 }
 
 boost::json::object to_json(const Percentiles& p) {

@@ -111,8 +111,8 @@ def test_hostile_configs_fail_cleanly(tmp_path):
     bomb.write_text("\n".join(lines) + "\n")
     r = run_cli("lint", str(bomb), timeout=30)
     assert r.returncode == 2
-    assert "bomb.yaml:1:1: error: unknown field 'a' in the config (fields: admin, data_dir, alerts, log, threads, " \
-           "shutdown_timeout, rate_limits, pipelines)" in r.stderr
+    assert "bomb.yaml:1:1: error: unknown field 'a' in the config (fields: admin, data_dir, log, threads, " \
+           "shutdown_timeout, alerts, ledger, rate_limits, resources, pipelines)" in r.stderr
     assert "'pipelines' must map pipeline names to pipelines" in r.stderr
 
     binary = tmp_path / "binary.yaml"

@@ -5,9 +5,11 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
+#include <unistd.h>
 
-#include "async/blocking.h"
+#include <charconv>
+#include <random>
+
 #include "config/config.h"
 #include "core/clock.h"
 #include "metrics/metrics.h"
@@ -23,28 +25,27 @@ int64_t to_int(const std::string& s, int64_t fallback) {
   return v;
 }
 
-void export_metrics(metrics::Registry& m, const std::weak_ptr<ledger::Ledger>& weak) {
-  auto counter = [&](const char* name, const char* help, uint64_t ledger::Counters::*field) {
+void export_metrics(metrics::Registry& m, const std::weak_ptr<ledger::Store>& weak) {
+  auto counter = [&](const char* name, const char* help, uint64_t ledger::StoreStats::*field) {
     m.counter_fn(name, help, {}, [weak, field] {
       auto l = weak.lock();
-      return l ? static_cast<double>(l->counters().*field) : 0.0;
+      return l ? static_cast<double>(l->stats().*field) : 0.0;
     });
   };
-  counter("sluice_ledger_sends_recorded_total", "Sends recorded in the ledger.", &ledger::Counters::sends_recorded);
-  counter("sluice_ledger_statuses_applied_total", "Status callbacks that moved a message forward.",
-          &ledger::Counters::statuses_applied);
+  using S = ledger::StoreStats;
+  counter("sluice_ledger_sends_recorded_total", "Sends recorded in the ledger.", &S::sends_recorded);
+  counter("sluice_ledger_statuses_applied_total", "Status callbacks that moved a message forward.", &S::statuses_applied);
   counter("sluice_ledger_duplicates_ignored_total", "Status callbacks for a status the message already had.",
-          &ledger::Counters::duplicates_ignored);
+          &S::duplicates_ignored);
   counter("sluice_ledger_stale_ignored_total",
-          "Status callbacks out of order or after a terminal status: kept in the history only.",
-          &ledger::Counters::stale_ignored);
+          "Status callbacks out of order or after a terminal status: kept in the history only.", &S::stale_ignored);
   counter("sluice_ledger_early_callbacks_total", "Status callbacks that arrived before their send was recorded.",
-          &ledger::Counters::early_held);
+          &S::early_held);
   counter("sluice_ledger_early_reconciled_total", "Early callbacks applied once their send was recorded.",
-          &ledger::Counters::early_reconciled);
+          &S::early_reconciled);
   m.gauge_fn("sluice_ledger_held_callbacks", "Status callbacks waiting for their send to be recorded.", {}, [weak] {
     auto l = weak.lock();
-    return l ? static_cast<double>(l->held()) : 0.0;
+    return l ? static_cast<double>(l->stats().held) : 0.0;
   });
 }
 
@@ -56,7 +57,7 @@ std::string render_or_empty(const tmpl::Template& t, const core::Message& m) {
 
 class LedgerOutput final : public runtime::Output {
  public:
-  LedgerOutput(const config::Values& v, std::shared_ptr<ledger::Ledger> ledger)
+  LedgerOutput(const config::Values& v, std::shared_ptr<ledger::Store> ledger)
       : ledger_(std::move(ledger)),
         sends_(v.str("record") == "sends"),
         alert_id_(v.tmpl("alert_id")),
@@ -96,11 +97,12 @@ class LedgerOutput final : public runtime::Output {
                           .at_ms = received ? to_int(*received, now) : now});
       }
     }
-    auto l = ledger_;
-    auto work = [l, sends = std::move(sends), events = std::move(events), record_sends = sends_] {
-      return record_sends ? l->record_sends(sends) : l->apply_statuses(events);
-    };
-    auto r = co_await async::run_blocking(std::move(work));  // named: see async/blocking.h
+    core::Result<void> r;
+    if (sends_) {
+      r = co_await ledger_->record_sends(std::move(sends));
+    } else {
+      r = co_await ledger_->apply_statuses(std::move(events));
+    }
     if (!r) co_return runtime::BatchOutcome::all(runtime::WriteOutcome::retry(r.error().to_string()));
     co_return outcome;
   }
@@ -108,41 +110,64 @@ class LedgerOutput final : public runtime::Output {
  private:
   static tmpl::Template compiled(std::string_view text) { return tmpl::Template::compile(text).value(); }
 
-  std::shared_ptr<ledger::Ledger> ledger_;
+  std::shared_ptr<ledger::Store> ledger_;
   bool sends_;
   tmpl::Template alert_id_, recipient_, sid_, status_, error_code_, segments_;
 };
 
+// Claims each recipient before it is sent: granted goes on, already sent is
+// dropped (acknowledged), claimed by another instance goes back to its
+// source (errored) to come again once that claim is settled or expired.
 class LedgerDedupe final : public runtime::Processor {
  public:
-  LedgerDedupe(const config::Values& v, std::shared_ptr<ledger::Ledger> ledger, metrics::Counter& skipped)
-      : ledger_(std::move(ledger)), alert_id_(v.tmpl("alert_id")), recipient_(v.tmpl("recipient")), skipped_(skipped) {}
+  LedgerDedupe(const config::Values& v, std::shared_ptr<ledger::Store> ledger, metrics::Counter& skipped,
+               metrics::Counter& elsewhere)
+      : ledger_(std::move(ledger)),
+        alert_id_(v.tmpl("alert_id")),
+        recipient_(v.tmpl("recipient")),
+        lease_(std::chrono::duration_cast<std::chrono::milliseconds>(v.duration("claim_lease"))),
+        skipped_(skipped),
+        elsewhere_(elsewhere) {}
 
-  runtime::Task<void> process(core::Batch& batch, std::vector<runtime::Failure>&) override {
-    std::vector<std::pair<std::string, std::string>> keys;
+  runtime::Task<void> process(core::Batch& batch, std::vector<runtime::Failure>& failures) override {
+    std::vector<ledger::Recipient> keys;
     keys.reserve(batch.size());
-    for (const auto& m : batch.messages) keys.emplace_back(render_or_empty(alert_id_, m), render_or_empty(recipient_, m));
-    auto l = ledger_;
-    auto check = [l, keys = std::move(keys)] {
-      std::vector<bool> recorded;
-      recorded.reserve(keys.size());
-      for (const auto& [alert, recipient] : keys) recorded.push_back(l->send_recorded(alert, recipient));
-      return recorded;
-    };
-    const std::vector<bool> recorded = co_await async::run_blocking(std::move(check));  // named: see async/blocking.h
+    for (const auto& m : batch.messages) keys.push_back({render_or_empty(alert_id_, m), render_or_empty(recipient_, m)});
+    auto claims = co_await ledger_->claim_sends(std::move(keys), owner(), lease_);
+    if (!claims) {  // the ledger cannot say: do not risk a second send, try again later
+      for (auto& m : batch.messages) failures.push_back({std::move(m), claims.error()});
+      batch.messages.clear();
+      co_return;
+    }
     size_t i = 0;
     batch.retain([&](core::Message& m) {
-      if (!recorded[i++]) return true;
-      m.ack().resolve(core::AckStatus::delivered);  // sent before: done
-      skipped_.inc();
-      return false;
+      switch ((*claims)[i++]) {
+        case ledger::Claim::granted: return true;
+        case ledger::Claim::already_sent:
+          m.ack().resolve(core::AckStatus::delivered);  // sent before: done
+          skipped_.inc();
+          return false;
+        case ledger::Claim::claimed_elsewhere:
+          m.ack().resolve(core::AckStatus::errored);
+          elsewhere_.inc();
+          return false;
+      }
+      return true;
     });
   }
 
  private:
-  std::shared_ptr<ledger::Ledger> ledger_;
+  // This process, as a claim owner.
+  static const std::string& owner() {
+    static const std::string id = fmt::format("{}-{:x}", ::getpid(), std::random_device{}());
+    return id;
+  }
+
+  std::shared_ptr<ledger::Store> ledger_;
   tmpl::Template alert_id_, recipient_;
+  std::chrono::milliseconds lease_;
   metrics::Counter& skipped_;
+  metrics::Counter& elsewhere_;
 };
 
 config::Field alert_id_field() {
@@ -156,17 +181,43 @@ config::Field recipient_field() {
 
 }  // namespace
 
-std::shared_ptr<ledger::Ledger> shared_ledger(runtime::BuildContext& ctx) {
-  const std::string& dir = ctx.config().data_dir;
-  return ctx.shared<ledger::Ledger>("ledger:" + dir, [&] {
-    auto l = ledger::open_sqlite_ledger(dir);
-    export_metrics(ctx.metrics(), l);
-    return l;
+namespace {
+// The stores `ledger: {store: ...}` can name.
+const std::vector<std::pair<std::string, std::function<std::shared_ptr<ledger::Store>(runtime::BuildContext&)>>>&
+stores() {
+  static const std::vector<std::pair<std::string, std::function<std::shared_ptr<ledger::Store>(runtime::BuildContext&)>>>
+      all = {{"sqlite", [](runtime::BuildContext& ctx) { return ledger::open_sqlite_store(ctx.config().data_dir); }}};
+  return all;
+}
+}  // namespace
+
+config::SectionSpec ledger_section_spec() {
+  std::vector<std::string> names;
+  for (const auto& [name, open] : stores()) names.push_back(name);
+  return {.name = "ledger",
+          .doc = "The delivery ledger's store, shared by the ledger output, ledger_dedupe and the alert API.",
+          .fields = {{.name = "store",
+                      .doc = "sqlite: `<data_dir>/ledger.db`, this instance only.",
+                      .default_value = "sqlite",
+                      .choices = names}}};
+}
+
+std::shared_ptr<ledger::Store> shared_ledger(runtime::BuildContext& ctx) {
+  const auto& section = ctx.config().section("ledger");
+  const std::string kind = section.has("store") ? section.str("store") : "sqlite";
+  return ctx.shared<ledger::Store>("ledger:" + kind + ":" + ctx.config().data_dir, [&] {
+    for (const auto& [name, open] : stores()) {
+      if (name != kind) continue;
+      auto l = open(ctx);
+      export_metrics(ctx.metrics(), l);
+      return l;
+    }
+    throw std::runtime_error("unknown ledger store '" + kind + "'");
   });
 }
 
 namespace {
-std::shared_ptr<ledger::Ledger> open_for(const config::Values& v, runtime::BuildContext& ctx, const char* field) {
+std::shared_ptr<ledger::Store> open_for(const config::Values& v, runtime::BuildContext& ctx, const char* field) {
   try {
     return shared_ledger(ctx);
   } catch (const std::runtime_error& e) {
@@ -210,15 +261,23 @@ config::ComponentSpec ledger_dedupe_spec() {
   return {
       .name = "ledger_dedupe",
       .kind = config::Kind::processor,
-      .summary = "Drops (acknowledges) messages whose recipient already has a recorded send for the alert, so "
-                 "a message delivered again after a crash is not sent twice once its send was recorded.",
-      .fields = {alert_id_field(), recipient_field()},
+      .summary = "Claims each message's recipient in the ledger before it is sent. A recipient whose send is "
+                 "recorded is dropped (acknowledged), so a message delivered again after a crash is not sent "
+                 "twice; one that another sluice instance sharing the ledger has claimed goes back to its source "
+                 "(nacked) and comes again once that claim is settled or its lease ran out.",
+      .fields = {alert_id_field(), recipient_field(),
+                 {.name = "claim_lease", .type = config::Type::duration,
+                  .doc = "How long a claim holds without a recorded send before another instance may take it.",
+                  .default_value = "5m", .min = 0.001}},
       .example = "processors:\n  - ledger_dedupe: {}",
       .make_processor = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Processor> {
         auto& skipped = ctx.metrics().counter("sluice_ledger_skipped_sends_total",
                                               "Messages not sent because their recipient's send was recorded.",
                                               {{"pipeline", ctx.pipeline()}});
-        return std::make_unique<LedgerDedupe>(v, open_for(v, ctx, "alert_id"), skipped);
+        auto& elsewhere = ctx.metrics().counter("sluice_ledger_claimed_elsewhere_total",
+                                                "Messages put back because another instance holds their recipient's claim.",
+                                                {{"pipeline", ctx.pipeline()}});
+        return std::make_unique<LedgerDedupe>(v, open_for(v, ctx, "alert_id"), skipped, elsewhere);
       },
   };
 }

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "config/spec.h"
-#include "ledger/ledger.h"
+#include "ledger/store.h"
 
 namespace sluice::runtime {
 class BuildContext;
@@ -15,6 +15,9 @@ namespace sluice::connectors {
 
 config::ComponentSpec ledger_output_spec();
 config::ComponentSpec ledger_dedupe_spec();
-std::shared_ptr<ledger::Ledger> shared_ledger(runtime::BuildContext& ctx);
+// The `ledger:` section: which store (one config field switches it).
+config::SectionSpec ledger_section_spec();
+// The store the config names, one per engine.
+std::shared_ptr<ledger::Store> shared_ledger(runtime::BuildContext& ctx);
 
 }  // namespace sluice::connectors

@@ -1,6 +1,7 @@
 // The embedded ledger store: a Book in memory, every change written through
 // to `<data_dir>/ledger.db` in one transaction per call, and the Book
-// rebuilt from the database on open.
+// rebuilt from the database on open. Calls run on the blocking pool; claims
+// live in memory (the data_dir lock keeps this store to one process).
 //
 // Schema (inspect with `sqlite3 data/ledger.db`):
 //   ledger_alerts(id TEXT PRIMARY KEY, created_ms, recipients, body, sender)
@@ -13,8 +14,11 @@
 
 #include <filesystem>
 #include <mutex>
+#include <unordered_map>
 
-#include "ledger/ledger.h"
+#include "async/blocking.h"
+#include "core/clock.h"
+#include "ledger/store.h"
 #include "sqlite/sqlite.h"
 
 namespace sluice::ledger {
@@ -32,9 +36,9 @@ const char* effect_name(Effect e) {
   return "?";
 }
 
-class SqliteLedger final : public Ledger {
+class SqliteStore final : public Store, public std::enable_shared_from_this<SqliteStore> {
  public:
-  explicit SqliteLedger(const std::string& data_dir) {
+  explicit SqliteStore(const std::string& data_dir) {
     std::filesystem::create_directories(data_dir);
     db_ = std::make_unique<sqlite::Database>(data_dir + "/ledger.db");
     db_->exec(R"(CREATE TABLE IF NOT EXISTS ledger_alerts (
@@ -57,7 +61,7 @@ class SqliteLedger final : public Ledger {
     load();
   }
 
-  core::Result<void> create_alert(const AlertInfo& info) override {
+  core::Result<void> create_alert_now(const AlertInfo& info) {
     std::lock_guard lock(mu_);
     return write([&] {
       book_.add_alert(info);
@@ -70,8 +74,9 @@ class SqliteLedger final : public Ledger {
     });
   }
 
-  core::Result<void> record_sends(const std::vector<Send>& sends) override {
+  core::Result<void> record_sends_now(const std::vector<Send>& sends) {
     std::lock_guard lock(mu_);
+    for (const auto& s : sends) claims_.erase(claim_key(s.alert_id, s.recipient));
     return write([&] {
       for (const auto& s : sends) {
         if (book_.record_send(s) == SendEffect::duplicate) continue;
@@ -82,7 +87,7 @@ class SqliteLedger final : public Ledger {
     });
   }
 
-  core::Result<void> apply_statuses(const std::vector<StatusEvent>& events) override {
+  core::Result<void> apply_statuses_now(const std::vector<StatusEvent>& events) {
     std::lock_guard lock(mu_);
     return write([&] {
       for (const auto& e : events) {
@@ -100,33 +105,81 @@ class SqliteLedger final : public Ledger {
     });
   }
 
-  bool send_recorded(const std::string& alert_id, const std::string& recipient) const override {
-    std::lock_guard lock(mu_);
-    return book_.send_recorded(alert_id, recipient);
+  Task<core::Result<void>> create_alert(AlertInfo info) override {
+    auto self = shared_from_this();
+    auto work = [self, info = std::move(info)] { return self->create_alert_now(info); };
+    co_return co_await async::run_blocking(std::move(work));  // named: see async/blocking.h
   }
 
-  std::optional<AlertReport> report(const std::string& alert_id) const override {
-    std::lock_guard lock(mu_);
-    const AlertStats* a = book_.alert(alert_id);
-    if (!a) return std::nullopt;
-    return make_report(*a);
+  Task<core::Result<void>> record_sends(std::vector<Send> sends) override {
+    auto self = shared_from_this();
+    auto work = [self, sends = std::move(sends)] { return self->record_sends_now(sends); };
+    co_return co_await async::run_blocking(std::move(work));
   }
 
-  std::vector<AlertReport> reports() const override {
-    std::lock_guard lock(mu_);
-    std::vector<AlertReport> out;
-    for (const AlertStats* a : book_.alerts()) out.push_back(make_report(*a));
-    return out;
+  Task<core::Result<void>> apply_statuses(std::vector<StatusEvent> events) override {
+    auto self = shared_from_this();
+    auto work = [self, events = std::move(events)] { return self->apply_statuses_now(events); };
+    co_return co_await async::run_blocking(std::move(work));
   }
 
-  Counters counters() const override {
+  // In memory and cheap: answered on the caller's thread.
+  Task<core::Result<std::vector<Claim>>> claim_sends(std::vector<Recipient> recipients, std::string owner,
+                                                     std::chrono::milliseconds lease) override {
+    std::vector<Claim> out;
+    out.reserve(recipients.size());
+    const int64_t now = core::unix_ms();
     std::lock_guard lock(mu_);
-    return book_.counters();
+    for (const auto& r : recipients) {
+      if (book_.send_recorded(r.alert_id, r.recipient)) {
+        out.push_back(Claim::already_sent);
+        continue;
+      }
+      auto [it, fresh] = claims_.try_emplace(claim_key(r.alert_id, r.recipient), ClaimHolder{owner, now + lease.count()});
+      if (!fresh && it->second.owner != owner && it->second.expires_ms > now) {
+        out.push_back(Claim::claimed_elsewhere);
+        continue;
+      }
+      it->second = {owner, now + lease.count()};
+      out.push_back(Claim::granted);
+    }
+    co_return out;
   }
 
-  size_t held() const override {
+  Task<core::Result<std::optional<AlertReport>>> report(std::string alert_id) override {
+    auto self = shared_from_this();
+    auto work = [self, id = std::move(alert_id)]() -> core::Result<std::optional<AlertReport>> {
+      std::lock_guard lock(self->mu_);
+      const AlertStats* a = self->book_.alert(id);
+      if (!a) return std::optional<AlertReport>();
+      return std::optional<AlertReport>(make_report(*a));
+    };
+    co_return co_await async::run_blocking(std::move(work));
+  }
+
+  Task<core::Result<std::vector<AlertReport>>> reports() override {
+    auto self = shared_from_this();
+    auto work = [self]() -> core::Result<std::vector<AlertReport>> {
+      std::lock_guard lock(self->mu_);
+      std::vector<AlertReport> out;
+      for (const AlertStats* a : self->book_.alerts()) out.push_back(make_report(*a));
+      return out;
+    };
+    co_return co_await async::run_blocking(std::move(work));
+  }
+
+  StoreStats stats() const override {
     std::lock_guard lock(mu_);
-    return book_.held();
+    const Counters& c = book_.counters();
+    return {.sends_recorded = c.sends_recorded,
+            .sends_duplicate = c.sends_duplicate,
+            .statuses_applied = c.statuses_applied,
+            .duplicates_ignored = c.duplicates_ignored,
+            .stale_ignored = c.stale_ignored,
+            .unknown_ignored = c.unknown_ignored,
+            .early_held = c.early_held,
+            .early_reconciled = c.early_reconciled,
+            .held = book_.held()};
   }
 
  private:
@@ -189,7 +242,16 @@ class SqliteLedger final : public Ledger {
       book_.restore_held({held.column_text(0), held.column_text(1), held.column_text(2), held.column_int(3)});
   }
 
+  static std::string claim_key(const std::string& alert_id, const std::string& recipient) {
+    return alert_id + '\n' + recipient;
+  }
+  struct ClaimHolder {
+    std::string owner;
+    int64_t expires_ms;
+  };
+
   mutable std::mutex mu_;
+  std::unordered_map<std::string, ClaimHolder> claims_;
   std::unique_ptr<sqlite::Database> db_;
   std::unique_ptr<sqlite::Statement> insert_alert_, upsert_message_, insert_event_;
   Book book_;
@@ -197,8 +259,8 @@ class SqliteLedger final : public Ledger {
 
 }  // namespace
 
-std::shared_ptr<Ledger> open_sqlite_ledger(const std::string& data_dir) {
-  return std::make_shared<SqliteLedger>(data_dir);
+std::shared_ptr<Store> open_sqlite_store(const std::string& data_dir) {
+  return std::make_shared<SqliteStore>(data_dir);
 }
 
 }  // namespace sluice::ledger

@@ -1,0 +1,41 @@
+#pragma once
+// One alert's delivery report, as every store gives it (GET /api/alerts/{id},
+// `sluice alert status`, the dashboard), and its JSON.
+
+#include <boost/json/object.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "ledger/book.h"
+
+namespace sluice::ledger {
+
+struct Percentiles {
+  int64_t count = 0;
+  int64_t p50_ms = 0, p90_ms = 0, p99_ms = 0;
+};
+
+// One alert's aggregates as a report (GET /api/alerts/{id}, `sluice alert status`).
+struct AlertReport {
+  AlertInfo info;
+  std::array<int64_t, kStatusCount> by_status{};
+  int64_t messages = 0;
+  int64_t recipients_sent = 0;
+  int64_t terminal = 0;
+  int64_t segments = 0;
+  double delivered_percent = 0;  // of messages sent
+  double send_rate = 0;          // sends per second between the first and the last send
+  std::map<std::string, int64_t> failures_by_code;
+  Percentiles to_sent, to_delivered;
+  std::vector<std::pair<int64_t, int64_t>> sends_per_second;       // unix second, count
+  std::vector<std::pair<int64_t, int64_t>> deliveries_per_second;  // unix second, count
+};
+
+AlertReport make_report(const AlertStats& stats);
+boost::json::object to_json(const AlertReport& r);
+
+}  // namespace sluice::ledger

@@ -1,0 +1,86 @@
+#pragma once
+// The ledger as the rest of sluice sees it: a store of alerts, sends and
+// status callbacks with exact per-alert reports. The embedded SQLite store
+// (`ledger: {store: sqlite}`, the default) is one; a store shared by several
+// sluice instances (Redis, PostgreSQL) implements the same interface and runs
+// the same test suite (store_test.cc), and the components do not change.
+//
+// Every call is asynchronous, batched and returns a Result: nothing blocks
+// the caller's thread (the SQLite store works on the blocking pool), and a
+// failed batch changed nothing (retry it; every call is idempotent).
+// Reports are computed off the I/O threads.
+//
+// Claims: before sending to a recipient, the sender claims it. A claim is
+// granted when no send to that recipient is recorded and nobody else holds
+// an unexpired claim; recording the send settles it. So two instances never
+// both send to one recipient, and a recipient whose sender died is claimed
+// again once its lease ran out (the embedded store, one process by
+// construction, forgets claims when it closes).
+//
+// Threads: every method is safe from any thread and coroutine.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "ledger/book.h"
+#include "ledger/report.h"
+
+namespace sluice::ledger {
+
+template <class T>
+using Task = boost::asio::awaitable<T>;
+
+struct Recipient {
+  std::string alert_id;
+  std::string recipient;
+};
+
+enum class Claim : uint8_t {
+  granted,          // send it
+  already_sent,     // a send is recorded: do not send again
+  claimed_elsewhere,  // another sender holds an unexpired claim: try later
+};
+
+// What the store has done since it opened (metrics), and what it holds.
+struct StoreStats {
+  uint64_t sends_recorded = 0;
+  uint64_t sends_duplicate = 0;
+  uint64_t statuses_applied = 0;
+  uint64_t duplicates_ignored = 0;
+  uint64_t stale_ignored = 0;
+  uint64_t unknown_ignored = 0;
+  uint64_t early_held = 0;
+  uint64_t early_reconciled = 0;
+  uint64_t held = 0;  // callbacks waiting for their send
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Task<core::Result<void>> create_alert(AlertInfo info) = 0;
+  // One answer per recipient, in order. `owner` names the claiming sender
+  // (one per process); its own unexpired claims are granted again.
+  virtual Task<core::Result<std::vector<Claim>>> claim_sends(std::vector<Recipient> recipients, std::string owner,
+                                                              std::chrono::milliseconds lease) = 0;
+  // Each batch is one transaction: all recorded or none.
+  virtual Task<core::Result<void>> record_sends(std::vector<Send> sends) = 0;
+  virtual Task<core::Result<void>> apply_statuses(std::vector<StatusEvent> events) = 0;
+
+  virtual Task<core::Result<std::optional<AlertReport>>> report(std::string alert_id) = 0;
+  virtual Task<core::Result<std::vector<AlertReport>>> reports() = 0;  // every alert, newest first
+  // Cheap and non-blocking, for metrics.
+  virtual StoreStats stats() const = 0;
+};
+
+// The embedded store: `<data_dir>/ledger.db` (SQLite, WAL, synchronous=FULL).
+// Throws std::runtime_error when the database cannot be opened.
+std::shared_ptr<Store> open_sqlite_store(const std::string& data_dir);
+
+}  // namespace sluice::ledger

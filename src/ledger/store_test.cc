@@ -1,0 +1,193 @@
+// The ledger store contract, run against every store (today: sqlite). A new
+// store adds one line to kStores and must pass the same suite.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "ledger/store.h"
+#include "testing/run_awaitable.h"
+
+namespace sluice::ledger {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct StoreKind {
+  std::string name;
+  std::function<std::shared_ptr<Store>(const std::string& dir)> open;
+};
+
+const std::vector<StoreKind> kStores = {
+    {"sqlite", [](const std::string& dir) { return open_sqlite_store(dir); }},
+};
+
+class StoreTest : public ::testing::TestWithParam<StoreKind> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("sluice-ledger-test-" + std::to_string(::getpid()) + "-" + GetParam().name +
+                                        "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::shared_ptr<Store> open() { return GetParam().open(dir_.string()); }
+
+  template <class T>
+  T run(boost::asio::awaitable<T> task) {
+    return testing::run_awaitable(io_, std::move(task));
+  }
+  void ok(boost::asio::awaitable<core::Result<void>> task) {
+    auto r = run(std::move(task));
+    ASSERT_TRUE(r) << r.error().to_string();
+  }
+  AlertReport report(Store& s, const std::string& id) {
+    auto r = run(s.report(id));
+    EXPECT_TRUE(r && r->has_value()) << "no report for " << id;
+    return r && *r ? **r : AlertReport{};
+  }
+  std::string report_json(Store& s, const std::string& id) { return boost::json::serialize(to_json(report(s, id))); }
+
+  boost::asio::io_context io_;
+  fs::path dir_;
+};
+
+Send send(int n, int64_t at) {
+  return {.alert_id = "al_1", .recipient = "+1555" + std::to_string(n), .sid = "SM" + std::to_string(n),
+          .status = Status::queued, .at_ms = at};
+}
+
+TEST_P(StoreTest, ReopenedStoreReportsTheSameAndKeepsHeldCallbacks) {
+  std::string before;
+  {
+    auto l = open();
+    ok(l->create_alert({.id = "al_1", .created_ms = 1000, .recipients = 4, .body = "Fire drill", .from = "+1"}));
+    ok(l->record_sends({send(1, 1000), send(2, 1100), send(3, 1200)}));
+    ok(l->apply_statuses({{"SM1", "sent", "", 1300},
+                          {"SM1", "delivered", "", 2500},
+                          {"SM2", "failed", "30003", 1500},
+                          {"SM2", "sent", "", 1400},  // late: history only
+                          {"SM3", "delivered", "", 1900},
+                          {"SM4", "delivered", "", 1950}}));  // before its send: held
+    EXPECT_EQ(l->stats().held, 1u);
+    before = report_json(*l, "al_1");
+  }
+  auto l = open();
+  EXPECT_EQ(report_json(*l, "al_1"), before);
+  EXPECT_EQ(l->stats().held, 1u);
+  ok(l->record_sends({send(4, 1800)}));  // the held callback is reconciled now
+  EXPECT_EQ(l->stats().held, 0u);
+  auto r = report(*l, "al_1");
+  EXPECT_EQ(r.by_status[static_cast<size_t>(Status::delivered)], 3);
+  EXPECT_EQ(r.by_status[static_cast<size_t>(Status::failed)], 1);
+  EXPECT_EQ(r.failures_by_code.at("30003"), 1);
+  EXPECT_EQ(r.terminal, 4);
+  EXPECT_DOUBLE_EQ(r.delivered_percent, 75.0);
+  EXPECT_EQ(r.to_delivered.count, 3);
+  EXPECT_EQ(r.to_delivered.p50_ms, 700);  // 1500, 700, 150 -> sorted 150, 700, 1500
+  const std::string after = boost::json::serialize(to_json(r));
+  l.reset();
+  EXPECT_EQ(report_json(*open(), "al_1"), after) << "once more from disk, after the reconcile";
+}
+
+TEST_P(StoreTest, RecordingTwiceIsIdempotent) {
+  auto l = open();
+  ok(l->record_sends({send(1, 1000)}));
+  ok(l->apply_statuses({{"SM1", "delivered", "", 1200}}));
+  ok(l->record_sends({send(1, 1000)}));                      // a retried batch
+  ok(l->apply_statuses({{"SM1", "delivered", "", 1200}}));  // a retried callback
+  auto r = report(*l, "al_1");
+  EXPECT_EQ(r.messages, 1);
+  EXPECT_EQ(r.by_status[static_cast<size_t>(Status::delivered)], 1);
+  EXPECT_EQ(l->stats().duplicates_ignored, 1u);
+  EXPECT_EQ(l->stats().sends_duplicate, 1u);
+}
+
+TEST_P(StoreTest, AClaimIsGrantedToOneSenderUntilTheSendIsRecorded) {
+  auto l = open();
+  const std::vector<Recipient> r = {{"al_1", "+15551"}, {"al_1", "+15552"}};
+  auto a = run(l->claim_sends(r, "instance-a", 60s));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(*a, (std::vector<Claim>{Claim::granted, Claim::granted}));
+  auto b = run(l->claim_sends(r, "instance-b", 60s));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(*b, (std::vector<Claim>{Claim::claimed_elsewhere, Claim::claimed_elsewhere}));
+  auto again = run(l->claim_sends(r, "instance-a", 60s));
+  EXPECT_EQ(*again, (std::vector<Claim>{Claim::granted, Claim::granted})) << "a redelivery to the same sender";
+  ok(l->record_sends({send(1, 1000)}));
+  auto after = run(l->claim_sends(r, "instance-b", 60s));
+  EXPECT_EQ(*after, (std::vector<Claim>{Claim::already_sent, Claim::claimed_elsewhere}));
+}
+
+TEST_P(StoreTest, AClaimWhoseLeaseRanOutIsGrantedToAnother) {
+  auto l = open();
+  const std::vector<Recipient> r = {{"al_1", "+15551"}};
+  EXPECT_EQ(*run(l->claim_sends(r, "dead-sender", 1ms)), std::vector<Claim>{Claim::granted});
+  std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(*run(l->claim_sends(r, "instance-b", 60s)), std::vector<Claim>{Claim::granted});
+}
+
+// Random sends and callbacks (reordered, duplicated, early) in random
+// batches: the store's report equals a Book fed the same events one by one
+// (book_test.cc checks the Book against a brute-force recount), before and
+// after reopening.
+TEST_P(StoreTest, BatchedRandomTrafficMatchesTheBook) {
+  std::mt19937_64 rng(11);
+  const std::vector<std::string> statuses = {"queued", "sending", "sent", "delivered", "undelivered", "failed", "bogus"};
+  struct Event {
+    bool is_send;
+    int message;
+    std::string status, code;
+    int64_t at;
+  };
+  std::vector<Event> events;
+  for (int m = 0; m < 400; ++m) {
+    events.push_back({true, m, "", "", 0});
+    for (int c = 0, n = static_cast<int>(rng() % 5); c < n; ++c)
+      events.push_back({false, m, statuses[rng() % statuses.size()], rng() % 2 ? "30003" : "30008", 0});
+    if (rng() % 4 == 0) events.push_back(events.back());
+  }
+  std::shuffle(events.begin(), events.end(), rng);
+  int64_t now = 1'000'000;
+  for (auto& e : events) e.at = now += static_cast<int64_t>(rng() % 900);
+
+  Book book;
+  auto l = open();
+  ok(l->create_alert({.id = "A", .created_ms = 1'000'000, .recipients = 400}));
+  book.add_alert({.id = "A", .created_ms = 1'000'000, .recipients = 400});
+  for (size_t i = 0; i < events.size();) {
+    std::vector<Send> sends;
+    std::vector<StatusEvent> callbacks;
+    const bool send_batch = events[i].is_send;
+    for (size_t n = 1 + rng() % 50; i < events.size() && n > 0 && events[i].is_send == send_batch; ++i, --n) {
+      const auto& e = events[i];
+      const std::string sid = "SM" + std::to_string(e.message);
+      if (e.is_send) {
+        Send s{.alert_id = "A", .recipient = "+" + std::to_string(e.message), .sid = sid, .at_ms = e.at};
+        book.record_send(s);
+        sends.push_back(s);
+      } else {
+        StatusEvent s{.sid = sid, .status = e.status, .error_code = e.code, .at_ms = e.at};
+        book.apply(s);
+        callbacks.push_back(s);
+      }
+    }
+    if (!sends.empty()) ok(l->record_sends(std::move(sends)));
+    if (!callbacks.empty()) ok(l->apply_statuses(std::move(callbacks)));
+  }
+  const std::string want = boost::json::serialize(to_json(make_report(*book.alert("A"))));
+  EXPECT_EQ(report_json(*l, "A"), want);
+  EXPECT_EQ(l->stats().held, book.held());
+  l.reset();
+  EXPECT_EQ(report_json(*open(), "A"), want) << "after reopening";
+}
+
+INSTANTIATE_TEST_SUITE_P(Every, StoreTest, ::testing::ValuesIn(kStores),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+}  // namespace
+}  // namespace sluice::ledger
