@@ -1,0 +1,12 @@
+// The session over plain TCP (see http_session.h).
+#include "net/http_session.h"
+
+namespace sluice::net::detail {
+
+asio::awaitable<void> serve_plain(std::shared_ptr<ServerState> state, tcp::socket socket) {
+  OpenConnection count(state->open);
+  beast::tcp_stream stream(std::move(socket));
+  co_await session(std::move(state), stream);
+}
+
+}  // namespace sluice::net::detail
