@@ -1,6 +1,7 @@
 #pragma once
-// Time source for everything that measures rates or deadlines, so tests can
-// drive time by hand (ManualClock) instead of sleeping.
+// Time source for the rate limiters (token buckets, keyed buckets), so their
+// tests drive time by hand (ManualClock) instead of sleeping. Queue leases,
+// output retries and batching still read std::chrono::steady_clock.
 //
 // Threads: SteadyClock is stateless; ManualClock is safe to read from any
 // thread while one test thread advances it.

@@ -123,27 +123,15 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     co_return co_await async::run_blocking(std::move(work));
   }
 
-  // In memory and cheap: answered on the caller's thread.
+  // In memory, but behind the lock a commit holds through its fsync: on the
+  // blocking pool too, never on an I/O thread.
   Task<core::Result<std::vector<Claim>>> claim_sends(std::vector<Recipient> recipients, std::string owner,
                                                      std::chrono::milliseconds lease) override {
-    std::vector<Claim> out;
-    out.reserve(recipients.size());
-    const int64_t now = core::unix_ms();
-    std::lock_guard lock(mu_);
-    for (const auto& r : recipients) {
-      if (book_.send_recorded(r.alert_id, r.recipient)) {
-        out.push_back(Claim::already_sent);
-        continue;
-      }
-      auto [it, fresh] = claims_.try_emplace(claim_key(r.alert_id, r.recipient), ClaimHolder{owner, now + lease.count()});
-      if (!fresh && it->second.owner != owner && it->second.expires_ms > now) {
-        out.push_back(Claim::claimed_elsewhere);
-        continue;
-      }
-      it->second = {owner, now + lease.count()};
-      out.push_back(Claim::granted);
-    }
-    co_return out;
+    auto self = shared_from_this();
+    auto work = [self, recipients = std::move(recipients), owner = std::move(owner), lease] {
+      return core::Result<std::vector<Claim>>(self->claim_now(recipients, owner, lease));
+    };
+    co_return co_await async::run_blocking(std::move(work));
   }
 
   Task<core::Result<std::optional<AlertReport>>> report(std::string alert_id) override {
@@ -183,6 +171,28 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
   }
 
  private:
+  std::vector<Claim> claim_now(const std::vector<Recipient>& recipients, const std::string& owner,
+                               std::chrono::milliseconds lease) {
+    std::vector<Claim> out;
+    out.reserve(recipients.size());
+    const int64_t now = core::unix_ms();
+    std::lock_guard lock(mu_);
+    for (const auto& r : recipients) {
+      if (book_.send_recorded(r.alert_id, r.recipient)) {
+        out.push_back(Claim::already_sent);
+        continue;
+      }
+      auto [it, fresh] = claims_.try_emplace(claim_key(r.alert_id, r.recipient), ClaimHolder{owner, now + lease.count()});
+      if (!fresh && it->second.owner != owner && it->second.expires_ms > now) {
+        out.push_back(Claim::claimed_elsewhere);
+        continue;
+      }
+      it->second = {owner, now + lease.count()};
+      out.push_back(Claim::granted);
+    }
+    return out;
+  }
+
   int save_message(const Message& m) {
     return upsert_message_->bind(1, m.sid)
         .bind(2, m.alert_id)

@@ -29,7 +29,7 @@ class HttpClientTest : public ::testing::Test {
         co_await t.async_wait(asio::use_awaitable);
       }
       --in_flight_;
-      co_return HttpResponse{201, "text/plain", req.method + " " + req.target + " " + req.body, {{"X-Echo", "1"}}};
+      co_return HttpResponse{201, "text/plain", req.method + " " + req.path + (req.query.empty() ? "" : "?" + req.query) + " " + req.body, {{"X-Echo", "1"}}};
     });
     server_->start();
     base_ = "http://" + server_->address();

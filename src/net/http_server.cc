@@ -84,7 +84,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   tcp::acceptor acceptor;
   std::shared_ptr<asio::ssl::context> tls;
 
-  asio::awaitable<void> accept_loop() {
+  // Holds the server until the acceptor is closed and its last accept ended.
+  static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+    auto& acceptor = self->acceptor;
+    auto& state = self->state;
+    auto& tls = self->tls;
+    auto& io = self->io;
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
       if (ec) {
@@ -110,7 +115,7 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler 
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::start() { asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached); }
+void HttpServer::start() { asio::co_spawn(impl_->io, Impl::accept_loop(impl_), asio::detached); }
 
 void HttpServer::stop() {
   if (impl_->state->stopped.exchange(true)) return;

@@ -33,7 +33,6 @@ namespace sluice::net {
 
 struct HttpRequest {
   std::string method;
-  std::string target;  // as sent: path and query
   std::string path;    // without the query string
   std::string query;   // after '?', undecoded
   Headers headers;  // names lower-cased

@@ -136,7 +136,6 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
     auto& msg = parser.get();
     HttpRequest req;
     req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
     std::string_view target = msg.target();
     auto q = target.find('?');
     req.path = std::string(target.substr(0, q));

@@ -13,7 +13,8 @@ asio::awaitable<void> serve_tls(std::shared_ptr<ServerState> state, std::shared_
   beast::get_lowest_layer(secure).expires_after(state->options.request_timeout);
   auto [hec] = co_await secure.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(use_awaitable));
   if (hec) co_return;  // not TLS, or a bad handshake: nothing to answer
-  co_await session(std::move(state), secure);
+  auto owner = state;  // `state` outlives the session: `count` still needs it
+  co_await session(std::move(owner), secure);
 }
 
 }  // namespace sluice::net::detail

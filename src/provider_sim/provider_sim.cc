@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <thread>
 
-#include "connectors/twilio/segments.h"
+#include "net/sms_segments.h"
 #include "net/form.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
@@ -136,7 +136,7 @@ class Simulator {
       sid = fmt::format("SM{:016x}{:016x}", rng_(), rng_());
       messages_[sid] = {to, sender, "queued"};
     }
-    const auto segments = connectors::twilio::count_segments(body);
+    const auto segments = net::sms::count_segments(body);
     auto lifecycle = [this, sid, to, from = sender, callback, send_at]() { return deliver(sid, to, from, callback, send_at); };
     asio::co_spawn(io_, std::move(lifecycle), asio::detached);
 

@@ -264,8 +264,10 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
   // good; a backend that cannot be asked (a shared limiter down) is
   // transient: asked again with backoff, nothing sent meanwhile.
   Task<void> take_tokens(core::Batch& batch, std::vector<core::Message>& failed, std::vector<std::string>& reasons) {
-    auto cost = [this](const core::Message& m) { return output->cost(m); };
-    std::mt19937_64 backoff_rng{std::random_device{}()};
+    // Named, not built inside co_await (GCC 12; see async/blocking.h).
+    const std::function<std::optional<double>(const core::Message&)> cost = [this](const core::Message& m) {
+      return output->cost(m);
+    };
     for (int attempt = 0;; ++attempt) {
       auto r = co_await rate_limit->reserve_batch(batch, cost);
       if (r) {
@@ -284,7 +286,11 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
         batch = std::move(kept);
         co_return;
       }
-      const core::Nanos delay = backoff_delay({cfg.retry.initial, cfg.retry.max}, attempt, core::Nanos(0), backoff_rng);
+      core::Nanos delay;
+      {
+        std::lock_guard lock(rng_mu);
+        delay = backoff_delay({cfg.retry.initial, cfg.retry.max}, attempt, core::Nanos(0), rng);
+      }
       logging::limited(spdlog::level::warn, labels.pipeline + "/" + labels.component + "/rate_limit",
                        fmt::format("pipeline '{}' output '{}': rate limit '{}' unavailable ({}); asking again in {} ms",
                                    labels.pipeline, labels.component, rate_limit->name(), r.error().to_string(),

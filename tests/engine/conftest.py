@@ -10,6 +10,8 @@ import urllib.request
 import pytest
 
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/sluice"))
+# Set by CMake for sanitizer builds, whose timings are not the product's.
+SANITIZED = os.environ.get("SLUICE_SANITIZED") == "1"
 
 
 def free_port():

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from conftest import SLUICE, free_port, wait_for
+from conftest import SANITIZED, SLUICE, free_port, wait_for
 
 SIM_ACCOUNT = "AC" + "a" * 32  # provider-sim's and examples/alert-demo.yaml's defaults
 SIM_TOKEN = "sim-auth-token"
@@ -24,7 +24,11 @@ def test_demo_sends_the_alert_at_the_limit_and_reports(tmp_path):
     counts = {s: int(n) for s, n in re.findall(r"^\s+(delivered|undelivered|failed)\s+(\d+)$", out, re.M)}
     assert sum(counts.values()) == 2000, out
     rate = float(re.search(r"send rate\s+([\d.]+) msg/s against a limit of 500/s", out).group(1))
-    assert abs(rate - 500) <= 500 * 0.02, out
+    # The limit holds in every build. Reaching it is a performance figure,
+    # checked on the optimised build only: sanitizers slow each request.
+    assert rate <= 500 * 1.02, out
+    if not SANITIZED:
+        assert rate >= 500 * 0.98, out
     assert re.search(r"time_to_delivered\s+p50 \d+ ms\s+p90 \d+ ms\s+p99 \d+ ms", out), out
 
 
@@ -37,10 +41,16 @@ def sim_messages(port):
 
 
 def recorded(data_dir):
+    """(sid -> recipient, sid -> status) from the ledger; empty while sluice is
+    still creating its tables."""
     db = sqlite3.connect(data_dir / "ledger.db")
     try:
         return dict(db.execute("SELECT sid, recipient FROM ledger_messages").fetchall()), \
             dict(db.execute("SELECT sid, status FROM ledger_messages").fetchall())
+    except sqlite3.OperationalError as e:
+        if "no such table" not in str(e):
+            raise
+        return {}, {}
     finally:
         db.close()
 

@@ -39,6 +39,10 @@ void export_metrics(metrics::Registry& m, const std::weak_ptr<ledger::Store>& we
           &S::duplicates_ignored);
   counter("sluice_ledger_stale_ignored_total",
           "Status callbacks out of order or after a terminal status: kept in the history only.", &S::stale_ignored);
+  counter("sluice_ledger_sends_duplicate_total", "Sends recorded again (a retried batch, a redelivery): counted once.",
+          &S::sends_duplicate);
+  counter("sluice_ledger_unknown_statuses_total", "Status callbacks with a status the ledger does not know: history only.",
+          &S::unknown_ignored);
   counter("sluice_ledger_early_callbacks_total", "Status callbacks that arrived before their send was recorded.",
           &S::early_held);
   counter("sluice_ledger_early_reconciled_total", "Early callbacks applied once their send was recorded.",

@@ -6,7 +6,7 @@
 
 #include "connectors/http/client_settings.h"
 #include "connectors/http/response_outcome.h"
-#include "connectors/twilio/segments.h"
+#include "net/sms_segments.h"
 #include "connectors/twilio/twilio.h"
 #include "core/clock.h"
 #include "net/form.h"
@@ -41,7 +41,7 @@ class TwilioOutput final : public runtime::MessageOutput {
   std::optional<double> cost(const core::Message& m) const override {
     if (!segments_cost_) return std::nullopt;
     auto body = body_.render(m);
-    return body ? static_cast<double>(twilio::count_segments(*body).count) : 1.0;
+    return body ? static_cast<double>(net::sms::count_segments(*body).count) : 1.0;
   }
 
 

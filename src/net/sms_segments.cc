@@ -1,8 +1,8 @@
-#include "connectors/twilio/segments.h"
+#include "net/sms_segments.h"
 
 #include <string>
 
-namespace sluice::connectors::twilio {
+namespace sluice::net::sms {
 namespace {
 
 // Decodes the next UTF-8 code point; invalid bytes count as U+FFFD.
@@ -46,4 +46,4 @@ Segments count_segments(std::string_view body) {
   return {false, utf16, utf16 <= 70 ? 1 : (utf16 + 66) / 67};
 }
 
-}  // namespace sluice::connectors::twilio
+}  // namespace sluice::net::sms

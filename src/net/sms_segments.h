@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace sluice::connectors::twilio {
+namespace sluice::net::sms {
 
 struct Segments {
   bool gsm7;
@@ -17,4 +17,4 @@ struct Segments {
 
 Segments count_segments(std::string_view utf8_body);
 
-}  // namespace sluice::connectors::twilio
+}  // namespace sluice::net::sms

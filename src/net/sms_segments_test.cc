@@ -1,8 +1,8 @@
-#include "connectors/twilio/segments.h"
+#include "net/sms_segments.h"
 
 #include <gtest/gtest.h>
 
-namespace sluice::connectors::twilio {
+namespace sluice::net::sms {
 namespace {
 
 TEST(Segments, Gsm7SingleAndMultipart) {
@@ -31,4 +31,4 @@ TEST(Segments, Ucs2WhenAnyCharacterIsOutsideGsm) {
 }
 
 }  // namespace
-}  // namespace sluice::connectors::twilio
+}  // namespace sluice::net::sms
