@@ -165,10 +165,12 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     if (lock_fd >= 0) ::close(lock_fd);
   }
 
+  // Caller holds mu. The name is written once, when the queue is first
+  // seen: the database thread reads it while committing, without mu.
   QueueState& state(const std::string& name) {
-    auto& q = queues[name];
-    q.name = name;
-    return q;
+    auto [it, fresh] = queues.try_emplace(name);
+    if (fresh) it->second.name = name;
+    return it->second;
   }
 
   // --- the database thread ---------------------------------------------
