@@ -77,6 +77,8 @@ struct Message {
   int64_t segments = 1;
 };
 
+// What the ledger has counted since it opened; every store reports these in
+// StoreStats, so metrics read the same from any store.
 struct Counters {
   uint64_t sends_recorded = 0;
   uint64_t sends_duplicate = 0;

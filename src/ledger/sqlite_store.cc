@@ -158,16 +158,7 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
 
   StoreStats stats() const override {
     std::lock_guard lock(mu_);
-    const Counters& c = book_.counters();
-    return {.sends_recorded = c.sends_recorded,
-            .sends_duplicate = c.sends_duplicate,
-            .statuses_applied = c.statuses_applied,
-            .duplicates_ignored = c.duplicates_ignored,
-            .stale_ignored = c.stale_ignored,
-            .unknown_ignored = c.unknown_ignored,
-            .early_held = c.early_held,
-            .early_reconciled = c.early_reconciled,
-            .held = book_.held()};
+    return {.counted = book_.counters(), .held = book_.held()};
   }
 
  private:

@@ -49,14 +49,7 @@ enum class Claim : uint8_t {
 
 // What the store has done since it opened (metrics), and what it holds.
 struct StoreStats {
-  uint64_t sends_recorded = 0;
-  uint64_t sends_duplicate = 0;
-  uint64_t statuses_applied = 0;
-  uint64_t duplicates_ignored = 0;
-  uint64_t stale_ignored = 0;
-  uint64_t unknown_ignored = 0;
-  uint64_t early_held = 0;
-  uint64_t early_reconciled = 0;
+  Counters counted;
   uint64_t held = 0;  // callbacks waiting for their send
 };
 

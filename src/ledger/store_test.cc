@@ -103,8 +103,8 @@ TEST_P(StoreTest, RecordingTwiceIsIdempotent) {
   auto r = report(*l, "al_1");
   EXPECT_EQ(r.messages, 1);
   EXPECT_EQ(r.by_status[static_cast<size_t>(Status::delivered)], 1);
-  EXPECT_EQ(l->stats().duplicates_ignored, 1u);
-  EXPECT_EQ(l->stats().sends_duplicate, 1u);
+  EXPECT_EQ(l->stats().counted.duplicates_ignored, 1u);
+  EXPECT_EQ(l->stats().counted.sends_duplicate, 1u);
 }
 
 TEST_P(StoreTest, AClaimIsGrantedToOneSenderUntilTheSendIsRecorded) {

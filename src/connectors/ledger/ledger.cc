@@ -26,13 +26,13 @@ int64_t to_int(const std::string& s, int64_t fallback) {
 }
 
 void export_metrics(metrics::Registry& m, const std::weak_ptr<ledger::Store>& weak) {
-  auto counter = [&](const char* name, const char* help, uint64_t ledger::StoreStats::*field) {
+  auto counter = [&](const char* name, const char* help, uint64_t ledger::Counters::*field) {
     m.counter_fn(name, help, {}, [weak, field] {
       auto l = weak.lock();
-      return l ? static_cast<double>(l->stats().*field) : 0.0;
+      return l ? static_cast<double>(l->stats().counted.*field) : 0.0;
     });
   };
-  using S = ledger::StoreStats;
+  using S = ledger::Counters;
   counter("sluice_ledger_sends_recorded_total", "Sends recorded in the ledger.", &S::sends_recorded);
   counter("sluice_ledger_statuses_applied_total", "Status callbacks that moved a message forward.", &S::statuses_applied);
   counter("sluice_ledger_duplicates_ignored_total", "Status callbacks for a status the message already had.",
