@@ -44,11 +44,22 @@ namespace sluice::runtime {
 template <class T>
 using Task = boost::asio::awaitable<T>;
 
+// Where a push input puts what arrives (see Input::connect). Threads: any.
+class Intake {
+ public:
+  virtual ~Intake() = default;
+  // Takes `m` into the pipeline if there is room for it now. False, leaving
+  // `m` untouched, when the pipeline is saturated or stopping: refuse the
+  // sender (503) rather than queue without bound.
+  virtual bool try_push(core::Message& m) = 0;
+};
+
 // Lifecycle, in the order the pipeline calls it:
+//   connect() once, at build time: a push input keeps the intake.
 //   start()  once, awaited before the first read(): background work such as
 //            heartbeats, lease reapers or an ack flusher (AckBatcher::run).
 //   read()   by `concurrency` readers at once, until it fails with
-//            end_of_input or closed.
+//            end_of_input or closed. Never, for a push input.
 //   close()  from any thread, on shutdown: a pending read() and every later
 //            one end promptly with Errc::closed (cancel long polls).
 //   drain()  once, after every output of the pipeline finished and before
@@ -60,11 +71,16 @@ using Task = boost::asio::awaitable<T>;
 class Input {
  public:
   virtual ~Input() = default;
+  // A push input (webhooks: messages arrive on their own) hands each arrival
+  // straight to the pipeline through `intake`, with no buffer of its own,
+  // and returns how many messages may wait in the pipeline for it. A pull
+  // input keeps the default, 0, and is read.
+  virtual size_t connect(Intake&) { return 0; }
   virtual Task<void> start() { co_return; }
   // The next batch. Errc::end_of_input when a finite input is exhausted,
   // Errc::closed once close() was called; other errors are logged and the
-  // read retried after a pause.
-  virtual Task<core::Result<core::Batch>> read() = 0;
+  // read retried after a pause. Push inputs are not read.
+  virtual Task<core::Result<core::Batch>> read() { co_return core::fail(core::Errc::closed, "a push input is not read"); }
   virtual void close() = 0;
   virtual Task<void> drain() { co_return; }
 };

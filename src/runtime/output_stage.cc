@@ -25,13 +25,14 @@ namespace asio = boost::asio;
 using asio::use_awaitable;
 
 struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
-  Impl(const config::OutputConfig& c, BuildContext& ctx, StageLabels l)
+  Impl(const config::OutputConfig& c, BuildContext& ctx, StageLabels l, size_t entry_capacity)
       : cfg(c),
         labels(std::move(l)),
         io(ctx.io()),
         output(c.component.spec->make_output(c.component.values, ctx)),
         rate_limit(c.rate_limit.empty() ? nullptr : ctx.rate_limit(c.rate_limit)),
-        writers_channel(ctx.io(), static_cast<size_t>(c.max_in_flight)),
+        writers_channel(ctx.io(), std::max(entry_capacity, static_cast<size_t>(c.max_in_flight))),
+        receive_turn(ctx.io(), 1),
         rng(std::random_device{}()) {
     const metrics::Labels ml = {{"pipeline", labels.pipeline}, {"component", labels.component}};
     auto& m = ctx.metrics();
@@ -63,9 +64,11 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
       dead_letter = std::make_unique<OutputStage>(
           *c.dead_letter, ctx, StageLabels{labels.pipeline, "dead_letter." + c.dead_letter->component.spec->name});
     }
+    receive_turn.try_send(boost::system::error_code{});
+    pushed_to = entry_capacity > 0;
     const auto& b = c.batching;
     rebatch = b.count > 1 || b.bytes > 0 || b.period.count() > 0;
-    if (rebatch) batcher_channel.emplace(ctx.io(), static_cast<size_t>(c.max_in_flight));
+    if (rebatch) batcher_channel.emplace(ctx.io(), std::max(entry_capacity, static_cast<size_t>(c.max_in_flight)));
     max_split = output->max_batch();
     auto limit_split = [this](size_t n) {
       if (n > 0 && (max_split == 0 || n < max_split)) max_split = n;
@@ -84,8 +87,11 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<OutputStage> dead_letter;
   std::unique_ptr<OutputStage> then;
   BatchChannel writers_channel;
+  // Holds one token: the writer that has it is the one receiving.
+  asio::experimental::concurrent_channel<void(boost::system::error_code)> receive_turn;
   std::optional<BatchChannel> batcher_channel;
   bool rebatch = false;
+  bool pushed_to = false;  // the entry is a push input's intake
   size_t max_split = 0;
   std::atomic<int> writers_left{0};
   std::function<void()> on_done;
@@ -104,11 +110,17 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
 
   BatchChannel& entry() { return batcher_channel ? *batcher_channel : writers_channel; }
 
+  // One writer at a time waits on the channel (it holds the receive turn):
+  // messages that arrive while its wake-up is pending wait in the channel
+  // and go out in its one write, instead of waking a writer each.
   Task<void> writer() {
-    for (;;) {
+    for (bool ended = false; !ended;) {
+      co_await receive_turn.async_receive(asio::as_tuple(use_awaitable));
       auto [ec, batch] = co_await writers_channel.async_receive(asio::as_tuple(use_awaitable));
-      if (ec || batch.empty()) break;
-      co_await write_with_retries(std::move(batch));
+      ended = ec || batch.empty() || take_waiting(batch);
+      receive_turn.try_send(boost::system::error_code{});
+      if (batch.empty()) break;
+      for (auto& piece : std::move(batch).split(max_split)) co_await write_with_retries(std::move(piece));
     }
     if (--writers_left == 0) {
       co_await output->close();
@@ -118,6 +130,29 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
       else if (on_done)
         on_done();
     }
+  }
+
+  // Fed by a push input (one message per batch), a writer adds the batches
+  // already waiting to `batch`, up to one write's worth, so that webhooks
+  // are written together. True if it took an end marker: the writer stops
+  // after this write (each writer takes one marker, so the others still find
+  // theirs). A batcher, when there is one, has sized the batch already.
+  bool take_waiting(core::Batch& batch) {
+    if (!pushed_to || rebatch) return false;
+    constexpr size_t kMostMerged = 256;  // bounds a write when the output takes any size
+    const size_t limit = max_split > 0 ? max_split : kMostMerged;
+    bool ended = false;
+    while (!ended && batch.size() < limit && writers_channel.ready()) {
+      const bool took = writers_channel.try_receive([&](boost::system::error_code ec, core::Batch more) {
+        if (ec || more.empty()) {
+          ended = true;
+          return;
+        }
+        for (auto& m : more.messages) batch.messages.push_back(std::move(m));
+      });
+      if (!took) break;
+    }
+    return ended;
   }
 
   // Gathers batches up to count / bytes, or until `period` after the first
@@ -324,8 +359,9 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-OutputStage::OutputStage(const config::OutputConfig& cfg, BuildContext& ctx, StageLabels labels)
-    : impl_(std::make_shared<Impl>(cfg, ctx, std::move(labels))) {}
+OutputStage::OutputStage(const config::OutputConfig& cfg, BuildContext& ctx, StageLabels labels,
+                         size_t entry_capacity)
+    : impl_(std::make_shared<Impl>(cfg, ctx, std::move(labels), entry_capacity)) {}
 
 OutputStage::~OutputStage() = default;
 
@@ -353,6 +389,11 @@ void OutputStage::start(std::function<void()> on_done) {
 Task<void> OutputStage::push(core::Batch batch) {
   auto pieces = std::move(batch).split(impl_->rebatch ? 0 : impl_->max_split);
   for (auto& piece : pieces) co_await impl_->entry().async_send({}, std::move(piece), use_awaitable);
+}
+
+bool OutputStage::try_push(core::Batch& batch) {
+  // try_send leaves its argument alone when the channel is full.
+  return impl_->entry().try_send(boost::system::error_code{}, std::move(batch));
 }
 
 Task<void> OutputStage::finish() {

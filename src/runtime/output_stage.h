@@ -5,7 +5,9 @@
 // backoff, and the dead letter.
 //
 // Lifecycle: built with the pipeline; start() spawns its coroutines; push()
-// feeds it (waiting when it is full: backpressure); finish() says no more
+// feeds it (waiting when it is full: backpressure) or try_push() (refused
+// when it is full; a writer then takes what waits, up to one write's worth,
+// in one batch); finish() says no more
 // batches will come; `on_done` runs once every writer has ended and the
 // output was closed.
 // `then`: a second stage that receives each message once this output
@@ -30,11 +32,17 @@ struct StageLabels {
 
 class OutputStage {
  public:
-  OutputStage(const config::OutputConfig& cfg, BuildContext& ctx, StageLabels labels);
+  // `entry_capacity` > 0: a push input feeds this stage directly, one
+  // message per batch, and so many may wait for a writer (else
+  // max_in_flight batches).
+  OutputStage(const config::OutputConfig& cfg, BuildContext& ctx, StageLabels labels, size_t entry_capacity = 0);
   ~OutputStage();
 
   void start(std::function<void()> on_done);
   Task<void> push(core::Batch batch);
+  // Takes `batch` (no bigger than one write) if there is room now; false,
+  // leaving it untouched, if not.
+  bool try_push(core::Batch& batch);
   Task<void> finish();
   // Writes `batch` now, with retries, in the caller's coroutine; used for
   // dead letters, which must not wait behind the queue they relieve.

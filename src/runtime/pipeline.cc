@@ -7,6 +7,9 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <mutex>
+#include <optional>
+
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "runtime/channel.h"
@@ -57,32 +60,46 @@ std::string component_label(const std::string& type, std::vector<std::string>& u
 
 }  // namespace
 
-struct Pipeline::Impl : std::enable_shared_from_this<Impl> {
+// A pipeline is input -> processors -> outputs. What enters goes into the
+// processors' channel, where `workers` coroutines process it and push it
+// to every output; a pass-through pipeline (no processors, one output)
+// skips that hop and feeds the output's own channel. A pull input is read
+// by `concurrency` readers; a push input hands each message in through the
+// intake, so a webhook is in the output's channel as soon as it is checked.
+struct Pipeline::Impl : std::enable_shared_from_this<Impl>, Intake {
   Impl(const config::PipelineConfig& c, BuildContext& ctx, int threads)
-      : cfg(c),
-        io(ctx.io()),
-        workers(c.processor_workers > 0 ? static_cast<int>(c.processor_workers) : std::max(threads, 1)),
-        to_processors(ctx.io(), static_cast<size_t>(std::max<int64_t>(2 * workers, c.input.concurrency))) {
+      : cfg(c), io(ctx.io()), pass_through(c.processors.empty() && c.outputs.size() == 1) {
     ctx.set_pipeline(c.name);
     auto& m = ctx.metrics();
     tracker = std::make_shared<Tracker>(m, c.name);
     input = c.input.component.spec->make_input(c.input.component.values, ctx);
+    const size_t push_capacity = input->connect(*this);
+    pushed = push_capacity > 0;
     const metrics::Labels il = {{"pipeline", c.name}, {"component", c.input.component.spec->name}};
-    received = &m.counter("sluice_input_received_total", "Messages read from the input.", il);
+    received = &m.counter("sluice_input_received_total",
+                          "Messages read from the input (or pushed by it, including those refused when full).", il);
     for (const auto& p : c.processors) processors.push_back(p.spec->make_processor(p.values, ctx));
     processing_errors = &m.counter("sluice_processor_errors_total", "Messages a processor failed.",
                                    {{"pipeline", c.name}});
     std::vector<std::string> used;
     for (const auto& o : c.outputs) {
       outputs.push_back(std::make_unique<OutputStage>(
-          o, ctx, StageLabels{c.name, component_label(o.component.spec->name, used)}));
+          o, ctx, StageLabels{c.name, component_label(o.component.spec->name, used)},
+          pass_through ? push_capacity : 0));
+    }
+    if (!pass_through) {
+      workers = c.processor_workers > 0 ? static_cast<int>(c.processor_workers) : std::max(threads, 1);
+      const auto room = std::max<size_t>(push_capacity, static_cast<size_t>(std::max<int64_t>(2 * workers, c.input.concurrency)));
+      to_processors.emplace(ctx.io(), room);
     }
   }
 
   const config::PipelineConfig& cfg;
   asio::io_context& io;
-  int workers;
-  BatchChannel to_processors;
+  const bool pass_through;
+  bool pushed = false;  // a push input, fed through try_push
+  int workers = 0;
+  std::optional<BatchChannel> to_processors;  // unless pass_through
   std::shared_ptr<Tracker> tracker;
   std::unique_ptr<Input> input;
   std::vector<std::unique_ptr<Processor>> processors;
@@ -96,6 +113,53 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<bool> stopping{false};
   std::atomic<int> state{0};  // 0 built, 1 running, 2 draining, 3 done
   std::function<void()> on_done;
+  // Push input: nothing is taken once the intake closed, so nothing lands
+  // behind the end markers.
+  std::mutex intake_mu;
+  bool intake_closed = false;
+
+  bool try_push(core::Message& m) override {
+    std::lock_guard lock(intake_mu);
+    if (intake_closed || state.load() != 1) return false;
+    core::Batch one;
+    one.messages.push_back(std::move(m));
+    track(one);
+    received->inc();
+    // try_send leaves its argument alone when the channel is full.
+    const bool taken = pass_through ? outputs.front()->try_push(one)
+                                    : to_processors->try_send(boost::system::error_code{}, std::move(one));
+    if (!taken) m = std::move(one.messages.front());
+    return taken;
+  }
+
+  // Hands a batch read from the input on; false if the pipeline is gone.
+  Task<bool> enter(core::Batch batch) {
+    if (pass_through) {
+      co_await outputs.front()->push(std::move(batch));
+      co_return true;
+    }
+    auto [ec] = co_await to_processors->async_send({}, std::move(batch), asio::as_tuple(use_awaitable));
+    co_return !ec;
+  }
+
+  // No more input: what entered drains through, then every output finishes.
+  Task<void> input_ended() {
+    state = 2;
+    if (pass_through) {
+      co_await outputs.front()->finish();
+      co_return;
+    }
+    for (int i = 0; i < workers; ++i) co_await to_processors->async_send({}, core::Batch{}, use_awaitable);
+  }
+
+  void close_intake() {
+    {
+      std::lock_guard lock(intake_mu);
+      if (intake_closed || state.load() != 1) return;
+      intake_closed = true;
+    }
+    spawn(io, [self = shared_from_this()] { return self->input_ended(); });
+  }
 
   Task<void> reader() {
     asio::steady_timer pause(io);
@@ -113,13 +177,9 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl> {
       if (r->empty()) continue;
       track(*r);
       received->inc(r->size());
-      auto [ec] = co_await to_processors.async_send({}, std::move(*r), asio::as_tuple(use_awaitable));
-      if (ec) break;
+      if (!co_await enter(std::move(*r))) break;
     }
-    if (--readers_left == 0) {
-      state = 2;
-      for (int i = 0; i < workers; ++i) co_await to_processors.async_send({}, core::Batch{}, use_awaitable);
-    }
+    if (--readers_left == 0) co_await input_ended();
   }
 
   // Every message gets an ack state the tracker observes; messages from an
@@ -142,7 +202,7 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl> {
 
   Task<void> worker() {
     for (;;) {
-      auto [ec, batch] = co_await to_processors.async_receive(asio::as_tuple(use_awaitable));
+      auto [ec, batch] = co_await to_processors->async_receive(asio::as_tuple(use_awaitable));
       if (ec || batch.empty()) break;
       std::vector<Failure> failures;
       for (auto& p : processors) {
@@ -197,6 +257,7 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl> {
 
   Task<void> start_input() {
     co_await input->start();
+    if (pushed) co_return;
     readers_left = static_cast<int>(cfg.input.concurrency);
     for (int64_t i = 0; i < cfg.input.concurrency; ++i)
       spawn(io, [self = shared_from_this()] { return self->reader(); });
@@ -230,6 +291,7 @@ void Pipeline::start(std::function<void()> on_done) {
 void Pipeline::stop() {
   impl_->stopping = true;
   impl_->input->close();
+  if (impl_->pushed) impl_->close_intake();
 }
 
 boost::json::object Pipeline::status() const {

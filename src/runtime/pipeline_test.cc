@@ -37,6 +37,26 @@ struct World {
 };
 World* world = nullptr;
 
+// Message `p`, counted as outstanding until its ack comes back.
+core::Message tracked_message(const std::string& p) {
+  core::Message m(p);
+  {
+    std::lock_guard lock(world->mu);
+    world->max_outstanding = std::max(world->max_outstanding, ++world->outstanding);
+  }
+  m.set_ack(core::AckHandle::make([p](core::AckStatus s) {
+    std::lock_guard lock(world->mu);
+    --world->outstanding;
+    world->acks[p] = s;
+    // Fan-out: by the time the source hears "delivered", every output
+    // must have confirmed this message.
+    if (s == core::AckStatus::delivered && world->seen.count("a") && world->seen.count("b") &&
+        (!world->seen["a"].count(p) || !world->seen["b"].count(p)))
+      world->fanout_violation = true;
+  }));
+  return m;
+}
+
 // Emits `count` messages "m0".."mN" in batches of `batch`, each with its own ack.
 class TestSource final : public Input {
  public:
@@ -50,25 +70,8 @@ class TestSource final : public Input {
     }
     if (!forever_ && next_ >= count_) co_return core::fail(core::Errc::end_of_input);
     core::Batch b;
-    for (int64_t i = 0; i < batch_ && (forever_ || next_ < count_); ++i) {
-      std::string p = "m" + std::to_string(next_++);
-      core::Message m(p);
-      {
-        std::lock_guard lock(world->mu);
-        world->max_outstanding = std::max(world->max_outstanding, ++world->outstanding);
-      }
-      m.set_ack(core::AckHandle::make([p](core::AckStatus s) {
-        std::lock_guard lock(world->mu);
-        --world->outstanding;
-        world->acks[p] = s;
-        // Fan-out: by the time the source hears "delivered", every output
-        // must have confirmed this message.
-        if (s == core::AckStatus::delivered && world->seen.count("a") && world->seen.count("b") &&
-            (!world->seen["a"].count(p) || !world->seen["b"].count(p)))
-          world->fanout_violation = true;
-      }));
-      b.messages.push_back(std::move(m));
-    }
+    for (int64_t i = 0; i < batch_ && (forever_ || next_ < count_); ++i)
+      b.messages.push_back(tracked_message("m" + std::to_string(next_++)));
     co_return b;
   }
   void close() override { closed_ = true; }
@@ -79,6 +82,57 @@ class TestSource final : public Input {
   std::chrono::nanoseconds pause_;
   int64_t next_ = 0;  // read() calls are sequential with concurrency 1
   std::atomic<bool> closed_{false};
+};
+
+// A push input, as a webhook server is: from start() on it hands `count`
+// messages (or, with `forever`, messages until closed) to the intake one at
+// a time. A refused message is offered again 1 ms later, as a webhook
+// sender retries after a 503; refusals are counted.
+class TestPushSource final : public Input {
+ public:
+  explicit TestPushSource(const config::Values& v)
+      : count_(v.integer("count")), capacity_(static_cast<size_t>(v.integer("capacity"))), forever_(v.boolean("forever")) {}
+  size_t connect(Intake& intake) override {
+    intake_ = &intake;
+    return capacity_;
+  }
+  Task<void> start() override {
+    auto ex = co_await boost::asio::this_coro::executor;
+    spawn(ex, [this] { return pusher(); });
+  }
+  void close() override { closed_ = true; }
+  ~TestPushSource() override {
+    while (pushing_) std::this_thread::yield();  // the pusher ends within 1 ms of close()
+  }
+  static inline std::atomic<int64_t> refusals{0};
+
+ private:
+  Task<void> pusher() {
+    boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+    for (int64_t i = 0; !closed_ && (forever_ || i < count_); ++i) {
+      auto m = tracked_message("m" + std::to_string(i));
+      while (!intake_->try_push(m)) {
+        ++refusals;
+        if (m.payload() != "m" + std::to_string(i)) ADD_FAILURE() << "a refused message came back changed";
+        if (closed_) break;
+        pause.expires_after(std::chrono::milliseconds(1));
+        co_await pause.async_wait(boost::asio::use_awaitable);
+      }
+    }
+    pushing_ = false;
+  }
+
+  int64_t count_;
+  size_t capacity_;
+  bool forever_;
+  Intake* intake_ = nullptr;
+  std::atomic<bool> closed_{false}, pushing_{true};
+};
+
+// Passes every message on unchanged: a pipeline with a processor.
+class NoopProcessor final : public Processor {
+ public:
+  Task<void> process(core::Batch&, std::vector<Failure>&) override { co_return; }
 };
 
 // Emits messages forever, acknowledged through an AckBatcher whose bounds
@@ -206,6 +260,19 @@ const config::Registry& test_registry() {
              .make_input = [](const config::Values& v, BuildContext&) -> std::unique_ptr<Input> {
                return std::make_unique<TestSource>(v);
              }});
+    reg.add({.name = "test_push",
+             .kind = config::Kind::input,
+             .fields = {{.name = "count", .type = Type::integer, .default_value = "100"},
+                        {.name = "capacity", .type = Type::integer, .default_value = "100"},
+                        {.name = "forever", .type = Type::boolean, .default_value = "false"}},
+             .make_input = [](const config::Values& v, BuildContext&) -> std::unique_ptr<Input> {
+               return std::make_unique<TestPushSource>(v);
+             }});
+    reg.add({.name = "noop",
+             .kind = config::Kind::processor,
+             .make_processor = [](const config::Values&, BuildContext&) -> std::unique_ptr<Processor> {
+               return std::make_unique<NoopProcessor>();
+             }});
     reg.add({.name = "flaky",
              .kind = config::Kind::rate_limit_backend,
              .fields = {{.name = "fail_first", .type = Type::integer, .default_value = "0"}},
@@ -234,7 +301,7 @@ const config::Registry& test_registry() {
 }
 
 class PipelineTest : public ::testing::Test {
- protected:
+ public:  // for the helpers below the fixture
   void SetUp() override {
     logging::setup("error", "text");
     world = &w;
@@ -325,26 +392,100 @@ TEST_F(PipelineTest, FanOutWithOneFailingOutputNacksTheSource) {
   EXPECT_EQ(count_acks(core::AckStatus::rejected), 20);  // a confirmed, b gave up: not delivered
 }
 
-TEST_F(PipelineTest, BackpressureBoundsWhatIsInFlight) {
-  // A slow output and an endless input: the channels and max_in_flight
-  // must stop the input from reading ahead without bound.
-  run(R"(
+// A slow output and an endless input: the channels and max_in_flight must
+// stop the input from reading ahead without bound. `held`: the most
+// messages the pipeline may hold at once.
+void expect_backpressure(PipelineTest& t, const std::string& processors, int64_t held) {
+  t.run(R"(
     processor_workers: 2
     input: {test_source: {batch: 10, forever: true}}
+)" + processors + R"(
     output:
       test_output: {name: a, delay: 2ms}
       max_in_flight: 4
 )",
-      std::chrono::milliseconds(500));
-  // Batches that can be held at once: processor channel (2 x workers) +
-  // workers (2) + output channel (max_in_flight) + writers (max_in_flight)
-  // + the reader's own: 4 + 2 + 4 + 4 + 1 = 15 batches of 10.
-  EXPECT_LE(w.max_outstanding, 150);
-  EXPECT_GT(w.max_outstanding, 0);
-  EXPECT_LE(w.max_in_flight, 4);
-  EXPECT_GT(w.seen["a"].size(), 0u);
-  // Shutdown drained or nacked everything it had read: nothing unaccounted.
+        std::chrono::milliseconds(500));
+  EXPECT_LE(world->max_outstanding, held);
+  EXPECT_GT(world->max_outstanding, 0);
+  EXPECT_LE(world->max_in_flight, 4);
+  EXPECT_GT(world->seen["a"].size(), 0u);
+}
+
+TEST_F(PipelineTest, BackpressureBoundsWhatIsInFlight) {
+  // Processor channel (2 x workers) + workers (2) + output channel
+  // (max_in_flight) + writers (max_in_flight) + the reader's own:
+  // 4 + 2 + 4 + 4 + 1 = 15 batches of 10.
+  expect_backpressure(*this, "    processors: [{noop: {}}]", 150);
+}
+
+TEST_F(PipelineTest, BackpressureBoundsAPassThroughPipeline) {
+  // No processors: the reader feeds the output's channel directly. Output
+  // channel (max_in_flight) + writers (max_in_flight) + the reader's own:
+  // 4 + 4 + 1 = 9 batches of 10.
+  expect_backpressure(*this, "", 90);
+}
+
+// What every push test checks: each message the source made was acked, as
+// delivered, and reached the output; none was lost or sent twice.
+void expect_all_delivered(World& w, size_t made) {
   EXPECT_EQ(w.outstanding, 0);
+  ASSERT_EQ(w.acks.size(), made);
+  for (const auto& [p, status] : w.acks) EXPECT_EQ(status, core::AckStatus::delivered) << p;
+  EXPECT_EQ(w.seen["a"].size(), made);
+}
+
+TEST_F(PipelineTest, PushInputLosesNothingAndWaitingMessagesAreWrittenTogether) {
+  TestPushSource::refusals = 0;
+  run(R"(
+    input: {test_push: {count: 2000, capacity: 50}}
+    output:
+      test_output: {name: a, delay: 1ms}
+      max_in_flight: 2
+)",
+      std::chrono::milliseconds(1500));
+  expect_all_delivered(w, 2000);
+  EXPECT_GT(TestPushSource::refusals, 0) << "a slow output never filled the intake";
+  EXPECT_GT(*std::max_element(w.write_sizes.begin(), w.write_sizes.end()), 1u) << "every write had one message";
+  // Held at once: the intake's capacity, plus what two writers took (256
+  // each at most), plus the one the source is offering.
+  EXPECT_LE(w.max_outstanding, 50 + 2 * 256 + 1);
+}
+
+TEST_F(PipelineTest, PushInputThroughProcessorsLosesNothing) {
+  TestPushSource::refusals = 0;
+  run(R"(
+    input: {test_push: {count: 2000, capacity: 50}}
+    processors: [{noop: {}}]
+    output:
+      test_output: {name: a, delay: 1ms}
+      max_in_flight: 2
+)",
+      std::chrono::milliseconds(1500));
+  expect_all_delivered(w, 2000);
+  EXPECT_GT(TestPushSource::refusals, 0);
+}
+
+TEST_F(PipelineTest, PushInputIsRefusedAfterStopAndTheRestDrains) {
+  run(R"(
+    input: {test_push: {forever: true, capacity: 20}}
+    output:
+      test_output: {name: a, delay: 2ms}
+      max_in_flight: 2
+)",
+      std::chrono::milliseconds(300));
+  // The source offers until it is closed; what the pipeline took was
+  // written before it stopped, and the one message refused at the end
+  // (dropped by the source) is the only one not delivered.
+  EXPECT_EQ(w.outstanding, 0);
+  size_t errored = 0;
+  for (const auto& [p, status] : w.acks) {
+    if (status == core::AckStatus::delivered)
+      EXPECT_TRUE(w.seen["a"].count(p)) << p << " acked but never written";
+    else
+      ++errored;
+  }
+  EXPECT_LE(errored, 1u);
+  EXPECT_GT(w.seen["a"].size(), 0u);
 }
 
 TEST_F(PipelineTest, BatchingGroupsByCount) {

@@ -1,8 +1,10 @@
 #include "conformance.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -254,9 +256,56 @@ const config::PipelineConfig& Env::load(const std::string& input_block, const st
   return configs_.back()->pipelines.front();
 }
 
+namespace {
+
+// A push input under test, read as the pipeline would see it: what it
+// pushes waits in an intake as big as the input asks for, and read() takes
+// what waits. close() closes the input, then ends a pending read.
+class PushedInput final : public runtime::Input, public runtime::Intake {
+ public:
+  PushedInput(asio::io_context& io, std::unique_ptr<runtime::Input> input)
+      : input_(std::move(input)), capacity_(input_->connect(*this)), waiting_(io, std::max<size_t>(1, capacity_)) {}
+  ~PushedInput() override { input_.reset(); }  // before the intake it pushes into
+
+  // A pull input (it asked for no intake) is handed back, to be read itself.
+  bool pushes() const { return capacity_ > 0; }
+  std::unique_ptr<runtime::Input> release() { return std::move(input_); }
+
+  bool try_push(core::Message& m) override {
+    // try_send leaves its argument alone when the channel is full.
+    return waiting_.try_send(boost::system::error_code{}, std::move(m));
+  }
+  runtime::Task<void> start() override { co_await input_->start(); }
+  runtime::Task<core::Result<core::Batch>> read() override {
+    auto [ec, first] = co_await waiting_.async_receive(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return core::fail(core::Errc::closed);
+    core::Batch b;
+    b.messages.push_back(std::move(first));
+    while (waiting_.try_receive([&](boost::system::error_code e, core::Message m) {
+      if (!e) b.messages.push_back(std::move(m));
+    })) {
+    }
+    co_return b;
+  }
+  void close() override {
+    input_->close();
+    waiting_.close();
+  }
+  runtime::Task<void> drain() override { co_await input_->drain(); }
+
+ private:
+  std::unique_ptr<runtime::Input> input_;
+  size_t capacity_;
+  asio::experimental::concurrent_channel<void(boost::system::error_code, core::Message)> waiting_;
+};
+
+}  // namespace
+
 std::unique_ptr<runtime::Input> Env::make_input(const std::string& block) {
   const auto& p = load(block, "drop: {}");
-  return p.input.component.spec->make_input(p.input.component.values, *ctx_);
+  auto pushed = std::make_unique<PushedInput>(io_, p.input.component.spec->make_input(p.input.component.values, *ctx_));
+  if (!pushed->pushes()) return pushed->release();
+  return pushed;
 }
 
 std::unique_ptr<runtime::Output> Env::make_output(const std::string& block) {

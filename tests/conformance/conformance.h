@@ -13,7 +13,8 @@
 //   delivered acks are acknowledged at the source; errored (nacked) ones are
 //   delivered again; rejected ones reach the source's dead letter; close()
 //   ends a pending read within 1 s; acks resolved just before drain() reach
-//   the source by the time drain() returns.
+//   the source by the time drain() returns. A push input (http_server) is
+//   read as the pipeline takes it in: through an intake as big as it asks.
 // Outputs (check_output): a write confirms (ok) only what reached the peer;
 //   transient peer failures are `retry`, permanent ones `reject` with a
 //   reason, entry by entry in one batch; after close() the peer has

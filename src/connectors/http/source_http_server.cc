@@ -1,5 +1,3 @@
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -21,7 +19,6 @@ namespace sluice::connectors {
 namespace {
 
 namespace asio = boost::asio;
-using MessageChannel = asio::experimental::concurrent_channel<void(boost::system::error_code, core::Message)>;
 
 struct TwilioCheck {
   std::string auth_token;
@@ -51,13 +48,13 @@ struct PendingAnswer {
   std::shared_ptr<std::atomic<bool>> durable;
 };
 
-// One request's way through: HTTP in, message into the pipeline, answer when
-// the message's ack resolves.
+// One request's way through: HTTP in, message straight into the pipeline
+// (a push input: no buffer of its own), answer when the message's ack
+// resolves.
 class HttpServerInput final : public runtime::Input {
  public:
   HttpServerInput(const config::Values& v, runtime::BuildContext& ctx)
-      : channel_(ctx.io(), static_cast<size_t>(v.integer("max_pending"))),
-        batch_size_(static_cast<size_t>(v.integer("batch_size"))),
+      : max_pending_(static_cast<size_t>(v.integer("max_pending"))),
         follow_delivery_(v.str("ack") == "delivered"),
         response_timeout_(v.duration("response_timeout")),
         headers_(v.has("headers") ? v.list("headers") : std::vector<std::string>{}) {
@@ -96,6 +93,11 @@ class HttpServerInput final : public runtime::Input {
     }
   }
 
+  size_t connect(runtime::Intake& intake) override {
+    intake_ = &intake;
+    return max_pending_;
+  }
+
   // Bound at build time (a taken port is a config error); accepting starts
   // with the pipeline.
   runtime::Task<void> start() override {
@@ -105,22 +107,9 @@ class HttpServerInput final : public runtime::Input {
 
   ~HttpServerInput() override { server_->stop(); }
 
-  runtime::Task<core::Result<core::Batch>> read() override {
-    auto [ec, first] = co_await channel_.async_receive(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return core::fail(core::Errc::closed);
-    core::Batch b;
-    b.messages.push_back(std::move(first));
-    while (b.size() < batch_size_ && channel_.try_receive([&](boost::system::error_code e, core::Message m) {
-      if (!e) b.messages.push_back(std::move(m));
-    })) {
-    }
-    co_return b;
-  }
-
   void close() override {
     closed_ = true;
     server_->stop();
-    channel_.close();
   }
 
  private:
@@ -226,14 +215,13 @@ class HttpServerInput final : public runtime::Input {
       pending->timer.cancel();
     }));
     if (pending->durable) m.ack().state()->follow_delivery(pending->durable);
-    // try_send leaves `m` alone when the channel is full: the pipeline is
-    // saturated, so refuse instead of queueing without bound. Dropping the
-    // handle reports "errored" through it.
-    if (!channel_.try_send(boost::system::error_code{}, std::move(m))) m.set_ack(core::AckHandle{});
+    // Refused: the pipeline is saturated (or stopping), so refuse instead of
+    // queueing without bound. Dropping the handle reports "errored" through it.
+    if (!intake_->try_push(m)) m.set_ack(core::AckHandle{});
   }
 
-  MessageChannel channel_;
-  size_t batch_size_;
+  runtime::Intake* intake_ = nullptr;
+  size_t max_pending_;
   bool follow_delivery_;
   std::chrono::nanoseconds response_timeout_;
   std::vector<std::string> paths_;
@@ -300,10 +288,9 @@ config::ComponentSpec http_server_input_spec() {
                    "yet delivered (ack: delivered), else 503 with Retry-After (a retry may deliver it twice).",
             .default_value = "10s", .min = 0.001},
            {.name = "max_pending", .type = Type::integer,
-            .doc = "Requests waiting to enter the pipeline; more are answered 503 with Retry-After.",
-            .default_value = "4096", .min = 1},
-           {.name = "batch_size", .type = Type::integer, .doc = "Most messages per batch read.", .default_value = "256",
-            .min = 1}},
+            .doc = "Requests that may wait in the pipeline for its output (or processors); more are answered "
+                   "503 with Retry-After.",
+            .default_value = "4096", .min = 1}},
       .example = "input:\n  http_server:\n    address: 127.0.0.1:4196\n    path: /twilio/status\n"
                  "    verify: {twilio: {auth_token: \"${TWILIO_AUTH_TOKEN}\", public_url: "
                  "\"https://hooks.example.com/twilio/status\"}}",
