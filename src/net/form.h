@@ -3,7 +3,6 @@
 // `a=1&b=x+y&b=%C3%A9`. Decoding is strict: a bad %-escape or a value that
 // is not UTF-8 is an error, so malformed bodies get a 400, not a guess.
 
-#include <boost/json/fwd.hpp>
 
 #include <expected>
 #include <string>
@@ -24,8 +23,8 @@ std::string encode_form(const Form& form);
 // %-decodes (and '+' -> ' ' when `plus_is_space`); error text on bad input.
 std::expected<std::string, std::string> percent_decode(std::string_view s, bool plus_is_space);
 std::string percent_encode(std::string_view s);
-// {"name": "value"}, a repeated name becoming ["v1", "v2"].
-boost::json::object form_to_json(const Form& form);
+// The JSON text {"name":"value"}, a repeated name becoming ["v1","v2"].
+std::string form_to_json(const Form& form);
 bool valid_utf8(std::string_view s);
 
 }  // namespace sluice::net

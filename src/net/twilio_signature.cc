@@ -4,14 +4,16 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
 #include <algorithm>
-#include <map>
-#include <set>
+#include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace sluice::net::twilio {
 
@@ -38,29 +40,120 @@ std::vector<std::string> url_variants(std::string_view url) {
   return out;
 }
 
+// HMAC-SHA1 keyed once: each signature copies the keyed state instead of
+// fetching the algorithm and hashing the key again.
+class KeyedHmac {
+ public:
+  explicit KeyedHmac(std::string_view key) {
+    mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    ctx_ = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
+    char digest[] = "SHA1";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (!ctx_ || !EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params))
+      throw std::runtime_error("OpenSSL has no HMAC-SHA1");
+  }
+  ~KeyedHmac() {
+    EVP_MAC_CTX_free(ctx_);
+    EVP_MAC_free(mac_);
+  }
+  KeyedHmac(const KeyedHmac&) = delete;
+  KeyedHmac& operator=(const KeyedHmac&) = delete;
+
+  // base64(HMAC(key, a + b)).
+  std::string sign(std::string_view a, std::string_view b) const {
+    EVP_MAC_CTX* c = EVP_MAC_CTX_dup(ctx_);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+    const bool ok = c && EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(a.data()), a.size()) &&
+                    EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(b.data()), b.size()) &&
+                    EVP_MAC_final(c, mac, &len, sizeof mac);
+    EVP_MAC_CTX_free(c);
+    if (!ok) return {};  // matches no signature
+    return base64(std::string_view(reinterpret_cast<const char*>(mac), len));
+  }
+
+ private:
+  EVP_MAC* mac_ = nullptr;
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+
+// What follows the URL in the signed data: for each name, sorted, name +
+// value for each of its distinct values, sorted (byte order = code point
+// order for UTF-8, as Python sorts str).
+std::string signed_params(const Form& params) {
+  std::vector<std::pair<std::string_view, std::string_view>> sorted;
+  sorted.reserve(params.size());
+  size_t size = 0;
+  for (const auto& f : params) {
+    sorted.emplace_back(f.name, f.value);
+    size += f.name.size() + f.value.size();
+  }
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::string data;
+  data.reserve(size);
+  for (const auto& [name, value] : sorted) {
+    data += name;
+    data += value;
+  }
+  return data;
+}
+
+std::string with_query(std::string_view url, std::string_view query) {
+  std::string out(url);
+  if (!query.empty()) {
+    out += url.find('?') == std::string_view::npos ? '?' : '&';
+    out += query;
+  }
+  return out;
+}
+
 }  // namespace
 
+struct Verifier::Impl {
+  Impl(std::string_view token, std::string_view url) : hmac(token), urls(url_variants(url)) {}
+  KeyedHmac hmac;
+  std::vector<std::string> urls;  // as given, and with the default port added or removed
+};
+
+Verifier::Verifier(std::string_view auth_token, std::string_view public_url)
+    : impl_(std::make_unique<Impl>(auth_token, public_url)) {}
+
+Verifier::~Verifier() = default;
+
+bool Verifier::form(std::string_view query, const Form& params, std::string_view signature) const {
+  const std::string data = signed_params(params);
+  bool ok = false;
+  // Every variant is computed, so timing does not reveal which one matched.
+  for (const auto& u : impl_->urls)
+    ok |= equal_constant_time(impl_->hmac.sign(with_query(u, query), data), signature);
+  return ok;
+}
+
+bool Verifier::json(std::string_view query, std::string_view body, std::string_view signature) const {
+  auto parsed = boost::urls::parse_uri_reference(with_query(impl_->urls.front(), query));
+  if (!parsed) return false;
+  auto params = parsed->params();
+  auto it = params.find("bodySHA256");
+  if (it == params.end()) return false;
+  const bool body_ok = equal_constant_time(sha256_hex(body), (*it).value);
+  const bool signature_ok = form(query, {}, signature);
+  return body_ok && signature_ok;
+}
+
 std::string compute_signature(std::string_view auth_token, std::string_view url, const Form& params) {
-  // Names sorted; each name's distinct values sorted (byte order = code
-  // point order for UTF-8, as Python sorts str).
-  std::map<std::string, std::set<std::string>> sorted;
-  for (const auto& f : params) sorted[f.name].insert(f.value);
-  std::string data(url);
-  for (const auto& [name, values] : sorted)
-    for (const auto& v : values) data += name + v;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  HMAC(EVP_sha1(), auth_token.data(), static_cast<int>(auth_token.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &mac_len);
-  return base64(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
+  return KeyedHmac(auth_token).sign(url, signed_params(params));
 }
 
 bool validate_form(std::string_view auth_token, std::string_view url, const Form& params,
                    std::string_view signature) {
-  bool ok = false;
-  // Every variant is computed, so timing does not reveal which one matched.
-  for (const auto& u : url_variants(url)) ok |= equal_constant_time(compute_signature(auth_token, u, params), signature);
-  return ok;
+  return Verifier(auth_token, url).form({}, params, signature);
+}
+
+bool validate_json(std::string_view auth_token, std::string_view url, std::string_view body,
+                   std::string_view signature) {
+  return Verifier(auth_token, url).json({}, body, signature);
 }
 
 std::string sha256_hex(std::string_view data) {
@@ -74,18 +167,6 @@ std::string sha256_hex(std::string_view data) {
     out += hex[digest[i] & 15];
   }
   return out;
-}
-
-bool validate_json(std::string_view auth_token, std::string_view url, std::string_view body,
-                   std::string_view signature) {
-  auto parsed = boost::urls::parse_uri_reference(url);
-  if (!parsed) return false;
-  auto params = parsed->params();
-  auto it = params.find("bodySHA256");
-  if (it == params.end()) return false;
-  const bool body_ok = equal_constant_time(sha256_hex(body), (*it).value);
-  const bool signature_ok = validate_form(auth_token, url, {}, signature);
-  return body_ok && signature_ok;
 }
 
 }  // namespace sluice::net::twilio

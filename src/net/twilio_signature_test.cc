@@ -65,9 +65,33 @@ TEST(Form, ParsesDecodesAndGroupsRepeatedNames) {
   ASSERT_TRUE(f) << f.error();
   EXPECT_EQ(*f, (Form{{"To", "+1555"}, {"Body", "café au lait"}, {"Empty", ""}, {"Flag", ""}, {"Tag", "a"},
                       {"Tag", "b"}}));
-  auto json = boost::json::serialize(form_to_json(*f));
-  EXPECT_EQ(json, R"({"To":"+1555","Body":"café au lait","Empty":"","Flag":"","Tag":["a","b"]})");
+  EXPECT_EQ(form_to_json(*f), R"({"To":"+1555","Body":"café au lait","Empty":"","Flag":"","Tag":["a","b"]})");
   EXPECT_EQ(parse_form(encode_form(*f)).value(), *f);
+}
+
+TEST(Form, JsonTextEscapesWhatJsonMust) {
+  // Quotes, backslashes and control characters, and a name repeated apart.
+  const Form f{{"q\"\\", "line\nbreak\ttab\x01"}, {"n", "1"}, {"q\"\\", "again"}};
+  const std::string text = form_to_json(f);
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(text, ec);
+  ASSERT_FALSE(ec) << text;
+  const auto& o = v.as_object();
+  ASSERT_EQ(o.size(), 2u) << text;
+  EXPECT_EQ(o.at("q\"\\").as_array().at(0).as_string(), "line\nbreak\ttab\x01");
+  EXPECT_EQ(o.at("q\"\\").as_array().at(1).as_string(), "again");
+  EXPECT_EQ(o.at("n").as_string(), "1");
+  EXPECT_EQ(form_to_json({}), "{}");
+}
+
+TEST(Signature, VerifierAppendsTheRequestQueryAndTriesBothPorts) {
+  const Form params{{"MessageSid", "SM1"}, {"MessageStatus", "delivered"}};
+  const Verifier v("token", "https://hooks.example.com/twilio/status");
+  const auto with_port = compute_signature("token", "https://hooks.example.com:443/twilio/status?a=1", params);
+  EXPECT_TRUE(v.form("a=1", params, with_port));
+  EXPECT_FALSE(v.form("a=2", params, with_port));
+  EXPECT_FALSE(v.form("a=1", {{"MessageSid", "SM1"}}, with_port));
+  EXPECT_FALSE(v.form("a=1", params, "bm90IGEgc2lnbmF0dXJl"));
 }
 
 TEST(Form, MalformedBodiesAreErrors) {

@@ -27,7 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto form = sluice::net::parse_form(input);
   if (form.has_value()) {
-    (void)boost::json::serialize(sluice::net::form_to_json(*form));
+    // What a form becomes must be JSON.
+    boost::system::error_code ec;
+    (void)boost::json::parse(sluice::net::form_to_json(*form), ec);
+    if (ec) __builtin_trap();
     (void)sluice::net::twilio::validate_form("token", "https://example.com/hook?x=1", *form, "c2lnbmF0dXJl");
     auto again = sluice::net::parse_form(sluice::net::encode_form(*form));
     if (!again.has_value() || *again != *form) __builtin_trap();  // encode/decode must round-trip

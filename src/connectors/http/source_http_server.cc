@@ -20,11 +20,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-struct TwilioCheck {
-  std::string auth_token;
-  std::string public_url;  // of the path; the request's query string is appended
-};
-
 // How a request that waits for its message's outcome ends.
 enum class Outcome : uint8_t { delivered, errored, rejected, timed_out };
 
@@ -65,7 +60,7 @@ class HttpServerInput final : public runtime::Input {
     const auto& verify = v.object("verify");
     if (verify.object("twilio").has("auth_token")) {
       const auto& t = verify.object("twilio");
-      twilio_ = TwilioCheck{t.str("auth_token"), t.str("public_url")};
+      twilio_ = std::make_unique<net::twilio::Verifier>(t.str("auth_token"), t.str("public_url"));
     }
     const metrics::Labels l = {{"pipeline", ctx.pipeline()}, {"component", "http_server"}};
     auto& m = ctx.metrics();
@@ -123,14 +118,6 @@ class HttpServerInput final : public runtime::Input {
     if (auto it = responses_.find(code); it != responses_.end()) it->second->inc();
   }
 
-  // The URL Twilio signed: the configured public URL of this path, plus the
-  // request's query string.
-  std::string signed_url(const net::HttpRequest& req) const {
-    std::string url = twilio_->public_url;
-    if (!req.query.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + req.query;
-    return url;
-  }
-
   runtime::Task<net::HttpResponse> handle(net::HttpRequest& req) {
     if (std::find(paths_.begin(), paths_.end(), req.path) == paths_.end()) co_return answer(404, "no such path");
     if (req.method != "POST") co_return answer(405, "use POST");
@@ -144,19 +131,19 @@ class HttpServerInput final : public runtime::Input {
       if (!form) co_return answer(400, "malformed form body: " + form.error());
       if (twilio_) {
         const std::string* sig = req.header("x-twilio-signature");
-        if (!sig || !net::twilio::validate_form(twilio_->auth_token, signed_url(req), *form, *sig)) {
+        if (!sig || !twilio_->form(req.query, *form, *sig)) {
           signature_failures_->inc();
           co_return answer(403, sig ? "X-Twilio-Signature does not match" : "missing X-Twilio-Signature");
         }
       }
-      m.set_payload(boost::json::serialize(net::form_to_json(*form)));
+      m.set_payload(net::form_to_json(*form));
     } else if (media == "application/json") {
       boost::system::error_code ec;
       boost::json::parse(req.body, ec);
       if (ec) co_return answer(400, "malformed JSON body: " + ec.message());
       if (twilio_) {
         const std::string* sig = req.header("x-twilio-signature");
-        if (!sig || !net::twilio::validate_json(twilio_->auth_token, signed_url(req), req.body, *sig)) {
+        if (!sig || !twilio_->json(req.query, req.body, *sig)) {
           signature_failures_->inc();
           co_return answer(403, sig ? "X-Twilio-Signature or bodySHA256 does not match" : "missing X-Twilio-Signature");
         }
@@ -226,7 +213,7 @@ class HttpServerInput final : public runtime::Input {
   std::chrono::nanoseconds response_timeout_;
   std::vector<std::string> paths_;
   std::vector<std::string> headers_;
-  std::optional<TwilioCheck> twilio_;
+  std::unique_ptr<net::twilio::Verifier> twilio_;
   std::map<int, metrics::Counter*> responses_;
   metrics::Counter* signature_failures_;
   std::unique_ptr<net::HttpServer> server_;

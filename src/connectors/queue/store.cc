@@ -18,6 +18,7 @@
 
 #include "async/blocking.h"
 #include "core/clock.h"
+#include "core/json_text.h"
 #include "sqlite/sqlite.h"
 
 namespace sluice::connectors::queue {
@@ -27,9 +28,15 @@ namespace {
 int64_t now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
 std::string metadata_json(const core::Metadata& md) {
-  boost::json::object o;
-  for (const auto& [k, v] : md.entries()) o[k] = v;
-  return boost::json::serialize(o);
+  std::string out = "{";
+  for (const auto& [k, v] : md.entries()) {
+    if (out.size() > 1) out += ',';
+    core::append_json_string(out, k);
+    out += ':';
+    core::append_json_string(out, v);
+  }
+  out += '}';
+  return out;
 }
 
 void apply_metadata(const std::string& text, core::Metadata& md) {
