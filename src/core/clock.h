@@ -1,7 +1,8 @@
 #pragma once
-// Time source for the rate limiters (token buckets, keyed buckets), so their
-// tests drive time by hand (ManualClock) instead of sleeping. Queue leases,
-// output retries and batching still read std::chrono::steady_clock.
+// The time source of everything that waits or expires: rate limiters,
+// queue leases, output retries and batching periods. Components get it from
+// BuildContext::clock(), so tests drive time by hand (ManualClock) instead
+// of sleeping; waits on it go through runtime/sleep.h.
 //
 // Threads: SteadyClock is stateless; ManualClock is safe to read from any
 // thread while one test thread advances it.
@@ -26,6 +27,10 @@ class Clock {
   virtual ~Clock() = default;
   // Monotonic nanoseconds since an arbitrary epoch.
   virtual int64_t now_ns() const = 0;
+  // How long a waiter may sleep on real time before it reads this clock
+  // again: as long as it likes on the real clock, briefly on one a test
+  // advances by hand.
+  virtual Nanos poll_interval() const { return Nanos::max(); }
 };
 
 class SteadyClock final : public Clock {
@@ -43,6 +48,7 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t start_ns = 1'000'000'000) : now_(start_ns) {}
   int64_t now_ns() const override { return now_.load(std::memory_order_relaxed); }
+  Nanos poll_interval() const override { return std::chrono::milliseconds(1); }
   void advance(Nanos d) { now_.fetch_add(d.count(), std::memory_order_relaxed); }
   void set(int64_t ns) { now_.store(ns, std::memory_order_relaxed); }
 

@@ -86,9 +86,7 @@ config::ComponentSpec filter_spec() {
               throw v.error("field", "'" + v.str("field") + "' is not a field path like status, a.b or meta.key");
             Filter check(v);  // compiles the regex: throws on a bad one
           },
-      .make_processor = [](const config::Values& v, runtime::BuildContext&) -> std::unique_ptr<runtime::Processor> {
-        return std::make_unique<Filter>(v);
-      },
+      .make_processor = runtime::build<Filter>,
   };
 }
 

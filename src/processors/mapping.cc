@@ -94,9 +94,7 @@ config::ComponentSpec mapping_spec() {
           [](const config::Values& v) {
             if (!v.has("set") && !v.has("delete")) throw v.error("set", "mapping needs 'set' or 'delete'");
           },
-      .make_processor = [](const config::Values& v, runtime::BuildContext&) -> std::unique_ptr<runtime::Processor> {
-        return std::make_unique<Mapping>(v);
-      },
+      .make_processor = runtime::build<Mapping>,
   };
 }
 

@@ -21,22 +21,6 @@ int64_t KeyedBuckets::reserve(std::string_view key, double cost) {
   return s.wait_ns;
 }
 
-bool KeyedBuckets::try_take(std::string_view key, double cost) {
-  const int64_t now = clock_.now_ns();
-  std::lock_guard lock(mu_);
-  auto it = tat_.find(std::string(key));
-  const int64_t tat = it == tat_.end() ? 0 : it->second;
-  const auto s = rule_.step(tat, now, cost);
-  if (s.wait_ns > 0) return false;
-  if (it == tat_.end()) {
-    if (tat_.size() >= max_keys_) evict_locked(now);
-    tat_.emplace(std::string(key), s.new_tat);
-  } else {
-    it->second = s.new_tat;
-  }
-  return true;
-}
-
 void KeyedBuckets::evict_locked(int64_t now) {
   std::erase_if(tat_, [now](const auto& kv) { return kv.second <= now; });
   if (tat_.size() < max_keys_) return;
@@ -47,17 +31,11 @@ void KeyedBuckets::evict_locked(int64_t now) {
   const size_t drop = std::max<size_t>(1, by_tat.size() / 4);
   std::nth_element(by_tat.begin(), by_tat.begin() + static_cast<long>(drop) - 1, by_tat.end());
   for (size_t i = 0; i < drop; ++i) tat_.erase(by_tat[i].second);
-  pressure_evictions_ += drop;
 }
 
 size_t KeyedBuckets::size() const {
   std::lock_guard lock(mu_);
   return tat_.size();
-}
-
-uint64_t KeyedBuckets::evictions_under_pressure() const {
-  std::lock_guard lock(mu_);
-  return pressure_evictions_;
 }
 
 }  // namespace sluice::ratelimit

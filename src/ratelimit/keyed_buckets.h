@@ -4,8 +4,8 @@
 // Memory is bounded by max_keys. A bucket that has refilled completely is
 // indistinguishable from a new one, so evicting it changes nothing; those go
 // first. Only if every bucket is still refilling and the map is full are the
-// fullest ones evicted, which can grant a little early: logged by the caller
-// through evictions_under_pressure().
+// fullest ones evicted, which can grant a little early (a sender among
+// max_keys busy ones may get its burst again).
 // Threads: any thread; one mutex guards the map.
 
 #include <mutex>
@@ -22,9 +22,7 @@ class KeyedBuckets {
   KeyedBuckets(RateSpec spec, const core::Clock& clock, size_t max_keys = 100'000);
 
   int64_t reserve(std::string_view key, double cost = 1);
-  bool try_take(std::string_view key, double cost = 1);
   size_t size() const;
-  uint64_t evictions_under_pressure() const;
 
  private:
   void evict_locked(int64_t now);
@@ -34,7 +32,6 @@ class KeyedBuckets {
   size_t max_keys_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, int64_t> tat_;
-  uint64_t pressure_evictions_ = 0;
 };
 
 }  // namespace sluice::ratelimit

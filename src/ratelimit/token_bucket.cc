@@ -26,14 +26,4 @@ int64_t TokenBucket::reserve(double cost) {
   }
 }
 
-bool TokenBucket::try_take(double cost) {
-  const int64_t now = clock_.now_ns();
-  int64_t tat = tat_.load(std::memory_order_relaxed);
-  for (;;) {
-    const Step s = step(tat, now, cost);
-    if (s.wait_ns > 0) return false;
-    if (tat_.compare_exchange_weak(tat, s.new_tat, std::memory_order_relaxed)) return true;
-  }
-}
-
 }  // namespace sluice::ratelimit

@@ -5,7 +5,6 @@
 //
 // reserve() always takes the tokens and says how long the caller must wait
 // before acting on them: callers queue in arrival order and nobody spins.
-// try_take() takes only if no wait would be needed.
 //
 // Guarantee: over any window of length W, at most burst + rate * W tokens
 // are granted (burst is the bucket's capacity).
@@ -29,8 +28,6 @@ class TokenBucket {
 
   // Takes `cost` tokens; returns nanoseconds to wait before using them.
   int64_t reserve(double cost = 1);
-  // Takes `cost` tokens only if they are available now.
-  bool try_take(double cost = 1);
   const RateSpec& spec() const { return spec_; }
 
   // The pure state transition, shared with KeyedBuckets. Given the current

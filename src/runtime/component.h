@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/clock.h"
@@ -27,6 +28,7 @@ class io_context;
 }
 namespace sluice::config {
 struct Config;
+class Values;
 }
 namespace sluice::metrics {
 class Registry;
@@ -185,11 +187,14 @@ class Resource {
 class BuildContext {
  public:
   BuildContext(boost::asio::io_context& io, const config::Config& config, metrics::Registry& metrics,
-               std::function<ratelimit::RateLimit*(const std::string&)> rate_limits);
+               std::function<ratelimit::RateLimit*(const std::string&)> rate_limits,
+               const core::Clock& clock = core::SteadyClock::instance());
 
   boost::asio::io_context& io() { return io_; }
   const config::Config& config() const { return config_; }
   metrics::Registry& metrics() { return metrics_; }
+  // What leases, retries, batching periods and rate limits measure time by.
+  const core::Clock& clock() const { return clock_; }
   ratelimit::RateLimit* rate_limit(const std::string& name) { return rate_limits_(name); }
 
   // The HTTP client a component talks through (net::HttpClient unless a
@@ -234,10 +239,21 @@ class BuildContext {
   const config::Config& config_;
   metrics::Registry& metrics_;
   std::function<ratelimit::RateLimit*(const std::string&)> rate_limits_;
+  const core::Clock& clock_;
   HttpClientFactory http_factory_;
   std::string pipeline_;
   std::recursive_mutex mu_;
   std::map<std::string, std::any> shared_;
 };
+
+// A spec's factory when the component is built from its values (and the
+// context, if its constructor takes it): `.make_input = build<HttpServerInput>`.
+template <class T>
+std::unique_ptr<T> build(const config::Values& v, BuildContext& ctx) {
+  if constexpr (std::is_constructible_v<T, const config::Values&, BuildContext&>)
+    return std::make_unique<T>(v, ctx);
+  else
+    return std::make_unique<T>(v);
+}
 
 }  // namespace sluice::runtime

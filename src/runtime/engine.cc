@@ -31,7 +31,7 @@ class EngineContext final : public asio::io_context {
 }  // namespace
 
 struct Engine::Impl {
-  Impl(const config::Config& c, const config::Registry&, const AdminExtension& extend)
+  Impl(const config::Config& c, const config::Registry&, const AdminExtension& extend, const core::Clock& clock)
       : cfg(c),
         threads(c.threads > 0 ? static_cast<int>(c.threads)
                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
@@ -39,12 +39,11 @@ struct Engine::Impl {
         io(*io_owner),
         signals(std::in_place, io, SIGINT, SIGTERM),
         deadline(std::in_place, io),
-        ctx(io, c, metrics, [this](const std::string& name) { return find_rate_limit(name); }) {
+        ctx(io, c, metrics, [this](const std::string& name) { return find_rate_limit(name); }, clock) {
     for (const auto& rl : c.rate_limits) {
       // The backend the config chose; a registry without backends (unit tests) gets local buckets.
       auto backend = rl.backend.spec ? rl.backend.spec->make_rate_limit_backend(rl.backend.values, rl, ctx)
-                                     : ratelimit::make_local_backend(rl.spec, rl.key.has_value(),
-                                                                     core::SteadyClock::instance(),
+                                     : ratelimit::make_local_backend(rl.spec, rl.key.has_value(), ctx.clock(),
                                                                      static_cast<size_t>(rl.max_keys));
       rate_limits.push_back(std::make_unique<ratelimit::RateLimit>(rl.name, rl.spec, std::move(backend), rl.key, rl.cost));
     }
@@ -137,8 +136,9 @@ struct Engine::Impl {
   std::atomic<bool> stopping{false};
 };
 
-Engine::Engine(const config::Config& config, const config::Registry& registry, const AdminExtension& extend)
-    : impl_(std::make_unique<Impl>(config, registry, extend)) {}
+Engine::Engine(const config::Config& config, const config::Registry& registry, const AdminExtension& extend,
+               const core::Clock& clock)
+    : impl_(std::make_unique<Impl>(config, registry, extend, clock)) {}
 
 Engine::~Engine() = default;
 

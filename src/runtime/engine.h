@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "core/clock.h"
 
 namespace sluice::metrics {
 class Registry;
@@ -29,7 +30,9 @@ using AdminExtension = std::function<void(admin::Server&, BuildContext&)>;
 
 class Engine {
  public:
-  Engine(const config::Config& config, const config::Registry& registry, const AdminExtension& extend = {});
+  // `clock`: what components measure time by (tests pass a ManualClock).
+  Engine(const config::Config& config, const config::Registry& registry, const AdminExtension& extend = {},
+         const core::Clock& clock = core::SteadyClock::instance());
   ~Engine();
   // Returns the process exit code: 0 after a clean drain or exhaustion.
   int run();

@@ -3,6 +3,7 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "ratelimit/rate_limit.h"
+#include "runtime/component.h"
 
 namespace sluice::runtime {
 
@@ -16,8 +17,8 @@ config::ComponentSpec local_rate_limit_spec() {
       .example = "rate_limits:\n  provider: {rate: 100/s, burst: 10}        # local\n"
                  "  provider_explicit: {rate: 100/s, local: {}}",
       .make_rate_limit_backend = [](const config::Values&, const config::RateLimitConfig& rl,
-                                    BuildContext&) -> std::unique_ptr<ratelimit::Backend> {
-        return ratelimit::make_local_backend(rl.spec, rl.key.has_value(), core::SteadyClock::instance(),
+                                    BuildContext& ctx) -> std::unique_ptr<ratelimit::Backend> {
+        return ratelimit::make_local_backend(rl.spec, rl.key.has_value(), ctx.clock(),
                                              static_cast<size_t>(rl.max_keys));
       },
   };

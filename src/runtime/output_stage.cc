@@ -17,6 +17,7 @@
 #include "runtime/adaptive_concurrency.h"
 #include "runtime/backoff.h"
 #include "runtime/channel.h"
+#include "runtime/sleep.h"
 #include "runtime/spawn.h"
 
 namespace sluice::runtime {
@@ -29,6 +30,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
       : cfg(c),
         labels(std::move(l)),
         io(ctx.io()),
+        clock(ctx.clock()),
         output(c.component.spec->make_output(c.component.values, ctx)),
         rate_limit(c.rate_limit.empty() ? nullptr : ctx.rate_limit(c.rate_limit)),
         writers_channel(ctx.io(), std::max(entry_capacity, static_cast<size_t>(c.max_in_flight))),
@@ -82,6 +84,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
   const config::OutputConfig& cfg;
   StageLabels labels;
   asio::io_context& io;
+  const core::Clock& clock;
   std::unique_ptr<Output> output;
   ratelimit::RateLimit* rate_limit;
   std::unique_ptr<OutputStage> dead_letter;
@@ -161,7 +164,10 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     const auto& b = cfg.batching;
     core::Batch pending;
     size_t pending_bytes = 0;
+    // The period is measured on the injected clock; the timer only says when
+    // to look at it again (see runtime/sleep.h).
     asio::steady_timer timer(io);
+    int64_t period_ends = 0;
     bool ended = false;
     while (!ended) {
       core::Batch incoming;
@@ -178,14 +184,18 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
             co_await asio::experimental::make_parallel_group(batcher_channel->async_receive(asio::deferred),
                                                              timer.async_wait(asio::deferred))
                 .async_wait(asio::experimental::wait_for_one(), use_awaitable);
-        period_over = !timer_ec;
+        period_over = !timer_ec && clock.now_ns() >= period_ends;
+        if (!timer_ec && !period_over) timer.expires_after(real_wait(clock, period_ends));
         if (!ec) {
           if (got.empty()) ended = true;
           incoming = std::move(got);
         }
       }
       for (auto& m : incoming.messages) {
-        if (pending.empty() && b.period.count() > 0) timer.expires_after(b.period);
+        if (pending.empty() && b.period.count() > 0) {
+          period_ends = clock.now_ns() + b.period.count();
+          timer.expires_after(real_wait(clock, period_ends));
+        }
         pending_bytes += m.payload().size();
         pending.messages.push_back(std::move(m));
         const bool full = static_cast<int64_t>(pending.size()) >= b.count ||
@@ -206,11 +216,6 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     pending = core::Batch{};
     pending_bytes = 0;
     co_await writers_channel.async_send({}, std::move(out), use_awaitable);
-  }
-
-  Task<void> sleep(core::Nanos d) {
-    asio::steady_timer t(io, d);
-    co_await t.async_wait(asio::as_tuple(use_awaitable));
   }
 
   Task<void> write_with_retries(core::Batch batch) {
@@ -267,7 +272,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
                        fmt::format("pipeline '{}' output '{}': {} message(s) failed ({}); retrying in {}ms",
                                    labels.pipeline, labels.component, again.size(), last_reason,
                                    delay.count() / 1'000'000));
-      co_await sleep(delay);
+      co_await sleep_for(clock, delay);
       batch = std::move(again);
     }
     in_flight->add(-1);
@@ -279,7 +284,6 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     if (!adaptive) co_return co_await output->write(batch);
     co_await permits->async_receive(asio::as_tuple(use_awaitable));
     adaptive->began();
-    const auto& clock = core::SteadyClock::instance();
     const int64_t began = clock.now_ns();
     BatchOutcome outcome = co_await output->write(batch);
     bool overloaded = false;
@@ -316,7 +320,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
             kept.messages.push_back(std::move(batch.messages[i]));
           }
         }
-        co_await ratelimit::RateLimit::wait(r->wait);
+        co_await sleep_for(clock, r->wait);
         if (rate_wait) rate_wait->observe(static_cast<double>(r->wait.count()) / 1e9, kept.size());
         batch = std::move(kept);
         co_return;
@@ -330,7 +334,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
                        fmt::format("pipeline '{}' output '{}': rate limit '{}' unavailable ({}); asking again in {} ms",
                                    labels.pipeline, labels.component, rate_limit->name(), r.error().to_string(),
                                    delay.count() / 1'000'000));
-      co_await sleep(delay);
+      co_await sleep_for(clock, delay);
     }
   }
 

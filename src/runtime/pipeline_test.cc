@@ -310,11 +310,11 @@ class PipelineTest : public ::testing::Test {
 
   // Runs the config until its inputs are exhausted (or `stop_after` elapses).
   void run(const std::string& pipeline_yaml, std::chrono::milliseconds stop_after = std::chrono::milliseconds(0),
-           const std::string& top = "") {
+           const std::string& top = "", const core::Clock& clock = core::SteadyClock::instance()) {
     const std::string yaml = "admin: {enabled: false}\nthreads: 2\nshutdown_timeout: 5s\n" + top + "pipelines:\n  p:\n" + pipeline_yaml;
     auto cfg = config::load_string(yaml, "test.yaml", test_registry());
     ASSERT_TRUE(cfg) << cfg.error().to_string();
-    Engine engine(*cfg, test_registry());
+    Engine engine(*cfg, test_registry(), {}, clock);
     std::thread stopper;
     if (stop_after.count() > 0) {
       stopper = std::thread([&] {
@@ -324,6 +324,19 @@ class PipelineTest : public ::testing::Test {
     }
     EXPECT_EQ(engine.run(), 0);
     if (stopper.joinable()) stopper.join();
+  }
+
+  // Waits up to `limit` for `done`, reading the world under its lock.
+  bool eventually(const std::function<bool(World&)>& done, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      {
+        std::lock_guard lock(w.mu);
+        if (done(w)) return true;
+      }
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
 
   int count_acks(core::AckStatus s) {
@@ -563,6 +576,50 @@ TEST_F(PipelineTest, RateLimitBackendErrorsAreTransient) {
       std::chrono::milliseconds(0), "rate_limits:\n  fleet: {rate: 1000/s, burst: 100, flaky: {fail_first: 5}}\n");
   EXPECT_EQ(w.seen["a"].size(), 40u);
   EXPECT_EQ(count_acks(core::AckStatus::delivered), 40) << "a limiter outage must not fail messages for good";
+}
+
+// Retry backoff and batching periods are measured on the engine's clock: on
+// a clock the test moves, an hour's wait ends when the test says so, not
+// before. The `run` below stops the engine after the test's checks.
+TEST_F(PipelineTest, RetryBackoffWaitsOnTheInjectedClock) {
+  core::ManualClock clock;
+  std::thread mover([&] {
+    EXPECT_FALSE(eventually([](World& now) { return !now.seen["a"].empty(); }, std::chrono::milliseconds(300)))
+        << "retried before the hour of backoff passed";
+    clock.advance(std::chrono::hours(2));
+    EXPECT_TRUE(eventually([](World& now) { return now.seen["a"].size() == 3; })) << "never retried";
+  });
+  run(R"(
+    input: {test_source: {count: 3, batch: 3}}
+    output:
+      test_output: {name: a, fail_first: 1}
+      retry: {initial: 1h, max: 1h}
+)",
+      std::chrono::milliseconds(0), "", clock);
+  mover.join();
+  EXPECT_EQ(count_acks(core::AckStatus::delivered), 3);
+  EXPECT_EQ(w.attempts["am0"], 2);
+}
+
+TEST_F(PipelineTest, BatchingPeriodWaitsOnTheInjectedClock) {
+  core::ManualClock clock;
+  std::thread mover([&] {
+    EXPECT_FALSE(eventually([](World& now) { return !now.seen["a"].empty(); }, std::chrono::milliseconds(300)))
+        << "flushed before the hour's period ended";
+    clock.advance(std::chrono::hours(2));
+    EXPECT_TRUE(eventually([](World& now) { return now.seen["a"].size() == 3; })) << "the period never ended";
+  });
+  run(R"(
+    input: {test_push: {count: 3}}
+    output:
+      test_output: {name: a}
+      batching: {count: 100, period: 1h}
+)",
+      std::chrono::milliseconds(1000), "", clock);
+  mover.join();
+  EXPECT_EQ(count_acks(core::AckStatus::delivered), 3);
+  ASSERT_EQ(w.write_sizes.size(), 1u);
+  EXPECT_EQ(w.write_sizes[0], 3u);
 }
 
 }  // namespace

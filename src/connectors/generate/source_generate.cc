@@ -141,9 +141,7 @@ config::ComponentSpec generate_input_spec() {
                   .min = 1, .max = 100000}},
       .example = "input:\n  generate: {count: 5000, rate: 100/s, template: '{\"to\":\"{{phone}}\",\"n\":{{seq}}}'}",
       .functions = &kFunctionNames,
-      .make_input = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Input> {
-        return std::make_unique<GenerateInput>(v, ctx);
-      },
+      .make_input = runtime::build<GenerateInput>,
   };
 }
 

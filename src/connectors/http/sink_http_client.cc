@@ -133,9 +133,7 @@ config::ComponentSpec http_client_output_spec() {
                 if (c.size() != 3 || !std::all_of(c.begin(), c.end(), ::isdigit) || c[0] < '1' || c[0] > '5')
                   throw v.error("success_codes", "success_codes must be HTTP statuses like 200, got '" + c + "'");
           },
-      .make_output = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Output> {
-        return std::make_unique<HttpClientOutput>(v, ctx);
-      },
+      .make_output = runtime::build<HttpClientOutput>,
   };
 }
 

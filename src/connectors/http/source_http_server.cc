@@ -292,9 +292,7 @@ config::ComponentSpec http_server_input_spec() {
             if (tls.has("cert_file") != tls.has("key_file"))
               throw v.error("tls", "tls needs both cert_file and key_file");
           },
-      .make_input = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Input> {
-        return std::make_unique<HttpServerInput>(v, ctx);
-      },
+      .make_input = runtime::build<HttpServerInput>,
   };
 }
 

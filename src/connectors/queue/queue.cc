@@ -14,7 +14,7 @@ namespace sluice::connectors {
 
 std::shared_ptr<queue::Store> shared_queue_store(runtime::BuildContext& ctx) {
   const std::string& dir = ctx.config().data_dir;
-  return ctx.shared<queue::Store>("queue.store:" + dir, [&dir] { return std::make_shared<queue::Store>(dir); });
+  return ctx.shared<queue::Store>("queue.store:" + dir, [&dir, &ctx] { return std::make_shared<queue::Store>(dir, ctx.clock()); });
 }
 
 namespace {

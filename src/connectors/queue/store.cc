@@ -25,8 +25,6 @@ namespace sluice::connectors::queue {
 
 namespace {
 
-int64_t now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
-
 std::string metadata_json(const core::Metadata& md) {
   std::string out = "{";
   for (const auto& [k, v] : md.entries()) {
@@ -102,6 +100,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     bool dead;
   };
 
+  const core::Clock& clock;  // leases expire by it
   std::string path;
   int lock_fd = -1;
   std::unique_ptr<sqlite::Database> db;
@@ -121,7 +120,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<int64_t, core::AckHandle> followers;
   std::thread thread;
 
-  explicit Impl(const std::string& data_dir) {
+  Impl(const std::string& data_dir, const core::Clock& c) : clock(c) {
     std::filesystem::create_directories(data_dir);
     const std::string lock_path = data_dir + "/queue.lock";
     lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -243,7 +242,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void expire_leases(std::vector<Failure>& failures) {
-    const int64_t now = now_ns();
+    const int64_t now = clock.now_ns();
     for (auto& [name, q] : queues) {
       for (auto it = q.leased.begin(); it != q.leased.end();) {
         auto next = std::next(it);
@@ -389,7 +388,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   // Leases up to options.max ready rows as a batch. Caller holds mu.
   core::Batch lease(QueueState& q, const DequeueOptions& options, const AckFor& ack_for) {
     core::Batch batch;
-    const int64_t deadline = now_ns() + options.visibility_timeout.count();
+    const int64_t deadline = clock.now_ns() + options.visibility_timeout.count();
     while (!q.ready.empty() && batch.size() < options.max) {
       Row row = std::move(q.ready.front());
       q.ready.pop_front();
@@ -422,7 +421,8 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-Store::Store(const std::string& data_dir) : impl_(std::make_shared<Impl>(data_dir)) {
+Store::Store(const std::string& data_dir, const core::Clock& clock)
+    : impl_(std::make_shared<Impl>(data_dir, clock)) {
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
 

@@ -34,6 +34,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/clock.h"
 #include "core/message.h"
 
 namespace sluice::connectors::queue {
@@ -48,7 +49,9 @@ class Store {
  public:
   // Opens or creates the database; throws std::runtime_error with the reason
   // (including when another process holds the data directory).
-  explicit Store(const std::string& data_dir);
+  // `clock`: what lease deadlines are measured by (tests pass a ManualClock;
+  // the database thread looks at it every 50 ms).
+  explicit Store(const std::string& data_dir, const core::Clock& clock = core::SteadyClock::instance());
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

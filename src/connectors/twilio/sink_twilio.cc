@@ -150,9 +150,7 @@ config::ComponentSpec twilio_output_spec() {
             if (v.has("from") == v.has("messaging_service_sid"))
               throw v.error("from", "twilio needs exactly one of 'from' or 'messaging_service_sid'");
           },
-      .make_output = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Output> {
-        return std::make_unique<TwilioOutput>(v, ctx);
-      },
+      .make_output = runtime::build<TwilioOutput>,
   };
 }
 
