@@ -86,20 +86,28 @@ struct Engine::Impl {
     if (stopping.exchange(true)) return;
     spdlog::info("stopping: inputs closed, draining in-flight messages (up to {}s)",
                  std::chrono::duration_cast<std::chrono::seconds>(cfg.shutdown_timeout).count());
+    {
+      // Armed before the pipelines stop: one may finish at once, and its
+      // pipeline_done() cancels the timer from another thread.
+      std::lock_guard lock(deadline_mu);
+      deadline->expires_after(cfg.shutdown_timeout);
+      deadline->async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        spdlog::warn("shutdown deadline reached; nacking what is still in flight");
+        io.stop();
+      });
+    }
     for (auto& p : pipelines) p->stop();
-    deadline->expires_after(cfg.shutdown_timeout);
-    deadline->async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
-      spdlog::warn("shutdown deadline reached; nacking what is still in flight");
-      io.stop();
-    });
   }
 
   void pipeline_done() {
     if (--running == 0) {
       spdlog::info("all pipelines finished");
       signals->cancel();
-      deadline->cancel();
+      {
+        std::lock_guard lock(deadline_mu);
+        deadline->cancel();
+      }
       if (admin) admin->stop();
       io.stop();
     }
@@ -127,6 +135,7 @@ struct Engine::Impl {
   asio::io_context& io;
   std::optional<asio::signal_set> signals;
   std::optional<asio::steady_timer> deadline;
+  std::mutex deadline_mu;  // begin_stop and pipeline_done run on different threads
   BuildContext ctx;
   std::vector<std::unique_ptr<ratelimit::RateLimit>> rate_limits;
   std::vector<std::unique_ptr<Pipeline>> pipelines;

@@ -172,14 +172,12 @@ TEST_F(StoreTest, ExpiredLeaseIsDeliveredAgain) {
   // An hour's lease on a clock the test moves: nothing comes back until the
   // hour has passed, then the message does, at once.
   core::ManualClock clock;
+  boost::asio::io_context waiting_io;  // outlives the store: its thread posts the wake-up here
   Store s(dir_.string(), clock);
   enqueue(s, "q", batch_of(1));
   auto first = dequeue(s, "q", {.visibility_timeout = std::chrono::hours(1)});
   ASSERT_EQ(first.size(), 1u);
-  auto again = std::async(std::launch::async, [&s] {
-    boost::asio::io_context io;
-    return run_awaitable(io, s.dequeue("q", {}));
-  });
+  auto again = std::async(std::launch::async, [&s, &waiting_io] { return run_awaitable(waiting_io, s.dequeue("q", {})); });
   EXPECT_EQ(again.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
       << "the lease ended before its hour";
   clock.advance(std::chrono::minutes(61));
