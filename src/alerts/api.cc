@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 #include <random>
 
@@ -77,14 +78,32 @@ class AlertApi {
       if (!from.empty()) m["from"] = from;
       batch.messages.emplace_back(json::serialize(m));
     }
+    // All or nothing: the ledger first (a send is never recorded against an
+    // unknown alert), then one enqueue commit; if that fails, the ledger
+    // forgets the alert again.
     auto created = co_await ledger_->create_alert(info);
-    if (!created) co_return Response::error(503, created.error().to_string());
+    if (!created) co_return refused(created.error());
     auto enqueued = co_await store_->enqueue(cfg_.queue, batch);
-    if (!enqueued) co_return Response::error(503, enqueued.error().to_string());
+    if (!enqueued) {
+      auto removed = co_await ledger_->remove_alert(info.id);
+      if (!removed)
+        spdlog::error("alert {} could not be enqueued ({}) and stays in the ledger with no messages: {}", info.id,
+                      enqueued.error().to_string(), removed.error().to_string());
+      co_return refused(enqueued.error());
+    }
     json::object out{{"id", info.id},
                      {"recipients", info.recipients},
                      {"duplicates_removed", static_cast<int64_t>(recipients->duplicates)}};
     co_return Response::json(201, json::serialize(out));
+  }
+
+  // A full disk is worth retrying once space returns (503, Retry-After);
+  // any other store failure is not (500).
+  static Response refused(const core::Error& e) {
+    if (!e.is(core::Errc::storage_full)) return Response::error(500, "the alert was not created: " + e.to_string());
+    auto r = Response::error(503, "the alert was not created: the disk is full; try again once there is space");
+    r.headers.emplace_back("Retry-After", "30");
+    return r;
   }
 
   // Reports are computed by the store, off the I/O threads.

@@ -14,6 +14,7 @@ class CoreCategory final : public std::error_category {
       case Errc::missing_field: return "missing required field";
       case Errc::io_error: return "I/O error";
       case Errc::unavailable: return "unavailable";
+      case Errc::storage_full: return "storage full";
     }
     return "unknown error";
   }

@@ -26,6 +26,7 @@ enum class Errc {
   missing_field,    // a required template field is absent
   io_error,
   unavailable,      // a peer cannot be reached right now; retryable
+  storage_full,     // the disk (or the store's quota) is full; retry once space returns
 };
 
 const std::error_category& core_category() noexcept;

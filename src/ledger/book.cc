@@ -25,6 +25,11 @@ void Book::add_alert(AlertInfo info) {
   it->second.info = std::move(info);
 }
 
+void Book::remove_alert(const std::string& id) {
+  if (alerts_.erase(id) == 0) return;
+  std::erase(alert_order_, id);
+}
+
 AlertStats& Book::stats_for(const std::string& alert_id, int64_t at_ms) {
   auto [it, created] = alerts_.try_emplace(alert_id);
   if (created) {

@@ -111,6 +111,8 @@ class Book {
   static constexpr size_t kMaxHeld = 1'000'000;
 
   void add_alert(AlertInfo info);
+  // Forgets an alert with no recorded sends (its creation failed).
+  void remove_alert(const std::string& id);
   SendEffect record_send(const Send& send);
   Effect apply(const StatusEvent& event);
   // Rebuilds state from persisted rows (no counters move).

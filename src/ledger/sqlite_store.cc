@@ -12,8 +12,11 @@
 // A callback still held is an event with effect 'held' whose sid has no
 // message row.
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include "async/blocking.h"
@@ -54,6 +57,7 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     db_->exec("CREATE INDEX IF NOT EXISTS ledger_events_held ON ledger_events(effect) WHERE effect = 'held'");
     insert_alert_ = std::make_unique<sqlite::Statement>(
         *db_, "INSERT OR REPLACE INTO ledger_alerts VALUES (?1, ?2, ?3, ?4, ?5)");
+    delete_alert_ = std::make_unique<sqlite::Statement>(*db_, "DELETE FROM ledger_alerts WHERE id = ?1");
     upsert_message_ = std::make_unique<sqlite::Statement>(
         *db_, "INSERT OR REPLACE INTO ledger_messages VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     insert_event_ = std::make_unique<sqlite::Statement>(
@@ -72,6 +76,18 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
           .bind(5, info.from)
           .run();
     });
+  }
+
+  // Gone from the book at once; its row is deleted by this write or, on a
+  // full disk, by the next one that succeeds.
+  core::Result<void> remove_alert_now(const std::string& id) {
+    std::lock_guard lock(mu_);
+    unremoved_.insert(id);
+    book_.remove_alert(id);
+    if (auto r = write([] { return SQLITE_DONE; }); !r)
+      spdlog::warn("ledger: alert {} is forgotten; its row leaves ledger.db with the next write that succeeds ({})",
+                   id, r.error().to_string());
+    return {};
   }
 
   core::Result<void> record_sends_now(const std::vector<Send>& sends) {
@@ -108,6 +124,12 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
   Task<core::Result<void>> create_alert(AlertInfo info) override {
     auto self = shared_from_this();
     auto work = [self, info = std::move(info)] { return self->create_alert_now(info); };
+    co_return co_await async::run_blocking(std::move(work));  // named: see async/blocking.h
+  }
+
+  Task<core::Result<void>> remove_alert(std::string alert_id) override {
+    auto self = shared_from_this();
+    auto work = [self, id = std::move(alert_id)] { return self->remove_alert_now(id); };
     co_return co_await async::run_blocking(std::move(work));  // named: see async/blocking.h
   }
 
@@ -197,22 +219,44 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
         .run();
   }
 
-  // Runs `body` (book changes and their rows) in one transaction. When it
-  // does not commit, the book is rebuilt from the database, so memory never
+  // Runs `body` (book changes and their rows) in one transaction, after
+  // deleting the rows of removed alerts. When it does not commit, the book
+  // is rebuilt from the database (less the removed alerts), so memory never
   // holds what disk does not. Caller holds mu_.
   template <class Body>
   core::Result<void> write(Body body) {
+    // Stops at the first statement that fails: on SQLITE_FULL SQLite has
+    // rolled back already, and a later statement would commit on its own.
     std::string error = db_->try_exec("BEGIN IMMEDIATE");
+    bool full = !error.empty() && sqlite3_errcode(db_->get()) == SQLITE_FULL;
     if (error.empty()) {
-      if (body() != SQLITE_DONE) error = db_->error();
-      if (error.empty()) error = db_->try_exec("COMMIT");
+      int rc = delete_unremoved();
+      if (rc == SQLITE_DONE) rc = body();
+      if (rc != SQLITE_DONE) {
+        error = db_->error();
+        full = (rc & 0xff) == SQLITE_FULL;
+      }
+      if (error.empty()) {
+        error = db_->try_exec("COMMIT");
+        full = !error.empty() && sqlite3_errcode(db_->get()) == SQLITE_FULL;
+      }
       if (!error.empty()) db_->try_exec("ROLLBACK");
     }
-    if (error.empty()) return {};
+    if (error.empty()) {
+      unremoved_.clear();
+      return {};
+    }
     const Counters counters = book_.counters();  // they count what happened, written or not
     load();
+    for (const auto& id : unremoved_) book_.remove_alert(id);
     book_.set_counters(counters);
-    return core::fail(core::Errc::io_error, "ledger write failed: " + error);
+    return core::fail(full ? core::Errc::storage_full : core::Errc::io_error, "ledger write failed: " + error);
+  }
+
+  int delete_unremoved() {
+    for (const auto& id : unremoved_)
+      if (const int rc = delete_alert_->bind(1, id).run(); rc != SQLITE_DONE) return rc;
+    return SQLITE_DONE;
   }
 
   void load() {
@@ -254,7 +298,10 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
   mutable std::mutex mu_;
   std::unordered_map<std::string, ClaimHolder> claims_;
   std::unique_ptr<sqlite::Database> db_;
-  std::unique_ptr<sqlite::Statement> insert_alert_, upsert_message_, insert_event_;
+  std::unique_ptr<sqlite::Statement> insert_alert_, delete_alert_, upsert_message_, insert_event_;
+  // Alerts gone from the book whose rows a full disk kept in ledger.db; every
+  // write deletes them first. (A restart before one succeeds brings them back.)
+  std::set<std::string> unremoved_;
   Book book_;
 };
 

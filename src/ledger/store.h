@@ -58,6 +58,9 @@ class Store {
   virtual ~Store() = default;
 
   virtual Task<core::Result<void>> create_alert(AlertInfo info) = 0;
+  // Forgets an alert whose messages never reached the queue (creating it
+  // failed after the ledger had it): creation is all or nothing.
+  virtual Task<core::Result<void>> remove_alert(std::string alert_id) = 0;
   // One answer per recipient, in order. `owner` names the claiming sender
   // (one per process); its own unexpired claims are granted again.
   virtual Task<core::Result<std::vector<Claim>>> claim_sends(std::vector<Recipient> recipients, std::string owner,

@@ -94,6 +94,22 @@ TEST_P(StoreTest, ReopenedStoreReportsTheSameAndKeepsHeldCallbacks) {
   EXPECT_EQ(report_json(*open(), "al_1"), after) << "once more from disk, after the reconcile";
 }
 
+TEST_P(StoreTest, ARemovedAlertIsGoneAndStaysGone) {
+  auto s = open();
+  ok(s->create_alert({.id = "al_1", .created_ms = 1000, .recipients = 2, .body = "hi", .from = ""}));
+  ok(s->create_alert({.id = "al_2", .created_ms = 2000, .recipients = 1, .body = "ho", .from = ""}));
+  ok(s->remove_alert("al_1"));
+  auto all = run(s->reports());
+  ASSERT_TRUE(all) << all.error().to_string();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().info.id, "al_2");
+  s.reset();
+  auto reopened = run(open()->reports());
+  ASSERT_TRUE(reopened);
+  ASSERT_EQ(reopened->size(), 1u) << "the removed alert came back after a restart";
+  EXPECT_EQ(reopened->front().info.id, "al_2");
+}
+
 TEST_P(StoreTest, RecordingTwiceIsIdempotent) {
   auto l = open();
   ok(l->record_sends({send(1, 1000)}));

@@ -171,3 +171,54 @@ def test_alert_cli_sends_waits_and_reports(sluice_factory, provider, tmp_path):
                           "--token", "wrong"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1 and "HTTP 401" in bad.stderr
     assert s.stop() == 0
+
+
+def test_an_alert_refused_on_a_full_disk_leaves_nothing_and_alerts_work_again(sluice_factory, provider, tmp_path):
+    """On a 3 MiB tmpfs data_dir, filled but for a little: creating an alert
+    fails as a whole (503 with Retry-After, no alert in the ledger, no row in
+    the queue, nothing sent), and succeeds once space returns."""
+    import os
+    import subprocess
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("needs root to mount a small tmpfs")
+    data = tmp_path / "data"
+    data.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(data)], check=True)
+    try:
+        sim = provider("--mps", "2000", "--delivery-delay-ms", "20")
+        s = sluice_factory(alert_config(sim, free_port())).start()
+        recipients = [f"+1555300{i:04d}" for i in range(1000)]
+        filler = data / "filler"
+        with open(filler, "wb") as f:  # all but 64 KiB: the alert's 1,000 rows cannot fit
+            free = os.statvfs(data).f_bavail * os.statvfs(data).f_frsize
+            f.write(b"\0" * max(0, free - 64 * 1024))
+        import json
+        import urllib.error
+        import urllib.request
+        for attempt in range(3):
+            req = urllib.request.Request(
+                s.url("/api/alerts"), method="POST",
+                data=json.dumps({"body": "Evacuate", "recipients": recipients}).encode(),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_TOKEN}"})
+            try:
+                urllib.request.urlopen(req, timeout=10)
+                raise AssertionError("an alert was created on a full disk")
+            except urllib.error.HTTPError as e:
+                err = json.loads(e.read())
+                assert e.code == 503 and e.headers["Retry-After"] == "30", (e.code, err)
+                assert "disk is full" in err["error"], err
+        time.sleep(1)
+        assert api(s, "GET", "/api/alerts")[1]["alerts"] == [], "a refused alert stayed in the ledger"
+        assert s.metric("sluice_queue_depth", queue="outbound") == 0, "a refused alert left rows in the queue"
+        assert stats(sim)["counts"].get("queued", 0) == 0, "a refused alert was sent"
+
+        filler.unlink()
+        status, created = api(s, "POST", "/api/alerts", {"body": "Evacuate", "recipients": recipients})
+        assert status == 201, created
+        wait_for(lambda: stats(sim)["counts"].get("queued", 0) == 1000, 60, "the alert's 1,000 sends")
+        _, listed = api(s, "GET", "/api/alerts")
+        assert [a["id"] for a in listed["alerts"]] == [created["id"]]
+        assert s.stop() == 0
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False)

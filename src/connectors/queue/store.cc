@@ -196,7 +196,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       settle(my_acks, deletes, failures);
       expire_leases(failures);
       lk.unlock();
-      std::string error = commit(my_enqueues, deletes, failures);
+      CommitFailure error = commit(my_enqueues, deletes, failures);
       lk.lock();
       auto settled = finish_commit(my_enqueues, deletes, failures, error);
       if (!settled.empty()) {
@@ -255,37 +255,63 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  // Writes everything in one transaction. Returns an error text, empty on success.
-  std::string commit(std::vector<EnqueueOp>& ops, const std::vector<std::pair<QueueState*, int64_t>>& deletes,
-                     const std::vector<Failure>& failures) {
+  struct CommitFailure {
+    std::string text;  // empty: committed
+    bool disk_full = false;
+  };
+
+  // Writes everything in one transaction, or nothing. It stops at the
+  // first statement that fails: on SQLITE_FULL SQLite has rolled the whole
+  // transaction back already, and a statement after that would run, and
+  // commit, on its own.
+  CommitFailure commit(std::vector<EnqueueOp>& ops, const std::vector<std::pair<QueueState*, int64_t>>& deletes,
+                       const std::vector<Failure>& failures) {
     if (ops.empty() && deletes.empty() && failures.empty()) return {};
-    if (auto why = db->try_exec("BEGIN IMMEDIATE"); !why.empty()) return why;
+    const int64_t first_id = next_id;
+    if (auto why = db->try_exec("BEGIN IMMEDIATE"); !why.empty()) return failed(why);
+    if (const int rc = write(ops, deletes, failures); rc != SQLITE_DONE) {
+      CommitFailure f{db->error(), (rc & 0xff) == SQLITE_FULL};
+      db->try_exec("ROLLBACK");  // harmless when SQLite rolled back already
+      next_id = first_id;
+      return f;
+    }
+    if (auto why = db->try_exec("COMMIT"); !why.empty()) {
+      CommitFailure f = failed(why);
+      db->try_exec("ROLLBACK");
+      next_id = first_id;
+      return f;
+    }
+    return {};
+  }
+
+  // A BEGIN or COMMIT that failed.
+  CommitFailure failed(std::string why) const { return {std::move(why), sqlite3_errcode(db->get()) == SQLITE_FULL}; }
+
+  // The statements of one commit, up to the first that fails: returns its
+  // result code, SQLITE_DONE when all ran.
+  int write(std::vector<EnqueueOp>& ops, const std::vector<std::pair<QueueState*, int64_t>>& deletes,
+             const std::vector<Failure>& failures) {
     const int64_t ts = core::unix_ms();
-    std::string error;
-    auto check = [&](int rc) {
-      if (rc != SQLITE_DONE && error.empty()) error = db->error();
-    };
     for (auto& op : ops) {
       for (auto& row : op.rows) {
         row.id = next_id++;
-        check(insert->bind(1, op.queue->name, false)
-                  .bind_blob(2, row.payload, false)
-                  .bind(3, row.metadata, false)
-                  .bind(4, ts)
-                  .bind(5, row.id)
-                  .run());
+        const int rc = insert->bind(1, op.queue->name, false)
+                           .bind_blob(2, row.payload, false)
+                           .bind(3, row.metadata, false)
+                           .bind(4, ts)
+                           .bind(5, row.id)
+                           .run();
+        if (rc != SQLITE_DONE) return rc;
       }
     }
-    for (const auto& [q, id] : deletes) check(remove->bind(1, id).run());
+    for (const auto& [q, id] : deletes)
+      if (const int rc = remove->bind(1, id).run(); rc != SQLITE_DONE) return rc;
     for (const auto& f : failures) {
-      if (f.dead)
-        check(move_dead->bind(1, f.id).bind(2, f.queue->name + ".dead").bind(3, f.failed).run());
-      else
-        check(set_failed->bind(1, f.id).bind(2, f.failed).run());
+      const int rc = f.dead ? move_dead->bind(1, f.id).bind(2, f.queue->name + ".dead").bind(3, f.failed).run()
+                            : set_failed->bind(1, f.id).bind(2, f.failed).run();
+      if (rc != SQLITE_DONE) return rc;
     }
-    if (error.empty()) error = db->try_exec("COMMIT");
-    if (!error.empty()) db->try_exec("ROLLBACK");
-    return error;
+    return SQLITE_DONE;
   }
 
   using Settled = std::vector<std::pair<core::AckHandle, core::AckStatus>>;
@@ -295,17 +321,18 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   // resolving the last holder runs the source's callback.
   Settled finish_commit(std::vector<EnqueueOp>& ops,
                                              const std::vector<std::pair<QueueState*, int64_t>>& deletes,
-                                             const std::vector<Failure>& failures, const std::string& error) {
+                                             const std::vector<Failure>& failures, const CommitFailure& error) {
     Settled settled;
-    if (!error.empty()) {
+    if (!error.text.empty()) {
       // Acks and failure counts that did not commit are harmless to lose:
       // the rows are still there and will be delivered again. A follower
       // resolves neutrally: the writer's own holder reports the failure.
-      spdlog::error("queue store {}: commit failed: {}", path, error);
+      spdlog::error("queue store {}: commit failed, nothing of it was written: {}", path, error.text);
+      const auto why = error.disk_full ? core::Errc::storage_full : core::Errc::io_error;
       for (auto& op : ops) {
         for (auto& row : op.rows)
           if (row.follower) row.follower.resolve(core::AckStatus::delivered);
-        op.complete(core::fail(core::Errc::io_error, "queue commit failed: " + error));
+        op.complete(core::fail(why, "queue commit failed: " + error.text));
       }
       return settled;
     }

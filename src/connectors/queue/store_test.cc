@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -229,6 +233,56 @@ TEST_F(StoreTest, CloseReadersWakesAWaitingDequeue) {
   auto b = dequeue(s, "q");  // nothing there: blocks until closed
   closer.join();
   EXPECT_TRUE(b.empty());
+}
+
+// A full disk: a commit that does not fit writes none of its rows (SQLite
+// rolls the transaction back on SQLITE_FULL; nothing may run after that),
+// the enqueue fails as storage_full, and once space returns enqueues work
+// again. Needs root, for a tmpfs of its own.
+TEST_F(StoreTest, FullDiskCommitsNothingOfAFailedBatchAndRecovers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  fs::create_directories(dir_);
+  ASSERT_EQ(::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=2m"), 0) << std::strerror(errno);
+  struct Unmount {
+    fs::path dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{dir_};
+  const std::string data = (dir_ / "data").string();
+  int64_t committed = 0;
+  core::Error refused;
+  {
+    Store s(data);
+    const std::string kilobyte(1024, 'x');
+    for (int round = 0; round < 100; ++round) {
+      core::Batch b;
+      for (int i = 0; i < 200; ++i) b.messages.emplace_back(kilobyte + std::to_string(round * 1000 + i));
+      auto r = run_awaitable(io_, s.enqueue("q", b));
+      if (!r) {
+        refused = r.error();
+        break;
+      }
+      committed += 200;
+    }
+    ASSERT_TRUE(refused.code) << "2 MiB never filled";
+    EXPECT_TRUE(refused.is(core::Errc::storage_full)) << refused.to_string();
+    // A batch bigger than SQLite's page cache fails while its rows are
+    // written, not at COMMIT: SQLite rolls back mid-batch, and the rows
+    // after that must not be written one by one.
+    core::Batch big;
+    for (int i = 0; i < 3000; ++i) big.messages.emplace_back(kilobyte + "big" + std::to_string(i));
+    auto r = run_awaitable(io_, s.enqueue("q", big));
+    ASSERT_FALSE(r) << "3 MB fitted on a full 2 MiB disk";
+    EXPECT_TRUE(r.error().is(core::Errc::storage_full)) << r.error().to_string();
+    EXPECT_EQ(s.depth("q"), committed);
+  }
+  {
+    Store s(data);  // what is on disk: whole batches only
+    EXPECT_EQ(s.depth("q"), committed);
+  }
+  ASSERT_EQ(::mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT, "size=16m"), 0) << std::strerror(errno);
+  Store s(data);
+  enqueue(s, "q", batch_of(200, "after"));
+  EXPECT_EQ(s.depth("q"), committed + 200);
 }
 
 }  // namespace
