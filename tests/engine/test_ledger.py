@@ -184,7 +184,10 @@ def test_an_alert_refused_on_a_full_disk_leaves_nothing_and_alerts_work_again(sl
         pytest.skip("needs root to mount a small tmpfs")
     data = tmp_path / "data"
     data.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(data)], check=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(data)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        import pytest
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         sim = provider("--mps", "2000", "--delivery-delay-ms", "20")
         s = sluice_factory(alert_config(sim, free_port())).start()

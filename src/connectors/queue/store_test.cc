@@ -242,7 +242,8 @@ TEST_F(StoreTest, CloseReadersWakesAWaitingDequeue) {
 TEST_F(StoreTest, FullDiskCommitsNothingOfAFailedBatchAndRecovers) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
   fs::create_directories(dir_);
-  ASSERT_EQ(::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=2m"), 0) << std::strerror(errno);
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=2m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
   struct Unmount {
     fs::path dir;
     ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
