@@ -225,24 +225,11 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
   // holds what disk does not. Caller holds mu_.
   template <class Body>
   core::Result<void> write(Body body) {
-    // Stops at the first statement that fails: on SQLITE_FULL SQLite has
-    // rolled back already, and a later statement would commit on its own.
-    std::string error = db_->try_exec("BEGIN IMMEDIATE");
-    bool full = !error.empty() && sqlite3_errcode(db_->get()) == SQLITE_FULL;
-    if (error.empty()) {
-      int rc = delete_unremoved();
-      if (rc == SQLITE_DONE) rc = body();
-      if (rc != SQLITE_DONE) {
-        error = db_->error();
-        full = (rc & 0xff) == SQLITE_FULL;
-      }
-      if (error.empty()) {
-        error = db_->try_exec("COMMIT");
-        full = !error.empty() && sqlite3_errcode(db_->get()) == SQLITE_FULL;
-      }
-      if (!error.empty()) db_->try_exec("ROLLBACK");
-    }
-    if (error.empty()) {
+    const auto failure = db_->transaction([&] {
+      const int rc = delete_unremoved();
+      return rc == SQLITE_DONE ? body() : rc;
+    });
+    if (!failure) {
       unremoved_.clear();
       return {};
     }
@@ -250,7 +237,8 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     load();
     for (const auto& id : unremoved_) book_.remove_alert(id);
     book_.set_counters(counters);
-    return core::fail(full ? core::Errc::storage_full : core::Errc::io_error, "ledger write failed: " + error);
+    return core::fail(failure->disk_full ? core::Errc::storage_full : core::Errc::io_error,
+                      "ledger write failed: " + failure->text);
   }
 
   int delete_unremoved() {

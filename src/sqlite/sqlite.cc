@@ -37,6 +37,18 @@ std::string Database::try_exec(const char* sql) {
   return why;
 }
 
+std::optional<Failure> Database::transaction(const std::function<int()>& body) {
+  const auto full = [this] { return sqlite3_errcode(db_) == SQLITE_FULL; };
+  if (auto why = try_exec("BEGIN IMMEDIATE"); !why.empty()) return Failure{std::move(why), full()};
+  std::optional<Failure> failure;
+  if (const int rc = body(); rc != SQLITE_DONE)
+    failure = Failure{error(), (rc & 0xff) == SQLITE_FULL};
+  else if (auto why = try_exec("COMMIT"); !why.empty())
+    failure = Failure{std::move(why), full()};
+  if (failure) try_exec("ROLLBACK");  // harmless when SQLite rolled back already
+  return failure;
+}
+
 Statement::Statement(const Database& db, const char* sql) {
   if (sqlite3_prepare_v3(db.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
     throw std::runtime_error(fmt::format("sqlite prepare failed: {} ({})", sqlite3_errmsg(db.get()), sql));

@@ -1,7 +1,7 @@
 #pragma once
 // Thin RAII over the SQLite C API, shared by the embedded queue and the
 // ledger: a database opened in WAL mode with synchronous=FULL, prepared
-// statements, and a transaction guard.
+// statements, and all-or-nothing transactions (Database::transaction).
 //
 // Threads: like SQLite opened with NOMUTEX, one thread at a time per
 // Database (its owner serialises).
@@ -9,10 +9,18 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace sluice::sqlite {
+
+// Why a transaction did not commit.
+struct Failure {
+  std::string text;
+  bool disk_full = false;  // SQLITE_FULL: worth retrying once there is space
+};
 
 class Database {
  public:
@@ -30,6 +38,12 @@ class Database {
   // Runs SQL with no results; returns the error text, empty on success.
   std::string try_exec(const char* sql);
   std::string error() const { return sqlite3_errmsg(db_); }
+  // Runs `body` between BEGIN IMMEDIATE and COMMIT, all or nothing. `body`
+  // returns SQLITE_DONE, or the result code of the first statement that
+  // failed, and runs no statement after it: on SQLITE_FULL SQLite has rolled
+  // back already, and a later statement would commit on its own. Returns
+  // why it did not commit (then it is rolled back), nullopt if it did.
+  std::optional<Failure> transaction(const std::function<int()>& body);
 
  private:
   std::string path_;

@@ -196,7 +196,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       settle(my_acks, deletes, failures);
       expire_leases(failures);
       lk.unlock();
-      CommitFailure error = commit(my_enqueues, deletes, failures);
+      auto error = commit(my_enqueues, deletes, failures);
       lk.lock();
       auto settled = finish_commit(my_enqueues, deletes, failures, error);
       if (!settled.empty()) {
@@ -255,37 +255,17 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  struct CommitFailure {
-    std::string text;  // empty: committed
-    bool disk_full = false;
-  };
-
-  // Writes everything in one transaction, or nothing. It stops at the
-  // first statement that fails: on SQLITE_FULL SQLite has rolled the whole
-  // transaction back already, and a statement after that would run, and
-  // commit, on its own.
-  CommitFailure commit(std::vector<EnqueueOp>& ops, const std::vector<std::pair<QueueState*, int64_t>>& deletes,
-                       const std::vector<Failure>& failures) {
-    if (ops.empty() && deletes.empty() && failures.empty()) return {};
+  // Writes everything in one transaction, or nothing; the ids of rows that
+  // were not written are handed out again.
+  std::optional<sqlite::Failure> commit(std::vector<EnqueueOp>& ops,
+                                        const std::vector<std::pair<QueueState*, int64_t>>& deletes,
+                                        const std::vector<Failure>& failures) {
+    if (ops.empty() && deletes.empty() && failures.empty()) return std::nullopt;
     const int64_t first_id = next_id;
-    if (auto why = db->try_exec("BEGIN IMMEDIATE"); !why.empty()) return failed(why);
-    if (const int rc = write(ops, deletes, failures); rc != SQLITE_DONE) {
-      CommitFailure f{db->error(), (rc & 0xff) == SQLITE_FULL};
-      db->try_exec("ROLLBACK");  // harmless when SQLite rolled back already
-      next_id = first_id;
-      return f;
-    }
-    if (auto why = db->try_exec("COMMIT"); !why.empty()) {
-      CommitFailure f = failed(why);
-      db->try_exec("ROLLBACK");
-      next_id = first_id;
-      return f;
-    }
-    return {};
+    auto failure = db->transaction([&] { return write(ops, deletes, failures); });
+    if (failure) next_id = first_id;
+    return failure;
   }
-
-  // A BEGIN or COMMIT that failed.
-  CommitFailure failed(std::string why) const { return {std::move(why), sqlite3_errcode(db->get()) == SQLITE_FULL}; }
 
   // The statements of one commit, up to the first that fails: returns its
   // result code, SQLITE_DONE when all ran.
@@ -321,18 +301,19 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   // resolving the last holder runs the source's callback.
   Settled finish_commit(std::vector<EnqueueOp>& ops,
                                              const std::vector<std::pair<QueueState*, int64_t>>& deletes,
-                                             const std::vector<Failure>& failures, const CommitFailure& error) {
+                                             const std::vector<Failure>& failures,
+                                             const std::optional<sqlite::Failure>& error) {
     Settled settled;
-    if (!error.text.empty()) {
+    if (error) {
       // Acks and failure counts that did not commit are harmless to lose:
       // the rows are still there and will be delivered again. A follower
       // resolves neutrally: the writer's own holder reports the failure.
-      spdlog::error("queue store {}: commit failed, nothing of it was written: {}", path, error.text);
-      const auto why = error.disk_full ? core::Errc::storage_full : core::Errc::io_error;
+      spdlog::error("queue store {}: commit failed, nothing of it was written: {}", path, error->text);
+      const auto why = error->disk_full ? core::Errc::storage_full : core::Errc::io_error;
       for (auto& op : ops) {
         for (auto& row : op.rows)
           if (row.follower) row.follower.resolve(core::AckStatus::delivered);
-        op.complete(core::fail(why, "queue commit failed: " + error.text));
+        op.complete(core::fail(why, "queue commit failed: " + error->text));
       }
       return settled;
     }
