@@ -1,7 +1,5 @@
 #include "admin/server.h"
 
-#include <spdlog/spdlog.h>
-
 namespace sluice::admin {
 
 Server::Server(boost::asio::io_context& io, const std::string& address) {

@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <openssl/crypto.h>
-#include <spdlog/spdlog.h>
 
 #include <random>
 
@@ -16,6 +15,7 @@
 #include "connectors/queue/queue.h"
 #include "connectors/queue/store.h"
 #include "core/clock.h"
+#include "logging/log.h"
 #include "runtime/component.h"
 
 namespace sluice::alerts {
@@ -87,7 +87,7 @@ class AlertApi {
     if (!enqueued) {
       auto removed = co_await ledger_->remove_alert(info.id);
       if (!removed)
-        spdlog::error("alert {} could not be enqueued ({}) and stays in the ledger with no messages: {}", info.id,
+        logging::error("alert {} could not be enqueued ({}) and stays in the ledger with no messages: {}", info.id,
                       enqueued.error().to_string(), removed.error().to_string());
       co_return refused(enqueued.error());
     }

@@ -12,7 +12,6 @@
 // A callback still held is an event with effect 'held' whose sid has no
 // message row.
 
-#include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <mutex>
@@ -22,6 +21,7 @@
 #include "async/blocking.h"
 #include "core/clock.h"
 #include "ledger/store.h"
+#include "logging/log.h"
 #include "sqlite/sqlite.h"
 
 namespace sluice::ledger {
@@ -85,7 +85,7 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     unremoved_.insert(id);
     book_.remove_alert(id);
     if (auto r = write([] { return SQLITE_DONE; }); !r)
-      spdlog::warn("ledger: alert {} is forgotten; its row leaves ledger.db with the next write that succeeds ({})",
+      logging::warn("ledger: alert {} is forgotten; its row leaves ledger.db with the next write that succeeds ({})",
                    id, r.error().to_string());
     return {};
   }

@@ -2,6 +2,7 @@
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <mutex>
 #include <unordered_map>
@@ -34,6 +35,17 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
 };
 
+spdlog::level::level_enum to_spdlog(Level level) {
+  switch (level) {
+    case Level::trace: return spdlog::level::trace;
+    case Level::debug: return spdlog::level::debug;
+    case Level::info: return spdlog::level::info;
+    case Level::warn: return spdlog::level::warn;
+    case Level::error: return spdlog::level::err;
+  }
+  return spdlog::level::err;
+}
+
 struct Limited {
   std::chrono::steady_clock::time_point last{};
   uint64_t suppressed = 0;
@@ -59,7 +71,11 @@ void setup(const std::string& level, const std::string& format) {
   spdlog::set_default_logger(std::move(logger));
 }
 
-void limited(spdlog::level::level_enum level, std::string_view key, const std::string& message,
+bool enabled(Level level) { return spdlog::default_logger_raw()->should_log(to_spdlog(level)); }
+
+void write(Level level, std::string_view line) { spdlog::default_logger_raw()->log(to_spdlog(level), line); }
+
+void limited(Level level, std::string_view key, const std::string& message,
              std::chrono::seconds every) {
   const auto now = std::chrono::steady_clock::now();
   uint64_t suppressed = 0;
@@ -75,9 +91,9 @@ void limited(spdlog::level::level_enum level, std::string_view key, const std::s
     s.last = now;
   }
   if (suppressed) {
-    spdlog::log(level, "{} ({} similar messages suppressed)", message, suppressed);
+    log(level, "{} ({} similar messages suppressed)", message, suppressed);
   } else {
-    spdlog::log(level, "{}", message);
+    write(level, message);
   }
 }
 

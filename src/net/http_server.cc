@@ -9,10 +9,10 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <charconv>
 
+#include "logging/log.h"
 #include "net/http_session.h"
 
 namespace sluice::net {
@@ -94,7 +94,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
       if (ec) {
         if (state->stopped || ec == asio::error::operation_aborted) co_return;
-        spdlog::warn("http {}: accept failed: {}", state->options.address, ec.message());
+        logging::warn("http {}: accept failed: {}", state->options.address, ec.message());
         if (ec == asio::error::no_descriptors) {
           asio::steady_timer pause(io, std::chrono::milliseconds(50));
           co_await pause.async_wait(asio::as_tuple(use_awaitable));

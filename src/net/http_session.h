@@ -13,10 +13,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 
+#include "logging/log.h"
 #include "net/http_server.h"
 
 namespace boost::asio::ssl {
@@ -155,7 +155,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
     try {
       r = co_await self->handler(req);
     } catch (const std::exception& e) {
-      spdlog::error("http {} {}: handler failed: {}", req.method, req.path, e.what());
+      logging::error("http {} {}: handler failed: {}", req.method, req.path, e.what());
       r = HttpResponse::error(500, "internal error");
     }
     auto res = to_beast(std::move(r), version, o.server_name);

@@ -1,8 +1,7 @@
 // filter: keeps messages whose field equals a value, matches a regex, or
 // exists; the others are acknowledged as delivered (filtered out).
-#include <regex>
-
 #include "processors/processors.h"
+#include "processors/regex.h"
 #include "runtime/component.h"
 
 namespace sluice::processors {
@@ -18,11 +17,9 @@ class Filter final : public runtime::Processor {
     if (v.has("equals")) equals_ = v.str("equals");
     if (v.has("exists")) exists_ = v.boolean("exists");
     if (v.has("matches")) {
-      try {
-        matches_.emplace(v.str("matches"), std::regex::ECMAScript | std::regex::optimize);
-      } catch (const std::regex_error& e) {
-        throw v.error("matches", std::string("invalid regular expression: ") + e.what());
-      }
+      auto compiled = Regex::compile(v.str("matches"));
+      if (!compiled) throw v.error("matches", "invalid regular expression: " + compiled.error());
+      matches_ = std::move(*compiled);
     }
   }
 
@@ -48,7 +45,7 @@ class Filter final : public runtime::Processor {
     auto value = field_.render(m);
     if (!value) return false;
     if (equals_) return *value == *equals_;
-    return std::regex_search(*value, *matches_);
+    return matches_->search(*value);
   }
 
   tmpl::Template field_;
@@ -57,7 +54,7 @@ class Filter final : public runtime::Processor {
   bool invert_;
   std::optional<std::string> equals_;
   std::optional<bool> exists_;
-  std::optional<std::regex> matches_;
+  std::optional<Regex> matches_;
 };
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include <boost/json.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <deque>
 #include <map>
@@ -20,6 +19,7 @@
 #include <unordered_map>
 #include <thread>
 
+#include "logging/log.h"
 #include "net/sms_segments.h"
 #include "net/form.h"
 #include "net/http_client.h"
@@ -237,7 +237,7 @@ class Simulator {
         }
         if (attempt == 5) {
           count("callbacks_failed");
-          spdlog::warn("callback {} for {} failed for good: {}", status, sid,
+          logging::warn("callback {} for {} failed for good: {}", status, sid,
                        r ? fmt::format("HTTP {}", r->status) : r.error().to_string());
           break;
         }
@@ -308,7 +308,7 @@ int run(const Options& o) {
     server.stop();
     io.stop();
   });
-  spdlog::info("provider-sim on http://{} (account {}, {} msg/s per sender)", server.address(), o.account_sid, o.mps);
+  logging::info("provider-sim on http://{} (account {}, {} msg/s per sender)", server.address(), o.account_sid, o.mps);
   std::thread second([&] { io.run(); });
   io.run();
   second.join();

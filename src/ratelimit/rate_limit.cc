@@ -7,6 +7,7 @@
 
 #include <charconv>
 
+#include "core/message.h"
 #include "ratelimit/keyed_buckets.h"
 
 namespace sluice::ratelimit {

@@ -22,7 +22,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
-#include "core/message.h"
+#include "core/message_fwd.h"
 #include "ratelimit/token_bucket.h"
 #include "template/template.h"
 

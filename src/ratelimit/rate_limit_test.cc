@@ -1,3 +1,4 @@
+#include "core/message.h"
 #include "ratelimit/rate_limit.h"
 
 #include <gtest/gtest.h>

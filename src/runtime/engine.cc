@@ -4,11 +4,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include <thread>
 
 #include "admin/server.h"
+#include "logging/log.h"
 #include "metrics/metrics.h"
 #include "ratelimit/rate_limit.h"
 #include "runtime/component.h"
@@ -84,7 +84,7 @@ struct Engine::Impl {
 
   void begin_stop() {
     if (stopping.exchange(true)) return;
-    spdlog::info("stopping: inputs closed, draining in-flight messages (up to {}s)",
+    logging::info("stopping: inputs closed, draining in-flight messages (up to {}s)",
                  std::chrono::duration_cast<std::chrono::seconds>(cfg.shutdown_timeout).count());
     {
       // Armed before the pipelines stop: one may finish at once, and its
@@ -93,7 +93,7 @@ struct Engine::Impl {
       deadline->expires_after(cfg.shutdown_timeout);
       deadline->async_wait([this](boost::system::error_code ec) {
         if (ec) return;
-        spdlog::warn("shutdown deadline reached; nacking what is still in flight");
+        logging::warn("shutdown deadline reached; nacking what is still in flight");
         io.stop();
       });
     }
@@ -102,7 +102,7 @@ struct Engine::Impl {
 
   void pipeline_done() {
     if (--running == 0) {
-      spdlog::info("all pipelines finished");
+      logging::info("all pipelines finished");
       signals->cancel();
       {
         std::lock_guard lock(deadline_mu);
@@ -163,17 +163,17 @@ int Engine::run() {
   auto& s = *impl_;
   s.signals->async_wait([&s](boost::system::error_code ec, int sig) {
     if (ec) return;
-    spdlog::info("received signal {}", sig);
+    logging::info("received signal {}", sig);
     s.begin_stop();
   });
   if (s.admin) {
     s.admin->start();
-    spdlog::info("admin API on http://{}", s.admin->address());
+    logging::info("admin API on http://{}", s.admin->address());
   }
   s.running = static_cast<int>(s.pipelines.size());
   for (auto& p : s.pipelines) p->start([&s] { s.pipeline_done(); });
   s.started = true;
-  spdlog::info("running {} pipeline(s) on {} thread(s)", s.pipelines.size(), s.threads);
+  logging::info("running {} pipeline(s) on {} thread(s)", s.pipelines.size(), s.threads);
 
   std::vector<std::thread> pool;
   std::exception_ptr failure;

@@ -268,7 +268,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
         std::lock_guard lock(rng_mu);
         delay = backoff_delay({cfg.retry.initial, cfg.retry.max}, attempt - 1, hint, rng);
       }
-      logging::limited(spdlog::level::warn, labels.pipeline + "/" + labels.component + "/retry",
+      logging::limited(logging::Level::warn, labels.pipeline + "/" + labels.component + "/retry",
                        fmt::format("pipeline '{}' output '{}': {} message(s) failed ({}); retrying in {}ms",
                                    labels.pipeline, labels.component, again.size(), last_reason,
                                    delay.count() / 1'000'000));
@@ -330,7 +330,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
         std::lock_guard lock(rng_mu);
         delay = backoff_delay({cfg.retry.initial, cfg.retry.max}, attempt, core::Nanos(0), rng);
       }
-      logging::limited(spdlog::level::warn, labels.pipeline + "/" + labels.component + "/rate_limit",
+      logging::limited(logging::Level::warn, labels.pipeline + "/" + labels.component + "/rate_limit",
                        fmt::format("pipeline '{}' output '{}': rate limit '{}' unavailable ({}); asking again in {} ms",
                                    labels.pipeline, labels.component, rate_limit->name(), r.error().to_string(),
                                    delay.count() / 1'000'000));
@@ -340,7 +340,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
 
   Task<void> fail(std::vector<core::Message> messages, std::vector<std::string> reasons, int attempts) {
     if (messages.empty()) co_return;
-    logging::limited(spdlog::level::err, labels.pipeline + "/" + labels.component + "/fail",
+    logging::limited(logging::Level::error, labels.pipeline + "/" + labels.component + "/fail",
                      fmt::format("pipeline '{}' output '{}': {} message(s) failed for good: {}{}", labels.pipeline,
                                  labels.component, messages.size(), reasons.front(),
                                  dead_letter ? "; sent to dead letter" : "; nacked"));

@@ -167,7 +167,7 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl>, Intake {
       auto r = co_await input->read();
       if (!r) {
         if (r.error().is(core::Errc::end_of_input) || r.error().is(core::Errc::closed)) break;
-        logging::limited(spdlog::level::err, cfg.name + "/input",
+        logging::limited(logging::Level::error, cfg.name + "/input",
                          fmt::format("pipeline '{}': input read failed: {}", cfg.name, r.error().to_string()));
         if (stopping) break;
         pause.expires_after(std::chrono::seconds(1));
@@ -224,7 +224,7 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl>, Intake {
 
   Task<void> handle_failures(std::vector<Failure> failures) {
     processing_errors->inc(failures.size());
-    logging::limited(spdlog::level::err, cfg.name + "/processors",
+    logging::limited(logging::Level::error, cfg.name + "/processors",
                      fmt::format("pipeline '{}': {} message(s) failed processing: {}", cfg.name, failures.size(),
                                  failures.front().error.to_string()));
     // Processing failures share the first output's dead letter.

@@ -1,3 +1,4 @@
+#include "core/message.h"
 #include "template/template.h"
 
 #include <boost/json.hpp>

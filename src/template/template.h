@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/message.h"
+#include "core/message_fwd.h"
 
 namespace sluice::tmpl {
 

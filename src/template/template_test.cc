@@ -1,3 +1,4 @@
+#include "core/message.h"
 #include "template/template.h"
 
 #include <gtest/gtest.h>

@@ -23,10 +23,10 @@ runtime::Task<core::Result<core::Batch>> LineInput::read() {
   auto chunk = co_await async::run_blocking(std::move(work));  // named: see async/blocking.h
   for (const auto& e : chunk.errors) {
     invalid_.inc();
-    logging::limited(spdlog::level::err, name_ + "/invalid", fmt::format("{}: {}", name_, e));
+    logging::limited(logging::Level::error, name_ + "/invalid", fmt::format("{}: {}", name_, e));
   }
   if (chunk.read_errno)
-    spdlog::error("{}: read failed: {}; treating as end of input", name_, std::strerror(chunk.read_errno));
+    logging::error("{}: read failed: {}; treating as end of input", name_, std::strerror(chunk.read_errno));
   if (chunk.eof) eof_ = true;
   core::Batch b;
   b.messages.reserve(chunk.lines.size());

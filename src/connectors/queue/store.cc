@@ -6,7 +6,6 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <condition_variable>
 #include <cstring>
@@ -19,6 +18,7 @@
 #include "async/blocking.h"
 #include "core/clock.h"
 #include "core/json_text.h"
+#include "logging/log.h"
 #include "sqlite/sqlite.h"
 
 namespace sluice::connectors::queue {
@@ -247,7 +247,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       for (auto it = q.leased.begin(); it != q.leased.end();) {
         auto next = std::next(it);
         if (it->second.deadline_ns <= now) {
-          spdlog::warn("queue '{}': lease of message {} expired; delivering it again", name, it->first);
+          logging::warn("queue '{}': lease of message {} expired; delivering it again", name, it->first);
           fail_lease(&q, it, false, failures);
         }
         it = next;
@@ -308,7 +308,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       // Acks and failure counts that did not commit are harmless to lose:
       // the rows are still there and will be delivered again. A follower
       // resolves neutrally: the writer's own holder reports the failure.
-      spdlog::error("queue store {}: commit failed, nothing of it was written: {}", path, error->text);
+      logging::error("queue store {}: commit failed, nothing of it was written: {}", path, error->text);
       const auto why = error->disk_full ? core::Errc::storage_full : core::Errc::io_error;
       for (auto& op : ops) {
         for (auto& row : op.rows)
