@@ -5,8 +5,6 @@
 // usage: queue_bench DIR [messages] [payload_bytes]
 #include <sqlite3.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
@@ -14,6 +12,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "async/spawn.h"
 #include "connectors/queue/store.h"
 
 namespace {
@@ -41,7 +40,7 @@ double bench_sluice(const std::string& dir, int total, const std::string& payloa
         if (!r) throw std::runtime_error(r.error().to_string());
       }
     };
-    asio::co_spawn(io, produce, asio::detached);
+    sluice::async::spawn(io, produce);
   }
   for (int c = 0; c < 4; ++c) {
     auto consume = [&]() -> asio::awaitable<void> {
@@ -53,7 +52,7 @@ double bench_sluice(const std::string& dir, int total, const std::string& payloa
         if (acked.fetch_add(n) + n >= total) store.close_readers("bench");
       }
     };
-    asio::co_spawn(io, consume, asio::detached);
+    sluice::async::spawn(io, consume);
   }
   std::thread helper([&] { io.run(); });
   io.run();

@@ -1,11 +1,11 @@
-#include "core/message.h"
 #include "ratelimit/rate_limit.h"
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+
+#include "async/spawn.h"
+#include "core/message.h"
 
 namespace sluice::ratelimit {
 namespace {
@@ -27,16 +27,13 @@ TEST(RateLimit, KeyedAcquireWaitsPerKeyOnATimer) {
   RateLimit rl("per_sender", spec, make_local_backend(spec, true, clock),
                tmpl::Template::compile("{{from}}").value());
   std::vector<int64_t> waits;
-  boost::asio::co_spawn(
-      io,
-      [&]() -> boost::asio::awaitable<void> {
-        for (const char* from : {"b", "b", "a"}) {
-          const core::Message m(std::string(R"({"from":")") + from + "\"}");  // named: see async/blocking.h
-          auto w = co_await rl.acquire(m);
-          waits.push_back(w.value().count());
-        }
-      },
-      boost::asio::detached);
+  async::spawn(io, [&]() -> boost::asio::awaitable<void> {
+    for (const char* from : {"b", "b", "a"}) {
+      const core::Message m(std::string(R"({"from":")") + from + "\"}");  // named: see async/blocking.h
+      auto w = co_await rl.acquire(m);
+      waits.push_back(w.value().count());
+    }
+  });
   io.run();
   ASSERT_EQ(waits.size(), 3u);
   EXPECT_EQ(waits[0], 0);           // b: first token

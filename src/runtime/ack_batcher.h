@@ -25,7 +25,7 @@
 
 #include "core/ack.h"
 #include "core/clock.h"
-#include "runtime/component.h"
+#include "runtime/task.h"
 
 namespace sluice::runtime {
 

@@ -4,14 +4,14 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <future>
 #include <set>
 #include <thread>
+
+#include "async/spawn.h"
 
 namespace sluice::runtime {
 namespace {
@@ -48,16 +48,14 @@ class AckBatcherTest : public ::testing::Test {
     return n;
   }
   void spawn_run(Batcher& b) {
-    boost::asio::co_spawn(io_, [&b] { return b.run(); }, boost::asio::detached);
+    async::spawn(io_, [&b] { return b.run(); });
   }
   void drain(Batcher& b) {
     std::promise<void> done;
-    boost::asio::co_spawn(
-        io_, [&b, &done]() -> Task<void> {
-          co_await b.drain();
-          done.set_value();
-        },
-        boost::asio::detached);
+    async::spawn(io_, [&b, &done]() -> Task<void> {
+      co_await b.drain();
+      done.set_value();
+    });
     ASSERT_EQ(done.get_future().wait_for(5s), std::future_status::ready) << "drain() did not return";
   }
 

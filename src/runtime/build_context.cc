@@ -1,4 +1,4 @@
-#include "runtime/component.h"
+#include "runtime/build_context.h"
 
 #include "config/config.h"
 #include "net/http_client.h"

@@ -11,7 +11,7 @@
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "ratelimit/rate_limit.h"
-#include "runtime/component.h"
+#include "runtime/build_context.h"
 #include "runtime/pipeline.h"
 
 namespace sluice::runtime {

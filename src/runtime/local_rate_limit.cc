@@ -3,7 +3,7 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "ratelimit/rate_limit.h"
-#include "runtime/component.h"
+#include "runtime/build_context.h"
 
 namespace sluice::runtime {
 

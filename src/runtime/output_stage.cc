@@ -18,7 +18,7 @@
 #include "runtime/backoff.h"
 #include "runtime/channel.h"
 #include "runtime/sleep.h"
-#include "runtime/spawn.h"
+#include "async/spawn.h"
 
 namespace sluice::runtime {
 
@@ -386,8 +386,8 @@ void OutputStage::start(std::function<void()> on_done) {
     impl_->on_done = std::move(on_done);
   impl_->writers_left = static_cast<int>(impl_->cfg.max_in_flight);
   for (int64_t i = 0; i < impl_->cfg.max_in_flight; ++i)
-    spawn(impl_->io, [self = impl_]() { return self->writer(); });
-  if (impl_->rebatch) spawn(impl_->io, [self = impl_]() { return self->batcher(); });
+    async::spawn(impl_->io, [self = impl_]() { return self->writer(); });
+  if (impl_->rebatch) async::spawn(impl_->io, [self = impl_]() { return self->batcher(); });
 }
 
 Task<void> OutputStage::push(core::Batch batch) {

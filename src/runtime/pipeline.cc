@@ -14,7 +14,7 @@
 #include "metrics/metrics.h"
 #include "runtime/channel.h"
 #include "runtime/output_stage.h"
-#include "runtime/spawn.h"
+#include "async/spawn.h"
 
 namespace sluice::runtime {
 
@@ -158,7 +158,7 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl>, Intake {
       if (intake_closed || state.load() != 1) return;
       intake_closed = true;
     }
-    spawn(io, [self = shared_from_this()] { return self->input_ended(); });
+    async::spawn(io, [self = shared_from_this()] { return self->input_ended(); });
   }
 
   Task<void> reader() {
@@ -246,7 +246,7 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl>, Intake {
   // Every output finished: the input flushes its last acks, then the
   // pipeline is done.
   void output_done() {
-    if (--outputs_left == 0) spawn(io, [self = shared_from_this()] { return self->drain(); });
+    if (--outputs_left == 0) async::spawn(io, [self = shared_from_this()] { return self->drain(); });
   }
 
   Task<void> drain() {
@@ -260,7 +260,7 @@ struct Pipeline::Impl : std::enable_shared_from_this<Impl>, Intake {
     if (pushed) co_return;
     readers_left = static_cast<int>(cfg.input.concurrency);
     for (int64_t i = 0; i < cfg.input.concurrency; ++i)
-      spawn(io, [self = shared_from_this()] { return self->reader(); });
+      async::spawn(io, [self = shared_from_this()] { return self->reader(); });
   }
 };
 
@@ -284,8 +284,8 @@ void Pipeline::start(std::function<void()> on_done) {
     });
   }
   s.workers_left = s.workers;
-  for (int i = 0; i < s.workers; ++i) spawn(s.io, [self = impl_] { return self->worker(); });
-  spawn(s.io, [self = impl_] { return self->start_input(); });
+  for (int i = 0; i < s.workers; ++i) async::spawn(s.io, [self = impl_] { return self->worker(); });
+  async::spawn(s.io, [self = impl_] { return self->start_input(); });
 }
 
 void Pipeline::stop() {

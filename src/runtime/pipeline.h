@@ -16,7 +16,7 @@
 #include <memory>
 
 #include "config/config.h"
-#include "runtime/component.h"
+#include "runtime/build_context.h"
 
 namespace sluice::runtime {
 

@@ -17,7 +17,7 @@
 #include "ratelimit/rate_limit.h"
 #include "runtime/ack_batcher.h"
 #include "runtime/engine.h"
-#include "runtime/spawn.h"
+#include "async/spawn.h"
 
 namespace sluice::runtime {
 namespace {
@@ -98,7 +98,7 @@ class TestPushSource final : public Input {
   }
   Task<void> start() override {
     auto ex = co_await boost::asio::this_coro::executor;
-    spawn(ex, [this] { return pusher(); });
+    async::spawn(ex, [this] { return pusher(); });
   }
   void close() override { closed_ = true; }
   ~TestPushSource() override {
@@ -155,7 +155,7 @@ class BatchedAckSource final : public Input {
         }) {}
   Task<void> start() override {
     auto ex = co_await boost::asio::this_coro::executor;
-    spawn(ex, [this] { return acks_.run(); });
+    async::spawn(ex, [this] { return acks_.run(); });
   }
   Task<core::Result<core::Batch>> read() override {
     if (closed_) co_return core::fail(core::Errc::closed);

@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "core/clock.h"
-#include "runtime/component.h"
+#include "runtime/task.h"
 
 namespace sluice::runtime {
 

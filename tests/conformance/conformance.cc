@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,6 +13,8 @@
 #include <map>
 #include <random>
 #include <sstream>
+
+#include "async/spawn.h"
 
 namespace sluice::conformance {
 
@@ -190,7 +191,7 @@ void check_prompt_close(const std::function<std::unique_ptr<InputHarness>()>& ma
       r->resolve_all(core::AckStatus::delivered);
     }
   };
-  asio::co_spawn(env.io(), reader, asio::detached);
+  async::spawn(env.io(), reader);
   if (ended.wait_for(300ms) == std::future_status::ready) {
     v.push_back(fmt::format("{}: with nothing to read, read() returned at once ({})", when, ended.get()));
     return;

@@ -2,7 +2,7 @@
 
 #include "config/config.h"
 #include "net/http_client.h"
-#include "runtime/component.h"
+#include "runtime/build_context.h"
 
 namespace sluice::connectors {
 

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "net/http_client.h"
-#include "runtime/component.h"
+#include "runtime/write_outcome.h"
 
 namespace sluice::connectors {
 

@@ -8,7 +8,7 @@
 #include "metrics/metrics.h"
 #include "runtime/ack_batcher.h"
 #include "runtime/component.h"
-#include "runtime/spawn.h"
+#include "async/spawn.h"
 
 namespace sluice::connectors {
 
@@ -49,7 +49,7 @@ class QueueInput final : public runtime::Input {
 
   runtime::Task<void> start() override {
     auto ex = co_await boost::asio::this_coro::executor;
-    runtime::spawn(ex, [this] { return acks_.run(); });
+    async::spawn(ex, [this] { return acks_.run(); });
   }
   runtime::Task<core::Result<core::Batch>> read() override {
     if (closed_) co_return core::fail(core::Errc::closed);
