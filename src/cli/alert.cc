@@ -38,8 +38,11 @@ void print_report(const json::object& r, std::ostream& out) {
   out << fmt::format("alert {}   created {:%Y-%m-%d %H:%M:%S} UTC\n", json::value_to<std::string>(r.at("id")),
                      std::chrono::floor<std::chrono::seconds>(created));
   out << fmt::format("  body        {}\n", json::value_to<std::string>(r.at("body")).substr(0, 60));
-  out << fmt::format("  recipients  {:>8}   sent {:>8}   final {:>8}\n", r.at("recipients").to_number<int64_t>(),
-                     r.at("messages").to_number<int64_t>(), r.at("terminal").to_number<int64_t>());
+  const int64_t refused = r.at("refused").to_number<int64_t>();
+  out << fmt::format("  recipients  {:>8}   accepted {:>8}   final {:>8}\n", r.at("recipients").to_number<int64_t>(),
+                     r.at("messages").to_number<int64_t>() - refused, r.at("terminal").to_number<int64_t>());
+  if (refused > 0)
+    out << fmt::format("  refused     {:>8}   (never accepted by the provider: failed, see the codes below)\n", refused);
   out << "  status      count\n";
   for (auto s : ledger::kAllStatuses) {
     const int64_t n = count(r, ledger::to_string(s));
@@ -84,10 +87,18 @@ int alert_send_command(const AlertOptions& o) {
   }
   std::cout << id << "\n" << std::flush;
   if (!o.wait) return 0;
-  return wait_for_alert(o, id, std::cerr, ::isatty(STDERR_FILENO)) ? 0 : 1;
+  const auto report = wait_for_alert(o, id, std::cerr, ::isatty(STDERR_FILENO));
+  if (!report) return 1;
+  print_report(*report, std::cout);
+  const int64_t delivered = count(*report, "delivered");
+  if (delivered == report->at("recipients").to_number<int64_t>()) return 0;
+  std::cerr << fmt::format("sluice alert: {} of {} recipients not delivered\n",
+                           report->at("recipients").to_number<int64_t>() - delivered,
+                           report->at("recipients").to_number<int64_t>());
+  return 3;
 }
 
-bool wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& out, bool tty) {
+std::optional<json::object> wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& out, bool tty) {
   const auto start = std::chrono::steady_clock::now();
   auto last_print = start - std::chrono::hours(1);
   int64_t last_sent = 0;
@@ -97,11 +108,12 @@ bool wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& 
     const AdminAnswer a = admin_call(o.admin, o.token, "GET", "/api/alerts/" + id);
     if (a.status != 200) {
       out << "\nsluice alert: " << error_of(a) << "\n";
-      return false;
+      return std::nullopt;
     }
     const auto& r = a.body.as_object();
     const int64_t total = r.at("recipients").to_number<int64_t>();
-    const int64_t sent = r.at("messages").to_number<int64_t>();
+    const int64_t refused = r.at("refused").to_number<int64_t>();
+    const int64_t sent = r.at("messages").to_number<int64_t>();  // accepted or refused: no longer waiting to go
     const int64_t final = r.at("terminal").to_number<int64_t>();
     const auto now = std::chrono::steady_clock::now();
     const double dt = std::chrono::duration<double>(now - last_t).count();
@@ -113,8 +125,8 @@ bool wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& 
     const bool done = total > 0 && final >= total;
     const double eta = rate > 0 ? static_cast<double>(total - sent) / rate : 0;
     const std::string line = fmt::format(
-        "sent {}/{}  delivered {}  failed {}  undelivered {}  {:.0f} msg/s  {}", sent, total, count(r, "delivered"),
-        count(r, "failed"), count(r, "undelivered"), rate,
+        "accepted {}/{}  refused {}  delivered {}  failed {}  undelivered {}  {:.0f} msg/s  {}", sent - refused, total,
+        refused, count(r, "delivered"), count(r, "failed"), count(r, "undelivered"), rate,
         done ? std::string("done")
              : sent < total ? (rate > 0 ? fmt::format("ETA {:.0f}s", eta) : "ETA -") : "waiting for final statuses");
     if (tty) {
@@ -127,12 +139,12 @@ bool wait_for_alert(const AlertOptions& o, const std::string& id, std::ostream& 
     }
     if (done) {
       if (tty) out << "\n";
-      return true;
+      return r;
     }
     if (now - start > o.timeout) {
       out << fmt::format("\nsluice alert: {} of {} recipients at a final status after {}s; giving up\n", final, total,
                          std::chrono::duration_cast<std::chrono::seconds>(o.timeout).count());
-      return false;
+      return std::nullopt;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <iosfwd>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,9 +44,10 @@ struct AlertRefused : std::runtime_error {
   int status;
 };
 int alert_status_command(const AlertOptions& options);
-// Polls the alert until every recipient is final (true) or the timeout;
-// a progress bar on a terminal, plain lines otherwise.
-bool wait_for_alert(const AlertOptions& options, const std::string& id, std::ostream& out, bool tty);
+// Polls the alert until every recipient is final (its last report) or the
+// timeout (nullopt); a progress bar on a terminal, plain lines otherwise.
+std::optional<boost::json::object> wait_for_alert(const AlertOptions& options, const std::string& id, std::ostream& out,
+                                                  bool tty);
 // An alert report (GET /api/alerts/ID) as a table.
 void print_report(const boost::json::object& report, std::ostream& out);
 

@@ -181,7 +181,7 @@ int demo_command(const DemoOptions& o) {
       id = post_alert(api, generated_recipients(o.recipients));
       std::cout << "alert " << id << " created\n";
     }
-    complete = wait_for_alert(api, id, std::cout, ::isatty(STDOUT_FILENO));
+    complete = wait_for_alert(api, id, std::cout, ::isatty(STDOUT_FILENO)).has_value();
     const auto report = admin_call(api.admin, "", "GET", "/api/alerts/" + id).body.as_object();
     std::cout << "\n";
     print_report(report, std::cout);

@@ -47,7 +47,9 @@ int main(int argc, char** argv) {
   alert_send->add_option("--recipients", alert_opts.recipients_file, "CSV file, numbers in the first column")->required();
   alert_send->add_option("--body", alert_opts.body, "Message text")->required();
   alert_send->add_option("--from", alert_opts.from, "Sender (default: the config's alerts.from)");
-  alert_send->add_flag("--wait", alert_opts.wait, "Show progress until every recipient has a final status");
+  alert_send->add_flag("--wait", alert_opts.wait,
+                       "Show progress until every recipient has a final status, then print the report. Exit "
+                       "status: 0 all delivered, 3 finished with some not delivered, 1 gave up (--timeout)");
   alert_send->add_option("--timeout", alert_timeout_s, "Seconds --wait waits at most")->capture_default_str();
   add_admin(alert_send);
   auto* alert_status = alert->add_subcommand("status", "Print an alert's report.");

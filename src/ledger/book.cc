@@ -12,6 +12,19 @@ int64_t second_of(int64_t ms) { return ms / 1000; }
 bool is_failure(Status s) { return s == Status::failed || s == Status::undelivered; }
 }  // namespace
 
+Send refused_send(std::string alert_id, std::string recipient, std::string error_code, int64_t at_ms) {
+  std::string sid = "refused:" + alert_id + ":" + recipient;
+  return {.alert_id = std::move(alert_id),
+          .recipient = std::move(recipient),
+          .sid = std::move(sid),
+          .status = Status::failed,
+          .at_ms = at_ms,
+          .segments = 0,
+          .error_code = std::move(error_code)};
+}
+
+bool is_refused(const std::string& sid) { return sid.starts_with("refused:"); }
+
 int64_t AlertStats::terminal() const {
   int64_t n = 0;
   for (Status s : kAllStatuses)
@@ -50,8 +63,9 @@ SendEffect Book::record_send(const Send& send) {
             .sid = send.sid,
             .status = send.status,
             .send_ms = send.at_ms,
+            .error_code = send.error_code,
             .segments = send.segments};
-  if (rank(m.status) >= rank(Status::sent)) m.sent_ms = send.at_ms;
+  if (rank(m.status) >= rank(Status::sent) && !is_refused(m.sid)) m.sent_ms = send.at_ms;
   if (is_terminal(m.status)) m.final_ms = send.at_ms;
   count_into(m, stats_for(send.alert_id, send.at_ms));
   messages_.emplace(send.sid, std::move(m));
@@ -85,17 +99,21 @@ void Book::restore_held(const StatusEvent& event) {
 void Book::count_into(const Message& m, AlertStats& a) {
   ++a.by_status[static_cast<size_t>(m.status)];
   ++a.messages;
+  if (sent_recipients_.insert(recipient_key(m.alert_id, m.recipient)).second) ++a.recipients_sent;
+  if (is_failure(m.status)) ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
+  if (is_refused(m.sid)) {  // not a send: no rate, no timings
+    ++a.refused;
+    return;
+  }
   a.segments += m.segments;
   ++a.sends_per_second[second_of(m.send_ms)];
   if (a.first_send_ms == 0 || m.send_ms < a.first_send_ms) a.first_send_ms = m.send_ms;
   a.last_send_ms = std::max(a.last_send_ms, m.send_ms);
-  if (sent_recipients_.insert(recipient_key(m.alert_id, m.recipient)).second) ++a.recipients_sent;
   if (m.sent_ms >= 0) a.to_sent_ms.record(std::max<int64_t>(0, m.sent_ms - m.send_ms));
   if (m.status == Status::delivered) {
     a.to_delivered_ms.record(std::max<int64_t>(0, m.final_ms - m.send_ms));
     ++a.deliveries_per_second[second_of(m.final_ms)];
   }
-  if (is_failure(m.status)) ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
 }
 
 Effect Book::apply(const StatusEvent& event) {

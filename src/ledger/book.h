@@ -44,7 +44,15 @@ struct Send {
   Status status = Status::queued;  // as the provider's 201 said
   int64_t at_ms = 0;
   int64_t segments = 1;
+  std::string error_code;  // of a refused send
 };
+
+// A send the provider refused for good (bad credentials, an invalid number)
+// or that sluice gave up on: recorded as `failed` with its error code under
+// this stand-in sid, so the recipient has an outcome, is not sent again, and
+// the alert completes. Provider sids (SM + 32 hex) never start with "refused:".
+Send refused_send(std::string alert_id, std::string recipient, std::string error_code, int64_t at_ms);
+bool is_refused(const std::string& sid);
 
 struct StatusEvent {
   std::string sid;
@@ -93,7 +101,8 @@ struct Counters {
 struct AlertStats {
   AlertInfo info;
   std::array<int64_t, kStatusCount> by_status{};  // messages currently at each status
-  int64_t messages = 0;                           // provider messages (sends recorded)
+  int64_t messages = 0;                           // sends recorded, refused ones included
+  int64_t refused = 0;                            // of which the provider never accepted
   int64_t recipients_sent = 0;                    // distinct recipients with a recorded send
   int64_t segments = 0;
   int64_t first_send_ms = 0, last_send_ms = 0;  // 0: no send yet

@@ -30,14 +30,16 @@ AlertReport make_report(const AlertStats& a) {
   r.info = a.info;
   r.by_status = a.by_status;
   r.messages = a.messages;
+  r.refused = a.refused;
   r.recipients_sent = a.recipients_sent;
   r.terminal = a.terminal();
   r.segments = a.segments;
   const int64_t delivered = a.by_status[static_cast<size_t>(Status::delivered)];
   r.delivered_percent = a.messages ? 100.0 * static_cast<double>(delivered) / static_cast<double>(a.messages) : 0;
   r.failures_by_code = a.failures_by_code;
-  if (a.messages > 1 && a.last_send_ms > a.first_send_ms)
-    r.send_rate = static_cast<double>(a.messages - 1) * 1000.0 / static_cast<double>(a.last_send_ms - a.first_send_ms);
+  const int64_t accepted = a.messages - a.refused;
+  if (accepted > 1 && a.last_send_ms > a.first_send_ms)
+    r.send_rate = static_cast<double>(accepted - 1) * 1000.0 / static_cast<double>(a.last_send_ms - a.first_send_ms);
   r.to_sent = percentiles(a.to_sent_ms);
   r.to_delivered = percentiles(a.to_delivered_ms);
   r.sends_per_second.assign(a.sends_per_second.begin(), a.sends_per_second.end());
@@ -56,6 +58,7 @@ boost::json::object to_json(const AlertReport& r) {
           {"body", r.info.body},
           {"from", r.info.from},
           {"messages", r.messages},
+          {"refused", r.refused},
           {"recipients_sent", r.recipients_sent},
           {"terminal", r.terminal},
           {"segments", r.segments},

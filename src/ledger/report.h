@@ -24,6 +24,7 @@ struct AlertReport {
   AlertInfo info;
   std::array<int64_t, kStatusCount> by_status{};
   int64_t messages = 0;
+  int64_t refused = 0;  // recorded as failed without reaching the provider
   int64_t recipients_sent = 0;
   int64_t terminal = 0;
   int64_t segments = 0;

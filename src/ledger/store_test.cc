@@ -110,6 +110,30 @@ TEST_P(StoreTest, ARemovedAlertIsGoneAndStaysGone) {
   EXPECT_EQ(reopened->front().info.id, "al_2");
 }
 
+TEST_P(StoreTest, ARefusedSendIsAFailureWithItsCodeAndCompletesTheAlert) {
+  {
+    auto l = open();
+    ok(l->create_alert({.id = "al_1", .created_ms = 1000, .recipients = 3, .body = "hi", .from = ""}));
+    ok(l->record_sends({send(1, 1000)}));
+    ok(l->record_sends({refused_send("al_1", "+15552", "20003", 1100), refused_send("al_1", "+15553", "unsent", 1200)}));
+    ok(l->record_sends({refused_send("al_1", "+15552", "20003", 1300)}));  // a redelivery: counted once
+    ok(l->apply_statuses({{"SM1", "delivered", "", 1500}}));
+  }
+  auto l = open();  // and the same from disk
+  auto r = report(*l, "al_1");
+  EXPECT_EQ(r.terminal, 3) << "every recipient has an outcome";
+  EXPECT_EQ(r.messages, 3);
+  EXPECT_EQ(r.refused, 2);
+  EXPECT_EQ(r.recipients_sent, 3);
+  EXPECT_EQ(r.by_status[static_cast<size_t>(Status::failed)], 2);
+  EXPECT_EQ(r.failures_by_code, (std::map<std::string, int64_t>{{"20003", 1}, {"unsent", 1}}));
+  EXPECT_EQ(r.to_sent.count, 1) << "a refusal is not a send: no time to sent";
+  EXPECT_EQ(r.sends_per_second.size(), 1u);
+  auto claims = run(l->claim_sends({{"al_1", "+15552"}}, "me", 1min));
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->front(), Claim::already_sent) << "a refused recipient is not sent again";
+}
+
 TEST_P(StoreTest, RecordingTwiceIsIdempotent) {
   auto l = open();
   ok(l->record_sends({send(1, 1000)}));

@@ -20,7 +20,7 @@ def test_demo_sends_the_alert_at_the_limit_and_reports(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
-    assert re.search(r"recipients\s+2000\s+sent\s+2000\s+final\s+2000", out), out
+    assert re.search(r"recipients\s+2000\s+accepted\s+2000\s+final\s+2000", out), out
     counts = {s: int(n) for s, n in re.findall(r"^\s+(delivered|undelivered|failed)\s+(\d+)$", out, re.M)}
     assert sum(counts.values()) == 2000, out
     rate = float(re.search(r"send rate\s+([\d.]+) msg/s against a limit of 500/s", out).group(1))

@@ -1,24 +1,28 @@
 """The delivery ledger end to end: sends recorded from the twilio output's
 `then:`, status callbacks from provider-sim (reordered, duplicated) through
 http_server, and per-status counts compared with provider-sim's own."""
+import re
 import sqlite3
 import time
 
 from conftest import free_port, wait_for
-from test_twilio import e2e_config, provider, stats  # noqa: F401 (provider: a pytest fixture)
+from test_twilio import TOKEN, e2e_config, provider, stats  # noqa: F401 (provider: a pytest fixture)
 
 
-def ledger_config(sim_port, hook_port, count):
+def ledger_config(sim_port, hook_port, count, send_token=TOKEN):
     """test_twilio's send and callback pipelines, with the ledger recording
-    sends (`then:` of the twilio output) and callbacks (from the queue)."""
+    sends (`then:` of the twilio output), refusals (its `dead_letter:`) and
+    callbacks (from the queue)."""
     return e2e_config(
-        sim_port, hook_port, count, rate="2000/s", burst=20,
+        sim_port, hook_port, count, rate="2000/s", burst=20, send_token=send_token,
         message='{"alert_id":"al_e2e","to":"+1555000{{seq}}","body":"alert {{seq}}"}',
         send_processors="\n    processors:\n      - ledger_dedupe: {}",
         extra="""
       then:
         ledger: {record: sends}
-        batching: {count: 500, period: 20ms}""") + """
+        batching: {count: 500, period: 20ms}
+      dead_letter:
+        ledger: {record: failures}""") + """
   record:
     input: {queue: {name: statuses, batch_size: 500}}
     output:
@@ -88,9 +92,9 @@ def api(s, method, path, body=None, token=API_TOKEN):
         return e.code, json.loads(e.read())
 
 
-def alert_config(sim, hook):
+def alert_config(sim, hook, send_token=TOKEN):
     """The ledger pipelines fed by the alert API instead of a generator."""
-    cfg = ledger_config(sim, hook, 1)
+    cfg = ledger_config(sim, hook, 1, send_token)
     start = cfg.index("  enqueue:")
     end = cfg.index("  callbacks:")
     cfg = cfg[:start] + cfg[end:]
@@ -153,23 +157,57 @@ def test_alert_cli_sends_waits_and_reports(sluice_factory, provider, tmp_path):
     admin = ["--admin", s.url(""), "--token", API_TOKEN]
     sent = subprocess.run([SLUICE, "alert", "send", "--recipients", str(csv), "--body", "Drill at 3pm", "--wait",
                            "--timeout", "60", *admin], capture_output=True, text=True, timeout=90)
-    assert sent.returncode == 0, sent.stderr
-    alert = sent.stdout.strip()
-    assert alert.startswith("al_")
-    assert "sent 120/120" in sent.stderr, sent.stderr  # plain progress lines: stderr is not a terminal
+    alert = sent.stdout.split("\n")[0]
+    assert alert.startswith("al_"), sent.stdout
+    assert "accepted 120/120" in sent.stderr, sent.stderr  # plain progress lines: stderr is not a terminal
+    assert "recipients       120   accepted      120   final      120" in sent.stdout, "--wait ends with the report"
+    delivered = int(re.search(r"^\s+delivered\s+(\d+)$", sent.stdout, re.M).group(1))
+    # provider-sim fails 5% by default: 0 only when every recipient got it.
+    assert sent.returncode == (0 if delivered == 120 else 3), (sent.returncode, sent.stderr)
     table = subprocess.run([SLUICE, "alert", "status", alert, *admin], capture_output=True, text=True, timeout=30)
     assert table.returncode == 0, table.stderr
     report = json.loads(subprocess.run([SLUICE, "alert", "status", alert, "--json", *admin], capture_output=True,
                                        text=True, timeout=30).stdout)
     assert report["terminal"] == 120
-    import re
     assert re.search(rf"^\s+delivered\s+{report['by_status']['delivered']}$", table.stdout, re.M), table.stdout
-    assert f"recipients       120   sent      120   final      120" in table.stdout, table.stdout
+    assert "recipients       120   accepted      120   final      120" in table.stdout, table.stdout
     missing = subprocess.run([SLUICE, "alert", "status", "al_nope", *admin], capture_output=True, text=True, timeout=30)
     assert missing.returncode == 2 and "HTTP 404" in missing.stderr
     bad = subprocess.run([SLUICE, "alert", "send", "--recipients", str(csv), "--body", "x", "--admin", s.url(""),
                           "--token", "wrong"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1 and "HTTP 401" in bad.stderr
+    assert s.stop() == 0
+
+
+def test_an_alert_sent_with_wrong_credentials_completes_with_every_recipient_failed(sluice_factory, provider, tmp_path):
+    """The provider refuses every send for good (401, code 20003): each
+    recipient is recorded as failed with that code, the alert completes, and
+    --wait says so and exits non-zero instead of waiting out its timeout."""
+    import json
+    import subprocess
+    from conftest import SLUICE
+    sim = provider()
+    s = sluice_factory(alert_config(sim, free_port(), send_token="not-the-token")).start()
+    csv = tmp_path / "people.csv"
+    csv.write_text("phone\n" + "".join(f"+1555400{i:04d}\n" for i in range(50)))
+    admin = ["--admin", s.url(""), "--token", API_TOKEN]
+    sent = subprocess.run([SLUICE, "alert", "send", "--recipients", str(csv), "--body", "Gas leak", "--wait",
+                           "--timeout", "60", *admin], capture_output=True, text=True, timeout=90)
+    assert sent.returncode == 3, (sent.returncode, sent.stdout, sent.stderr)
+    assert "50 of 50 recipients not delivered" in sent.stderr, sent.stderr
+    assert re.search(r"^\s+failed\s+50$", sent.stdout, re.M), sent.stdout
+    assert re.search(r"^\s+20003\s+50$", sent.stdout, re.M), sent.stdout
+    assert re.search(r"^\s+refused\s+50\s", sent.stdout, re.M), sent.stdout
+    alert = sent.stdout.split("\n")[0]
+    _, report = api(s, "GET", f"/api/alerts/{alert}")  # what the dashboard shows
+    assert report["terminal"] == report["recipients"] == report["refused"] == 50, report
+    assert report["by_status"]["failed"] == 50 and report["failures_by_code"] == {"20003": 50}, report
+    assert report["send_rate"] == 0 and report["time_to_sent"]["count"] == 0, "refusals are not sends"
+    _, listed = api(s, "GET", "/api/alerts")
+    assert listed["alerts"][0]["failures_by_code"] == {"20003": 50}
+    status = subprocess.run([SLUICE, "alert", "status", alert, *admin], capture_output=True, text=True, timeout=30)
+    assert status.returncode == 0 and re.search(r"^\s+20003\s+50$", status.stdout, re.M), status.stdout
+    assert stats(sim)["counts"].get("queued", 0) == 0, "the provider accepted nothing"
     assert s.stop() == 0
 
 

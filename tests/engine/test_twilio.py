@@ -55,7 +55,7 @@ def rows(tmp_path, queue):
 
 
 def e2e_config(sim_port, hook_port, count, rate="50/s", burst=5, retry="", extra="",
-               message='{"to":"{{phone}}","body":"alert {{seq}}"}', send_processors=""):
+               message='{"to":"{{phone}}","body":"alert {{seq}}"}', send_processors="", send_token=TOKEN):
     return f"""
 admin: {{address: "{{admin}}"}}
 data_dir: {{dir}}/data
@@ -79,7 +79,7 @@ pipelines:
       twilio:
         base_url: http://127.0.0.1:{sim_port}
         account_sid: "{ACCOUNT}"
-        auth_token: "{TOKEN}"
+        auth_token: "{send_token}"
         from: "+15005550006"
         status_callback: http://127.0.0.1:{hook_port}/twilio/status
       rate_limit: provider

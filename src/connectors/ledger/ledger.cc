@@ -63,12 +63,17 @@ class LedgerOutput final : public runtime::Output {
  public:
   LedgerOutput(const config::Values& v, std::shared_ptr<ledger::Store> ledger)
       : ledger_(std::move(ledger)),
-        sends_(v.str("record") == "sends"),
+        record_(v.str("record") == "sends" ? Record::sends
+                : v.str("record") == "failures" ? Record::failures
+                                                : Record::statuses),
         alert_id_(v.tmpl("alert_id")),
         recipient_(v.tmpl("recipient")),
-        sid_(v.has("sid") ? v.tmpl("sid") : compiled(sends_ ? "{{meta.twilio_sid}}" : "{{MessageSid}}")),
-        status_(v.has("status") ? v.tmpl("status") : compiled(sends_ ? "{{meta.twilio_status}}" : "{{MessageStatus}}")),
-        error_code_(v.tmpl("error_code")),
+        sid_(v.has("sid") ? v.tmpl("sid") : compiled(record_ == Record::statuses ? "{{MessageSid}}" : "{{meta.twilio_sid}}")),
+        status_(v.has("status") ? v.tmpl("status")
+                                : compiled(record_ == Record::statuses ? "{{MessageStatus}}" : "{{meta.twilio_status}}")),
+        error_code_(v.has("error_code")
+                        ? v.tmpl("error_code")
+                        : compiled(record_ == Record::statuses ? "{{ErrorCode}}" : "{{meta.twilio_error_code}}")),
         segments_(v.tmpl("segments")) {}
 
   size_t max_batch() const override { return 0; }
@@ -80,12 +85,20 @@ class LedgerOutput final : public runtime::Output {
     const int64_t now = core::unix_ms();
     for (size_t i = 0; i < batch.size(); ++i) {
       const auto& m = batch.messages[i];
+      if (record_ == Record::failures) {
+        // No provider code: sluice gave up on it (retries exhausted, refused
+        // by a processor); the dead letter's `error` metadata says why.
+        std::string code = render_or_empty(error_code_, m);
+        sends.push_back(ledger::refused_send(render_or_empty(alert_id_, m), render_or_empty(recipient_, m),
+                                             code.empty() ? "unsent" : std::move(code), now));
+        continue;
+      }
       std::string sid = render_or_empty(sid_, m);
       if (sid.empty()) {
         outcome.set(i, batch.size(), runtime::WriteOutcome::reject(fmt::format("no message sid ({})", sid_.source())));
         continue;
       }
-      if (sends_) {
+      if (record_ == Record::sends) {
         const std::string* sent_at = m.meta().find("twilio_sent_at");
         sends.push_back({.alert_id = render_or_empty(alert_id_, m),
                          .recipient = render_or_empty(recipient_, m),
@@ -102,7 +115,7 @@ class LedgerOutput final : public runtime::Output {
       }
     }
     core::Result<void> r;
-    if (sends_) {
+    if (record_ != Record::statuses) {
       r = co_await ledger_->record_sends(std::move(sends));
     } else {
       r = co_await ledger_->apply_statuses(std::move(events));
@@ -114,8 +127,9 @@ class LedgerOutput final : public runtime::Output {
  private:
   static tmpl::Template compiled(std::string_view text) { return tmpl::Template::compile(text).value(); }
 
+  enum class Record { sends, statuses, failures };
   std::shared_ptr<ledger::Store> ledger_;
-  bool sends_;
+  Record record_;
   tmpl::Template alert_id_, recipient_, sid_, status_, error_code_, segments_;
 };
 
@@ -239,10 +253,14 @@ config::ComponentSpec ledger_output_spec() {
                  "exact per-alert counts: a callback only moves its message forward (queued < sending < sent < "
                  "delivered | undelivered | failed), duplicates and late ones count nothing, and one that beats "
                  "its send is held until the send is recorded. Recording is idempotent, so retries are safe. "
-                 "Sends come from a `twilio` output's `then:`; callbacks from an http_server's messages "
+                 "Sends come from a `twilio` output's `then:`, failures from its `dead_letter:` (which also takes "
+                 "the pipeline's processing failures); callbacks from an http_server's messages "
                  "(their metadata `received_at` is the callback's time).",
-      .fields = {{.name = "record", .doc = "What the messages are.", .required = true,
-                  .choices = {"sends", "statuses"}},
+      .fields = {{.name = "record",
+                  .doc = "What the messages are: sends the provider accepted, status callbacks, or failures "
+                         "(as a `dead_letter`: sends refused for good, recorded as failed with their error code).",
+                  .required = true,
+                  .choices = {"sends", "statuses", "failures"}},
                  alert_id_field(),
                  recipient_field(),
                  {.name = "sid", .type = Type::tmpl,
@@ -250,11 +268,13 @@ config::ComponentSpec ledger_output_spec() {
                          "statuses."},
                  {.name = "status", .type = Type::tmpl,
                   .doc = "The status; default {{meta.twilio_status}} for sends, {{MessageStatus}} for statuses."},
-                 {.name = "error_code", .type = Type::tmpl, .doc = "A failure's error code (statuses).",
-                  .default_value = "{{ErrorCode}}"},
+                 {.name = "error_code", .type = Type::tmpl,
+                  .doc = "A failure's error code; default {{ErrorCode}} for statuses, {{meta.twilio_error_code}} for "
+                         "failures (`unsent` when empty: sluice gave up on the message)."},
                  {.name = "segments", .type = Type::tmpl, .doc = "SMS segments of a send.",
                   .default_value = "{{meta.twilio_segments}}"}},
-      .example = "output:\n  twilio: {...}\n  then:\n    ledger: {record: sends}\n    batching: {count: 500, period: 20ms}",
+      .example = "output:\n  twilio: {...}\n  then:\n    ledger: {record: sends}\n    batching: {count: 500, period: 20ms}\n"
+                 "  dead_letter:\n    ledger: {record: failures}",
       .make_output = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Output> {
         return std::make_unique<LedgerOutput>(v, open_for(v, ctx, "record"));
       },
