@@ -53,11 +53,30 @@ AlertStats& Book::stats_for(const std::string& alert_id, int64_t at_ms) {
   return it->second;
 }
 
+std::string Book::conflict_key(const Send& send) { return send.sid + "~" + send.alert_id + ":" + send.recipient; }
+
 SendEffect Book::record_send(const Send& send) {
-  if (messages_.contains(send.sid)) {
-    ++counters_.sends_duplicate;
-    return SendEffect::duplicate;
+  if (auto it = messages_.find(send.sid); it != messages_.end()) {
+    const Message& holder = it->second;
+    if (holder.alert_id == send.alert_id && holder.recipient == send.recipient) {
+      ++counters_.sends_duplicate;
+      return SendEffect::duplicate;
+    }
+    Send apart = send;
+    apart.sid = conflict_key(send);
+    if (messages_.contains(apart.sid)) {
+      ++counters_.sends_duplicate;
+      return SendEffect::duplicate;
+    }
+    ++counters_.sid_conflicts;
+    record_new(apart);
+    return SendEffect::sid_conflict;
   }
+  record_new(send);
+  return SendEffect::recorded;
+}
+
+void Book::record_new(const Send& send) {
   Message m{.alert_id = send.alert_id,
             .recipient = send.recipient,
             .sid = send.sid,
@@ -79,7 +98,6 @@ SendEffect Book::record_send(const Send& send) {
       ++counters_.early_reconciled;
     }
   }
-  return SendEffect::recorded;
 }
 
 void Book::restore(const Message& m) {

@@ -70,8 +70,12 @@ enum class Effect : uint8_t {
   unknown_status,  // not a status we know: history only
 };
 
-// What recording a send did.
-enum class SendEffect : uint8_t { recorded, duplicate };
+// What recording a send did. sid_conflict: the provider gave a sid that
+// already belongs to another recipient or alert (a provider that reissues
+// sids after a restart). The send is kept apart, under conflict_key(send),
+// so neither alert is corrupted; callbacks for that sid still count for the
+// first holder.
+enum class SendEffect : uint8_t { recorded, duplicate, sid_conflict };
 
 struct Message {
   std::string alert_id;
@@ -90,6 +94,7 @@ struct Message {
 struct Counters {
   uint64_t sends_recorded = 0;
   uint64_t sends_duplicate = 0;
+  uint64_t sid_conflicts = 0;
   uint64_t statuses_applied = 0;
   uint64_t duplicates_ignored = 0;
   uint64_t stale_ignored = 0;
@@ -123,6 +128,8 @@ class Book {
   // Forgets an alert with no recorded sends (its creation failed).
   void remove_alert(const std::string& id);
   SendEffect record_send(const Send& send);
+  // Where a send whose sid was taken is kept.
+  static std::string conflict_key(const Send& send);
   Effect apply(const StatusEvent& event);
   // Rebuilds state from persisted rows (no counters move).
   void restore(const Message& m);
@@ -138,6 +145,7 @@ class Book {
 
  private:
   AlertStats& stats_for(const std::string& alert_id, int64_t at_ms);
+  void record_new(const Send& send);
   Effect move(Message& m, AlertStats& a, Status next, const StatusEvent& event);
   void count_into(const Message& m, AlertStats& a);  // the aggregates of a message at its status
 

@@ -93,14 +93,28 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
   core::Result<void> record_sends_now(const std::vector<Send>& sends) {
     std::lock_guard lock(mu_);
     for (const auto& s : sends) claims_.erase(claim_key(s.alert_id, s.recipient));
-    return write([&] {
+    std::vector<const Send*> conflicts;
+    auto r = write([&] {
+      conflicts.clear();  // a failed write is retried whole by the caller
       for (const auto& s : sends) {
-        if (book_.record_send(s) == SendEffect::duplicate) continue;
+        const SendEffect effect = book_.record_send(s);
+        if (effect == SendEffect::duplicate) continue;
+        if (effect == SendEffect::sid_conflict) conflicts.push_back(&s);
         // Held callbacks were applied by record_send: the row has the result.
-        if (int rc = save_message(*book_.message(s.sid)); rc != SQLITE_DONE) return rc;
+        const std::string& key = effect == SendEffect::sid_conflict ? Book::conflict_key(s) : s.sid;
+        if (int rc = save_message(*book_.message(key)); rc != SQLITE_DONE) return rc;
       }
       return SQLITE_DONE;
     });
+    if (!r) return r;
+    for (const Send* s : conflicts) {
+      const Message* holder = book_.message(s->sid);
+      logging::warn("ledger: the provider gave sid {} to alert {} recipient {}, but it already belongs to alert {} "
+                    "recipient {}; both are kept, the second as {} (callbacks for the sid count for the first)",
+                    s->sid, s->alert_id, s->recipient, holder ? holder->alert_id : "?", holder ? holder->recipient : "?",
+                    Book::conflict_key(*s));
+    }
+    return r;
   }
 
   core::Result<void> apply_statuses_now(const std::vector<StatusEvent>& events) {

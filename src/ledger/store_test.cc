@@ -134,6 +134,27 @@ TEST_P(StoreTest, ARefusedSendIsAFailureWithItsCodeAndCompletesTheAlert) {
   EXPECT_EQ(claims->front(), Claim::already_sent) << "a refused recipient is not sent again";
 }
 
+TEST_P(StoreTest, ASidReissuedToAnotherRecipientCorruptsNeitherAlert) {
+  {
+    auto l = open();
+    ok(l->record_sends({send(1, 1000)}));
+    ok(l->apply_statuses({{"SM1", "delivered", "", 1200}}));
+    Send reissued{.alert_id = "al_2", .recipient = "+15559", .sid = "SM1", .status = Status::queued, .at_ms = 2000};
+    ok(l->record_sends({reissued}));
+    ok(l->record_sends({reissued}));  // a retried batch: still one
+    EXPECT_EQ(l->stats().counted.sid_conflicts, 1u);
+    EXPECT_EQ(l->stats().counted.sends_duplicate, 1u);
+  }
+  auto l = open();
+  auto first = report(*l, "al_1");
+  EXPECT_EQ(first.messages, 1);
+  EXPECT_EQ(first.by_status[static_cast<size_t>(Status::delivered)], 1);
+  auto second = report(*l, "al_2");
+  EXPECT_EQ(second.messages, 1) << "the second send is kept, apart";
+  EXPECT_EQ(second.recipients_sent, 1);
+  EXPECT_EQ(second.by_status[static_cast<size_t>(Status::queued)], 1);
+}
+
 TEST_P(StoreTest, RecordingTwiceIsIdempotent) {
   auto l = open();
   ok(l->record_sends({send(1, 1000)}));

@@ -133,7 +133,7 @@ class Simulator {
       if (s.accepted++ == 0) s.first_ns = now;
       s.last_ns = now;
       ++counts_["queued"];
-      sid = fmt::format("SM{:016x}{:016x}", rng_(), rng_());
+      sid = fmt::format("SM{:016x}{:016x}", sid_rng_(), sid_rng_());
       messages_[sid] = {to, sender, "queued"};
     }
     const auto segments = net::sms::count_segments(body);
@@ -283,7 +283,9 @@ class Simulator {
   Options o_;
   net::HttpClient client_;
   std::mutex mu_;
-  std::mt19937_64 rng_;
+  std::mt19937_64 rng_;  // outcomes: repeatable with --seed
+  // Sids are unique across restarts, as Twilio's are, whatever the seed.
+  std::mt19937_64 sid_rng_{(uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()};
   std::map<std::string, Sender> senders_;
   std::map<std::string, int64_t> counts_;
   struct SentMessage {

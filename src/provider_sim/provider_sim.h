@@ -8,7 +8,9 @@
 // failed), optionally reordered and duplicated, retrying failed ones.
 // GET .../Messages.json lists every message (sid, to, from, status).
 // GET /sim/stats reports what happened, including the most sends it accepted
-// from one sender in any one-second window. Deterministic with a seed.
+// from one sender in any one-second window. Outcomes are deterministic with
+// a seed; message sids are random (SM + 32 hex), unique across restarts like
+// Twilio's.
 
 #include <chrono>
 #include <cstdint>

@@ -149,3 +149,24 @@ def test_invalid_number_is_dead_lettered_with_code_and_never_retried(sluice_fact
     assert all("Twilio HTTP 400 code 21211" in m["error"] and m["attempts"] == "1" for _, m in dead)
     assert stats(sim)["counts"].get("rejected_400", 0) == 5  # each tried once
     assert s.stop() == 0
+
+
+def test_provider_sim_sids_are_unique_across_restarts_whatever_the_seed(provider):
+    """A restarted simulator must not hand out the sids it gave before (the
+    ledger would take new sends for old ones)."""
+    import base64
+    import urllib.request
+
+    def one_sid(port):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
+            data=b"To=%2B15551230001&From=%2B15005550006&Body=hi", method="POST",
+            headers={"Authorization": "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode(),
+                     "Content-Type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())["sid"]
+
+    first, second = one_sid(provider()), one_sid(provider())  # the same --seed 7
+    assert first != second
+    for sid in (first, second):
+        assert len(sid) == 34 and sid.startswith("SM") and all(c in "0123456789abcdef" for c in sid[2:]), sid

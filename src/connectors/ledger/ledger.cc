@@ -41,6 +41,9 @@ void export_metrics(metrics::Registry& m, const std::weak_ptr<ledger::Store>& we
           "Status callbacks out of order or after a terminal status: kept in the history only.", &S::stale_ignored);
   counter("sluice_ledger_sends_duplicate_total", "Sends recorded again (a retried batch, a redelivery): counted once.",
           &S::sends_duplicate);
+  counter("sluice_ledger_sid_conflicts_total",
+          "Sends whose provider sid already belonged to another recipient or alert (kept apart; see the log).",
+          &S::sid_conflicts);
   counter("sluice_ledger_unknown_statuses_total", "Status callbacks with a status the ledger does not know: history only.",
           &S::unknown_ignored);
   counter("sluice_ledger_early_callbacks_total", "Status callbacks that arrived before their send was recorded.",
