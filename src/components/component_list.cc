@@ -23,6 +23,7 @@ const config::Registry& component_list() {
     r.add(connectors::stdin_input_spec());
     r.add(connectors::queue_input_spec());
     r.add(connectors::http_server_input_spec());
+    r.add(connectors::ledger_overdue_input_spec());
     // Processors
     r.add(processors::mapping_spec());
     r.add(processors::filter_spec());
@@ -34,6 +35,7 @@ const config::Registry& component_list() {
     r.add(connectors::drop_output_spec());
     r.add(connectors::queue_output_spec());
     r.add(connectors::twilio_output_spec());
+    r.add(connectors::twilio_lookup_output_spec());
     r.add(connectors::http_client_output_spec());
     r.add(connectors::ledger_output_spec());
     // Rate-limit backends

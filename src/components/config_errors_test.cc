@@ -46,7 +46,7 @@ const Case kCases[] = {
      "t.yaml:1:1: error: missing required section 'pipelines'\n"},
     {"unknown_input_type",
      "pipelines:\n  p:\n    input:\n      kafka: {}\n    output:\n      drop: {}\n",
-     "t.yaml:4:7: error: unknown input type 'kafka' (known: generate, file, stdin, queue, http_server)\n"},
+     "t.yaml:4:7: error: unknown input type 'kafka' (known: generate, file, stdin, queue, http_server, ledger_overdue)\n"},
     {"input_type_typo",
      "pipelines:\n  p:\n    input:\n      generat: {}\n    output:\n      drop: {}\n",
      "t.yaml:4:7: error: unknown input type 'generat'; did you mean 'generate'?\n"},

@@ -192,6 +192,22 @@ bool Book::send_recorded(const std::string& alert_id, const std::string& recipie
   return sent_recipients_.contains(recipient_key(alert_id, recipient));
 }
 
+std::vector<Message> Book::overdue(int64_t sent_before_ms, const OverdueCursor& after, size_t limit) const {
+  auto later = [](const Message& a, const Message& b) {
+    return a.send_ms != b.send_ms ? a.send_ms < b.send_ms : a.sid < b.sid;
+  };
+  std::vector<Message> out;
+  for (const auto& [sid, m] : messages_) {
+    if (is_terminal(m.status) || m.send_ms >= sent_before_ms) continue;
+    if (m.send_ms < after.send_ms || (m.send_ms == after.send_ms && sid <= after.sid)) continue;
+    out.push_back(m);
+  }
+  const size_t n = std::min(limit, out.size());
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), later);
+  out.resize(n);
+  return out;
+}
+
 const Message* Book::message(const std::string& sid) const {
   auto it = messages_.find(sid);
   return it == messages_.end() ? nullptr : &it->second;

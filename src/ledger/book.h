@@ -119,6 +119,12 @@ struct AlertStats {
   int64_t terminal() const;
 };
 
+// Where a walk over overdue messages (Book::overdue) continues.
+struct OverdueCursor {
+  int64_t send_ms = -1;
+  std::string sid;
+};
+
 class Book {
  public:
   // Callbacks held for unknown sids, at most; the oldest go first.
@@ -136,6 +142,9 @@ class Book {
   void restore_held(const StatusEvent& event);
 
   bool send_recorded(const std::string& alert_id, const std::string& recipient) const;
+  // Messages with no final status sent before `sent_before_ms`, in (send_ms,
+  // sid) order after `after`, at most `limit`.
+  std::vector<Message> overdue(int64_t sent_before_ms, const OverdueCursor& after, size_t limit) const;
   const Message* message(const std::string& sid) const;
   const AlertStats* alert(const std::string& id) const;
   std::vector<const AlertStats*> alerts() const;  // newest first

@@ -181,6 +181,16 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     co_return co_await async::run_blocking(std::move(work));
   }
 
+  Task<core::Result<std::vector<Message>>> overdue(int64_t sent_before_ms, OverdueCursor after,
+                                                   size_t limit) override {
+    auto self = shared_from_this();
+    auto work = [self, sent_before_ms, after = std::move(after), limit]() -> core::Result<std::vector<Message>> {
+      std::lock_guard lock(self->mu_);
+      return self->book_.overdue(sent_before_ms, after, limit);
+    };
+    co_return co_await async::run_blocking(std::move(work));
+  }
+
   Task<core::Result<std::vector<AlertReport>>> reports() override {
     auto self = shared_from_this();
     auto work = [self]() -> core::Result<std::vector<AlertReport>> {

@@ -4,7 +4,7 @@ namespace sluice::ledger {
 
 namespace {
 constexpr std::array<std::string_view, kStatusCount> kNames = {
-    "accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "canceled"};
+    "accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "canceled", "unknown"};
 }
 
 std::string_view to_string(Status s) { return kNames[static_cast<size_t>(s)]; }
@@ -25,13 +25,17 @@ int rank(Status s) {
     case Status::delivered:
     case Status::undelivered:
     case Status::failed:
-    case Status::canceled: return 4;
+    case Status::canceled:
+    case Status::unknown: return 4;
   }
   return 0;
 }
 
 bool is_terminal(Status s) { return rank(s) == 4; }
 
-bool moves_forward(Status current, Status next) { return !is_terminal(current) && rank(next) > rank(current); }
+bool moves_forward(Status current, Status next) {
+  if (current == Status::unknown) return is_terminal(next) && next != Status::unknown;
+  return !is_terminal(current) && rank(next) > rank(current);
+}
 
 }  // namespace sluice::ledger

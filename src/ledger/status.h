@@ -7,6 +7,11 @@
 // A callback that would move a message backwards (a late `sent` after
 // `delivered`), or from one terminal status to another, changes nothing;
 // the ledger keeps it in the history only.
+//
+// `unknown` is sluice's own terminal status, never the provider's: the
+// provider does not know the message, or it stayed non-final too long (see
+// the ledger_overdue input). It is the one terminal status a later provider
+// status still replaces, since that is the truth arriving late.
 
 #include <array>
 #include <cstdint>
@@ -15,11 +20,13 @@
 
 namespace sluice::ledger {
 
-enum class Status : uint8_t { accepted, scheduled, queued, sending, sent, delivered, undelivered, failed, canceled };
-inline constexpr size_t kStatusCount = 9;
+enum class Status : uint8_t {
+  accepted, scheduled, queued, sending, sent, delivered, undelivered, failed, canceled, unknown
+};
+inline constexpr size_t kStatusCount = 10;
 inline constexpr std::array<Status, kStatusCount> kAllStatuses = {
-    Status::accepted, Status::scheduled, Status::queued,      Status::sending,  Status::sent,
-    Status::delivered, Status::undelivered, Status::failed, Status::canceled};
+    Status::accepted,  Status::scheduled,   Status::queued, Status::sending,  Status::sent,
+    Status::delivered, Status::undelivered, Status::failed, Status::canceled, Status::unknown};
 
 std::string_view to_string(Status s);
 std::optional<Status> parse_status(std::string_view text);

@@ -69,6 +69,12 @@ class Store {
   virtual Task<core::Result<void>> record_sends(std::vector<Send> sends) = 0;
   virtual Task<core::Result<void>> apply_statuses(std::vector<StatusEvent> events) = 0;
 
+  // Messages still without a final status that were sent before
+  // `sent_before_ms`, oldest first, continuing after `after`: what the
+  // ledger_overdue input asks the provider about.
+  virtual Task<core::Result<std::vector<Message>>> overdue(int64_t sent_before_ms, OverdueCursor after,
+                                                           size_t limit) = 0;
+
   virtual Task<core::Result<std::optional<AlertReport>>> report(std::string alert_id) = 0;
   virtual Task<core::Result<std::vector<AlertReport>>> reports() = 0;  // every alert, newest first
   // Cheap and non-blocking, for metrics.

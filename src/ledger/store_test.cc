@@ -155,6 +155,36 @@ TEST_P(StoreTest, ASidReissuedToAnotherRecipientCorruptsNeitherAlert) {
   EXPECT_EQ(second.by_status[static_cast<size_t>(Status::queued)], 1);
 }
 
+TEST_P(StoreTest, OverdueMessagesComeOldestFirstAndUnknownGivesWayToTheTruth) {
+  auto l = open();
+  ok(l->record_sends({send(1, 1000), send(2, 2000), send(3, 3000)}));
+  ok(l->record_sends({refused_send("al_1", "+15554", "20003", 500)}));  // final: never overdue
+  ok(l->apply_statuses({{"SM2", "delivered", "", 2500}}));
+  auto sids = [&](int64_t before, OverdueCursor after, size_t limit) {
+    auto r = run(l->overdue(before, std::move(after), limit));
+    EXPECT_TRUE(r) << r.error().to_string();
+    std::vector<std::string> out;
+    for (const auto& m : *r) out.push_back(m.sid);
+    return out;
+  };
+  EXPECT_EQ(sids(2500, {}, 10), std::vector<std::string>{"SM1"});
+  EXPECT_EQ(sids(9000, {}, 1), std::vector<std::string>{"SM1"});
+  EXPECT_EQ(sids(9000, {.send_ms = 1000, .sid = "SM1"}, 10), std::vector<std::string>{"SM3"});
+  EXPECT_TRUE(sids(9000, {.send_ms = 3000, .sid = "SM3"}, 10).empty());
+
+  ok(l->apply_statuses({{"SM1", "unknown", "", 9000}, {"SM3", "unknown", "", 9000}}));
+  auto r = report(*l, "al_1");
+  EXPECT_EQ(r.terminal, 4) << "unknown is final: the alert completes";
+  EXPECT_EQ(r.by_status[static_cast<size_t>(Status::unknown)], 2);
+  EXPECT_TRUE(sids(99000, {}, 10).empty());
+  ok(l->apply_statuses({{"SM1", "delivered", "", 9500}}));  // the truth, late
+  ok(l->apply_statuses({{"SM1", "failed", "30003", 9600}, {"SM3", "unknown", "", 9700}}));  // no further
+  r = report(*l, "al_1");
+  EXPECT_EQ(r.by_status[static_cast<size_t>(Status::unknown)], 1);
+  EXPECT_EQ(r.by_status[static_cast<size_t>(Status::delivered)], 2);
+  EXPECT_EQ(r.terminal, 4);
+}
+
 TEST_P(StoreTest, RecordingTwiceIsIdempotent) {
   auto l = open();
   ok(l->record_sends({send(1, 1000)}));

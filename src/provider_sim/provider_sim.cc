@@ -61,8 +61,16 @@ class Simulator {
   asio::awaitable<HttpResponse> handle(HttpRequest& req) {
     if (req.path == "/sim/stats") co_return HttpResponse::json(200, stats());
     static const std::regex messages_path(R"(^/2010-04-01/Accounts/(AC[0-9a-zA-Z]{32})/Messages\.json$)");
+    static const std::regex message_path(R"(^/2010-04-01/Accounts/(AC[0-9a-zA-Z]{32})/Messages/([^/]+)\.json$)");
     std::smatch m;
     const std::string path = req.path;
+    if (req.method == "GET" && std::regex_match(path, m, message_path)) {
+      if (m[1].str() != o_.account_sid || !authorized(req)) co_return twilio_error(401, 20003, "Authenticate");
+      count("lookups");
+      auto found = message_resource(m[2].str());
+      if (!found) co_return twilio_error(404, 20404, "The requested resource was not found");
+      co_return HttpResponse::json(200, *found);
+    }
     if (!std::regex_match(path, m, messages_path)) co_return twilio_error(404, 20404, "The requested resource was not found");
     if (req.method == "GET") {
       if (m[1].str() != o_.account_sid || !authorized(req)) co_return twilio_error(401, 20003, "Authenticate");
@@ -202,6 +210,7 @@ class Simulator {
       std::lock_guard lock(mu_);
       ++counts_[status];
       messages_[sid].status = status;
+      messages_[sid].error_code = error;
     }
     if (!callback.empty()) co_await status_callback(callback, sid, to, from, status, error);
   }
@@ -252,6 +261,21 @@ class Simulator {
     return auth && *auth == net::basic_auth(o_.account_sid, o_.auth_token);
   }
 
+  // GET .../Messages/{sid}.json: one message as Twilio's resource (the
+  // fields a status lookup reads), or nullopt when the sid is unknown.
+  std::optional<std::string> message_resource(const std::string& sid) {
+    std::lock_guard lock(mu_);
+    auto it = messages_.find(sid);
+    if (it == messages_.end()) return std::nullopt;
+    const SentMessage& msg = it->second;
+    boost::json::value code = nullptr;  // Twilio's is a number, or null
+    if (!msg.error_code.empty()) code = std::stoll(msg.error_code);
+    return boost::json::serialize(boost::json::object{
+        {"account_sid", o_.account_sid}, {"sid", sid}, {"to", msg.to}, {"from", msg.from}, {"status", msg.status},
+        {"error_code", std::move(code)},
+        {"uri", fmt::format("/2010-04-01/Accounts/{}/Messages/{}.json", o_.account_sid, sid)}});
+  }
+
   // GET .../Messages.json: every message, as Twilio's list resource (one page).
   std::string message_list() {
     std::lock_guard lock(mu_);
@@ -289,7 +313,7 @@ class Simulator {
   std::map<std::string, Sender> senders_;
   std::map<std::string, int64_t> counts_;
   struct SentMessage {
-    std::string to, from, status;
+    std::string to, from, status, error_code;
   };
   std::unordered_map<std::string, SentMessage> messages_;  // by sid
   std::atomic<int64_t> in_progress_{0};

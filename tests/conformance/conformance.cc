@@ -87,9 +87,9 @@ ReadResult read_n(Env& env, runtime::Input& input, size_t n, std::chrono::millis
   return std::move(*out);
 }
 
-std::vector<std::string> payloads_of(const std::vector<core::Message>& ms) {
+std::vector<std::string> payloads_of(const InputHarness& h, const std::vector<core::Message>& ms) {
   std::vector<std::string> out;
-  for (const auto& m : ms) out.push_back(m.payload());
+  for (const auto& m : ms) out.push_back(h.seen_as(m.payload()));
   return out;
 }
 
@@ -117,7 +117,7 @@ bool read_and_resolve(Env& env, InputHarness& h, runtime::Input& input, size_t n
                             got.error.empty() ? " within 5 s" : "; read() failed: " + got.error));
     return false;
   }
-  const auto seen = payloads_of(got.messages);
+  const auto seen = payloads_of(h, got.messages);
   if (!same_set(seen, want))
     v.push_back(fmt::format("{}: read {} instead of what was produced ({})", when, describe(seen), describe(want)));
   for (auto& m : got.messages) m.ack().resolve(status);

@@ -18,10 +18,12 @@
 #include <mutex>
 #include <thread>
 
+#include "connectors/ledger/ledger.h"
 #include "connectors/queue/queue.h"
 #include "connectors/queue/store.h"
 #include "net/form.h"
 #include "net/http_server.h"
+#include "runtime/component.h"
 #include "sqlite/sqlite.h"
 
 namespace sluice::conformance {
@@ -436,6 +438,70 @@ class TwilioHarness final : public OutputHarness {
   std::unique_ptr<FakePeer> peer_;
 };
 
+// Sends in the ledger, recorded two hours ago and still open: overdue. Each
+// produced payload is a send's sid, which the input's message carries.
+class LedgerOverdueHarness final : public InputHarness {
+ public:
+  std::string block(Env&, const std::vector<std::string>&) override {
+    return "ledger_overdue: {final_status_timeout: 1h, batch_size: 7}";
+  }
+  void produce(Env& env, const std::vector<std::string>& payloads) override {
+    std::vector<ledger::Send> sends;
+    const int64_t two_hours_ago = core::unix_ms() - 2 * 3600 * 1000;
+    for (const auto& p : payloads)
+      sends.push_back({.alert_id = "al_conformance", .recipient = p, .sid = p, .at_ms = two_hours_ago});
+    auto ledger = connectors::shared_ledger(env.ctx());
+    core::Result<void> recorded = core::fail(core::Errc::closed, "not run");
+    env.run(
+        [&]() -> runtime::Task<void> {
+          auto recording = ledger->record_sends(std::move(sends));  // named: see async/blocking.h
+          recorded = co_await std::move(recording);
+        },
+        std::chrono::milliseconds(5000));
+    if (!recorded) throw std::runtime_error("ledger_overdue harness: " + recorded.error().to_string());
+  }
+  bool acknowledges() const override { return false; }
+  std::string seen_as(const std::string& payload) const override {
+    const auto v = boost::json::parse(payload);
+    return std::string(v.at("sid").as_string());
+  }
+};
+
+// Twilio's Messages API as twilio_lookup meets it: GET .../Messages/{sid}.json
+// answered 200 with the status, 503 to retry, 401 (bad credentials) for good.
+class TwilioLookupHarness final : public OutputHarness {
+ public:
+  std::string block(Env& env) override {
+    auto parse = [](const net::HttpRequest& r) {  // the sid is "<kind>.<id>"
+      const auto slash = r.path.rfind('/');
+      std::string sid = r.path.substr(slash + 1, r.path.size() - slash - 1 - std::string_view(".json").size());
+      const auto dot = sid.find('.');
+      return std::pair{sid.substr(dot + 1), kind_from(sid.substr(0, dot))};
+    };
+    auto answer = [](const std::string& id, Kind kind, bool first) {
+      if (kind == Kind::permanent) return net::HttpResponse::json(401, R"({"code":20003,"message":"Authenticate","status":401})");
+      if (kind == Kind::transient && first)
+        return net::HttpResponse::json(503, R"({"code":20503,"message":"Service unavailable","status":503})");
+      return net::HttpResponse::json(200, fmt::format(R"({{"sid":"{}","status":"delivered","error_code":null}})", id));
+    };
+    peer_ = std::make_unique<FakePeer>(env, parse, answer);
+    return fmt::format("twilio_lookup: {{base_url: 'http://{}', account_sid: ACconformance, auth_token: secret}}",
+                       peer_->address());
+  }
+  std::string payload(const std::string& id, Kind kind) override {
+    return fmt::format(R"({{"sid":"{}.{}","give_up":false}})", kind_text(kind), id);
+  }
+  bool supports(Kind) const override { return true; }
+  std::vector<std::string> received(Env&) override { return peer_->confirmed(); }
+  std::string unreachable_block(Env&) override {
+    return fmt::format("twilio_lookup: {{base_url: 'http://127.0.0.1:{}', account_sid: AC1, auth_token: t, request_timeout: 2s}}",
+                       free_port());
+  }
+
+ private:
+  std::unique_ptr<FakePeer> peer_;
+};
+
 // Sends recorded in the ledger; one without a message id fails for good.
 class LedgerHarness final : public OutputHarness {
  public:
@@ -465,6 +531,7 @@ std::vector<InputCase> input_cases() {
       {"stdin", [] { return std::make_unique<StdinHarness>(); }},
       {"queue", [] { return std::make_unique<QueueInputHarness>(); }},
       {"http_server", [] { return std::make_unique<HttpServerHarness>(); }},
+      {"ledger_overdue", [] { return std::make_unique<LedgerOverdueHarness>(); }},
   };
 }
 
@@ -476,6 +543,7 @@ std::vector<OutputCase> output_cases() {
       {"queue", [] { return std::make_unique<QueueOutputHarness>(); }},
       {"http_client", [] { return std::make_unique<HttpClientHarness>(); }},
       {"twilio", [] { return std::make_unique<TwilioHarness>(); }},
+      {"twilio_lookup", [] { return std::make_unique<TwilioLookupHarness>(); }},
       {"ledger", [] { return std::make_unique<LedgerHarness>(); }},
   };
 }

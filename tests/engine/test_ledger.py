@@ -6,7 +6,7 @@ import sqlite3
 import time
 
 from conftest import free_port, wait_for
-from test_twilio import TOKEN, e2e_config, provider, stats  # noqa: F401 (provider: a pytest fixture)
+from test_twilio import ACCOUNT, TOKEN, e2e_config, provider, stats  # noqa: F401 (provider: a pytest fixture)
 
 
 def ledger_config(sim_port, hook_port, count, send_token=TOKEN):
@@ -208,6 +208,55 @@ def test_an_alert_sent_with_wrong_credentials_completes_with_every_recipient_fai
     status = subprocess.run([SLUICE, "alert", "status", alert, *admin], capture_output=True, text=True, timeout=30)
     assert status.returncode == 0 and re.search(r"^\s+20003\s+50$", status.stdout, re.M), status.stdout
     assert stats(sim)["counts"].get("queued", 0) == 0, "the provider accepted nothing"
+    assert s.stop() == 0
+
+
+def reconcile_pipeline(sim, timeout="1s", give_up="1h"):
+    """ledger_overdue -> twilio_lookup -> ledger: what examples/alert-demo.yaml runs."""
+    return f"""
+  reconcile:
+    input: {{ledger_overdue: {{final_status_timeout: {timeout}, give_up_after: {give_up}}}}}
+    output:
+      twilio_lookup: {{base_url: "http://127.0.0.1:{sim}", account_sid: "{ACCOUNT}", auth_token: "{TOKEN}"}}
+      then:
+        ledger: {{record: statuses, sid: '{{{{sid}}}}', status: '{{{{meta.twilio_status}}}}', error_code: '{{{{meta.twilio_error_code}}}}'}}
+"""
+
+
+def send_alert(s, n, prefix):
+    csv = "phone\n" + "".join(f"+1555{prefix}{i:04d}\n" for i in range(n))
+    status, created = api(s, "POST", "/api/alerts", {"body": "Boil water notice", "recipients": csv})
+    assert status == 201, created
+    return created["id"]
+
+
+def test_an_alert_whose_callbacks_never_come_finishes_with_the_providers_numbers(sluice_factory, provider):
+    """The callbacks are lost (their URL answers nothing): the overdue messages
+    are looked up at the provider, and the report ends equal to its records."""
+    sim = provider("--mps", "1000", "--delivery-delay-ms", "20", "--undelivered", "0.2", "--failed", "0.1")
+    hook, lost = free_port(), free_port()
+    cfg = alert_config(sim, hook).replace(f"status_callback: http://127.0.0.1:{hook}/", f"status_callback: http://127.0.0.1:{lost}/")
+    s = sluice_factory(cfg + reconcile_pipeline(sim)).start()
+    alert = send_alert(s, 60, "500")
+    wait_for(lambda: api(s, "GET", f"/api/alerts/{alert}")[1]["terminal"] == 60, 60, "all 60 final through lookups")
+    _, report = api(s, "GET", f"/api/alerts/{alert}")
+    counts = stats(sim)["counts"]
+    assert counts.get("lookups", 0) >= 60 and counts.get("callbacks_ok", 0) == 0, counts
+    for st in ("delivered", "undelivered", "failed"):
+        assert report["by_status"][st] == counts.get(st, 0), (report["by_status"], counts)
+    assert report["by_status"]["unknown"] == 0
+    assert sum(report["failures_by_code"].values()) == counts.get("undelivered", 0) + counts.get("failed", 0)
+    assert s.stop() == 0
+
+
+def test_an_alert_the_provider_never_finishes_ends_unknown_after_give_up_after(sluice_factory, provider):
+    sim = provider("--mps", "1000", "--delivery-delay-ms", "600000")  # final statuses in 10 minutes
+    s = sluice_factory(alert_config(sim, free_port()) + reconcile_pipeline(sim, give_up="3s")).start()
+    alert = send_alert(s, 20, "600")
+    wait_for(lambda: api(s, "GET", f"/api/alerts/{alert}")[1]["terminal"] == 20, 60, "all 20 given up as unknown")
+    _, report = api(s, "GET", f"/api/alerts/{alert}")
+    assert report["by_status"]["unknown"] == 20, report["by_status"]
+    assert stats(sim)["counts"].get("lookups", 0) >= 20
     assert s.stop() == 0
 
 

@@ -15,6 +15,8 @@ namespace sluice::connectors {
 
 config::ComponentSpec ledger_output_spec();
 config::ComponentSpec ledger_dedupe_spec();
+// `ledger_overdue` input: messages whose final status is overdue.
+config::ComponentSpec ledger_overdue_input_spec();
 // The `ledger:` section: which store (one config field switches it).
 config::SectionSpec ledger_section_spec();
 // The store the config names, one per engine.

@@ -1,4 +1,3 @@
-#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <charconv>
@@ -6,11 +5,12 @@
 
 #include "connectors/http/client_settings.h"
 #include "connectors/http/response_outcome.h"
-#include "net/sms_segments.h"
+#include "connectors/twilio/api.h"
 #include "connectors/twilio/twilio.h"
 #include "core/clock.h"
 #include "net/form.h"
 #include "net/http_client.h"
+#include "net/sms_segments.h"
 #include "runtime/component.h"
 
 namespace sluice::connectors {
@@ -25,8 +25,8 @@ bool retry_later(int64_t code) { return code == 21611 || code == 30001; }
 class TwilioOutput final : public runtime::MessageOutput {
  public:
   TwilioOutput(const config::Values& v, runtime::BuildContext& ctx)
-      : url_(fmt::format("{}/2010-04-01/Accounts/{}/Messages.json", trim_slash(v.str("base_url")), v.str("account_sid"))),
-        auth_(net::basic_auth(v.str("account_sid"), v.str("auth_token"))),
+      : url_(twilio::account_url(v) + "/Messages.json"),
+        auth_(twilio::authorization(v)),
         to_(v.tmpl("to")),
         body_(v.tmpl("body")),
         segments_cost_(v.str("cost") == "segments") {
@@ -46,11 +46,6 @@ class TwilioOutput final : public runtime::MessageOutput {
 
 
  private:
-  static std::string trim_slash(std::string s) {
-    while (!s.empty() && s.back() == '/') s.pop_back();
-    return s;
-  }
-
   runtime::Task<WriteOutcome> send(core::Message& m) override {
     net::Form form;
     auto add = [&](const char* name, const tmpl::Template& t) -> std::optional<std::string> {
@@ -78,16 +73,8 @@ class TwilioOutput final : public runtime::MessageOutput {
                            net::encode_form(form)};
     auto r = co_await client_->request(std::move(req));
     if (!r) co_return outcome_for_error(r.error());
-    boost::system::error_code ec;
-    auto json = boost::json::parse(r->body, ec);
-    const auto* obj = ec ? nullptr : json.if_object();
-    auto field = [&](const char* k) -> std::string {
-      if (!obj) return {};
-      auto it = obj->find(k);
-      if (it == obj->end() || it->value().is_null()) return {};
-      if (auto* s = it->value().if_string()) return std::string(*s);
-      return boost::json::serialize(it->value());
-    };
+    const twilio::Answer answer(r->body);
+    auto field = [&](const char* k) { return answer.field(k); };
     if (r->status == 200 || r->status == 201) {
       m.meta().set("twilio_sid", field("sid"));
       m.meta().set("twilio_status", field("status"));

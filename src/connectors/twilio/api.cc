@@ -1,0 +1,33 @@
+#include "connectors/twilio/api.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "net/http_client.h"
+
+namespace sluice::connectors::twilio {
+
+std::string account_url(const config::Values& v) {
+  std::string base = v.str("base_url");
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return fmt::format("{}/2010-04-01/Accounts/{}", base, v.str("account_sid"));
+}
+
+std::string authorization(const config::Values& v) { return net::basic_auth(v.str("account_sid"), v.str("auth_token")); }
+
+Answer::Answer(const std::string& body) {
+  boost::system::error_code ec;
+  json_ = boost::json::parse(body, ec);
+  if (ec) json_ = nullptr;
+}
+
+std::string Answer::field(const char* name) const {
+  const auto* obj = json_.if_object();
+  if (!obj) return {};
+  auto it = obj->find(name);
+  if (it == obj->end() || it->value().is_null()) return {};
+  if (const auto* s = it->value().if_string()) return std::string(*s);
+  return boost::json::serialize(it->value());
+}
+
+}  // namespace sluice::connectors::twilio
