@@ -1,26 +1,32 @@
 #include "cli/admin_client.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <optional>
 
+#include "async/spawn.h"
 #include "net/http_client.h"
 
 namespace sluice::cli {
 
-AdminAnswer admin_call(const std::string& base, const std::string& token, const std::string& method,
+std::string admin_url(std::string address) {
+  while (!address.empty() && address.back() == '/') address.pop_back();
+  if (address.find("://") == std::string::npos) address = "http://" + address;
+  return address;
+}
+
+AdminAnswer admin_call(const std::string& admin, const std::string& token, const std::string& method,
                        const std::string& path, std::string body) {
+  const std::string base = admin_url(admin);
   boost::asio::io_context io;
   net::HttpClient client(io, {.request_timeout = std::chrono::seconds(30)});
   net::ClientRequest req{method, base + path, {{"Content-Type", "application/json"}}, std::move(body)};
   if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
   std::optional<core::Result<net::ClientResponse>> out;
   auto run = [&]() -> boost::asio::awaitable<void> { out = co_await client.request(std::move(req)); };
-  boost::asio::co_spawn(io, run, boost::asio::detached);
+  async::spawn(io, run);
   io.run();
   if (!*out) throw std::runtime_error(fmt::format("{} {}: {}", method, base + path, out->error().to_string()));
   boost::system::error_code ec;

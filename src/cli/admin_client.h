@@ -13,9 +13,12 @@ struct AdminAnswer {
   boost::json::value body;
 };
 
-// `base` is like http://127.0.0.1:4195; `token` may be empty. Throws
-// std::runtime_error when no answer comes or it is not JSON.
-AdminAnswer admin_call(const std::string& base, const std::string& token, const std::string& method,
+// The admin API's base URL from what a user typed: a URL
+// (http://127.0.0.1:4195/) or host:port (127.0.0.1:4195).
+std::string admin_url(std::string address);
+// `admin` is a URL or host:port (see admin_url); `token` may be empty.
+// Throws std::runtime_error when no answer comes or it is not JSON.
+AdminAnswer admin_call(const std::string& admin, const std::string& token, const std::string& method,
                        const std::string& path, std::string body = "");
 // "HTTP <status>: <the answer's error text>".
 std::string error_of(const AdminAnswer& a);

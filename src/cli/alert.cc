@@ -49,6 +49,15 @@ void print_report(const json::object& r, std::ostream& out) {
     if (n > 0 || ledger::is_terminal(s)) out << fmt::format("    {:<12}{:>8}\n", ledger::to_string(s), n);
   }
   out << fmt::format("  delivered   {:.1f}%\n", r.at("delivered_percent").to_number<double>());
+  const auto& deliveries = r.at("deliveries_per_second").as_array();
+  double delivery_rate = 0;
+  if (!deliveries.empty()) {  // over the seconds from the first delivery to the last
+    const int64_t seconds = deliveries.back().as_array().at(0).to_number<int64_t>() -
+                            deliveries.front().as_array().at(0).to_number<int64_t>() + 1;
+    delivery_rate = static_cast<double>(count(r, "delivered")) / static_cast<double>(seconds);
+  }
+  out << fmt::format("  rates       sent {:.1f} msg/s   delivered {:.1f} msg/s\n", r.at("send_rate").to_number<double>(),
+                     delivery_rate);
   for (const char* k : {"time_to_sent", "time_to_delivered"}) {
     const auto& p = r.at(k).as_object();
     out << fmt::format("  {:<18} p50 {} ms   p90 {} ms   p99 {} ms   ({} messages)\n", k,

@@ -13,7 +13,8 @@
 
 namespace sluice::cli {
 
-int run_command(const std::string& config_path);
+// `log_level`, when not empty, replaces the config's log.level.
+int run_command(const std::string& config_path, const std::string& log_level);
 int lint_command(const std::vector<std::string>& files);
 int docs_command(const std::string& topic);
 

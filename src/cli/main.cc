@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/did_you_mean.h"
 #include "provider_sim/provider_sim.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,9 @@ int main(int argc, char** argv) {
   std::string config = "sluice.yaml";
   auto* run = app.add_subcommand("run", "Run every pipeline in a config until SIGINT/SIGTERM or until inputs end.");
   run->add_option("-c,--config", config, "Config file")->capture_default_str();
+  std::string log_level;
+  run->add_option("--log-level", log_level, "Log level, instead of the config's log.level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   std::vector<std::string> lint_files;
   auto* lint = app.add_subcommand("lint", "Validate config files; prints FILE:LINE:COL: error: ... (exit 2 on errors).");
@@ -40,7 +44,7 @@ int main(int argc, char** argv) {
   auto* alert = app.add_subcommand("alert", "Send an alert and follow it, or print an alert's report.");
   alert->require_subcommand(1);
   auto add_admin = [&](CLI::App* cmd) {
-    cmd->add_option("--admin", alert_opts.admin, "Admin API base URL")->capture_default_str();
+    cmd->add_option("--admin", alert_opts.admin, "Admin API: a URL or host:port")->capture_default_str();
     cmd->add_option("--token", alert_opts.token, "Bearer token (default: $SLUICE_ADMIN_TOKEN)");
   };
   auto* alert_send = alert->add_subcommand("send", "Send one message to every recipient; prints the alert id.");
@@ -80,10 +84,11 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
+    std::cerr << sluice::cli::did_you_mean(app, std::vector<std::string>(argv + 1, argv + argc));
     return code == 0 ? 0 : 2;
   }
   try {
-    if (*run) return sluice::cli::run_command(config);
+    if (*run) return sluice::cli::run_command(config, log_level);
     if (*lint) return sluice::cli::lint_command(lint_files);
     if (*docs) return sluice::cli::docs_command(topic);
     if (*demo) return sluice::cli::demo_command(demo_opts);

@@ -10,13 +10,13 @@
 
 namespace sluice::cli {
 
-int run_command(const std::string& config_path) {
+int run_command(const std::string& config_path, const std::string& log_level) {
   auto cfg = config::load_file(config_path, components::component_list());
   if (!cfg) {
     std::cerr << cfg.error().to_string();
     return 2;
   }
-  logging::setup(cfg->log_level, cfg->log_format);
+  logging::setup(log_level.empty() ? cfg->log_level : log_level, cfg->log_format);
   std::unique_ptr<runtime::Engine> engine;
   try {
     engine = std::make_unique<runtime::Engine>(*cfg, components::component_list(), alerts::install_alert_api);

@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "config/yaml_reader.h"
+#include "core/closest.h"
 
 namespace sluice::config {
 
@@ -221,7 +222,7 @@ class Loader {
       const std::string kind = kv.first.Scalar();
       const ComponentSpec* spec = registry_.find(Kind::resource, kind);
       if (!spec) {
-        auto hint = closest(kind, kinds);
+        auto hint = core::closest(kind, kinds);
         r_.error(kv.first, hint ? fmt::format("unknown resource kind '{}'; did you mean '{}'?", kind, *hint)
                                 : fmt::format("unknown resource kind '{}' (known: {})", kind, fmt::join(kinds, ", ")));
         continue;
@@ -360,7 +361,7 @@ class Loader {
       if (kv.first.Scalar() == type) type_key_node = kv.first;
     c.spec = registry_.find(kind, type);
     if (!c.spec) {
-      if (auto hint = closest(type, known)) {
+      if (auto hint = core::closest(type, known)) {
         r_.error(type_key_node, fmt::format("unknown {} type '{}'; did you mean '{}'?", k, type, *hint));
       } else {
         r_.error(type_key_node, fmt::format("unknown {} type '{}' (known: {})", k, type, fmt::join(known, ", ")));
@@ -391,7 +392,7 @@ class Loader {
     for (const auto& [name, where] : rate_limit_refs_) {
       if (std::find(defined.begin(), defined.end(), name) != defined.end()) continue;
       std::string msg = fmt::format("rate limit '{}' is not defined in rate_limits", name);
-      if (auto hint = closest(name, defined)) {
+      if (auto hint = core::closest(name, defined)) {
         msg += fmt::format("; did you mean '{}'?", *hint);
       } else if (!defined.empty()) {
         msg += fmt::format(" (defined: {})", fmt::join(defined, ", "));
@@ -407,7 +408,7 @@ class Loader {
       for (const auto& r : c.resources)
         if (r.spec->name == ref.kind) defined.push_back(r.name);
       std::string msg = fmt::format("{} resource '{}' is not defined in resources.{}", ref.kind, ref.name, ref.kind);
-      if (auto hint = closest(ref.name, defined)) {
+      if (auto hint = core::closest(ref.name, defined)) {
         msg += fmt::format("; did you mean '{}'?", *hint);
       } else if (!defined.empty()) {
         msg += fmt::format(" (defined: {})", fmt::join(defined, ", "));

@@ -7,20 +7,10 @@
 #include <cmath>
 #include <set>
 
+#include "core/closest.h"
+
 namespace sluice::config {
 namespace {
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 const char* node_kind(const YAML::Node& n) {
   if (n.IsMap()) return "a map";
@@ -32,19 +22,6 @@ const char* node_kind(const YAML::Node& n) {
 std::string format_number(double v) { return fmt::format("{}", v); }
 
 }  // namespace
-
-std::optional<std::string> closest(const std::string& word, const std::vector<std::string>& candidates) {
-  std::optional<std::string> best;
-  size_t best_d = 3;
-  for (const auto& c : candidates) {
-    size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  return best;
-}
 
 Position YamlReader::position(const YAML::Node& node) const {
   const auto m = node.Mark();
@@ -226,7 +203,7 @@ Values YamlReader::read(const YAML::Node& node, const std::vector<Field>& fields
       }
       auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == key; });
       if (it == fields.end()) {
-        if (auto hint = closest(key, names)) {
+        if (auto hint = core::closest(key, names)) {
           error(kv.first, fmt::format("unknown field '{}' in {}; did you mean '{}'?", key, what, *hint));
         } else if (names.empty()) {
           error(kv.first, fmt::format("unknown field '{}' in {}, which takes no fields", key, what));

@@ -36,7 +36,5 @@ class YamlReader {
   Diagnostics& diag_;
 };
 
-// Closest candidate within edit distance 2, for "did you mean" hints.
-std::optional<std::string> closest(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace sluice::config

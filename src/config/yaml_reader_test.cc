@@ -1,4 +1,5 @@
 #include "config/yaml_reader.h"
+#include "core/closest.h"
 
 #include <gtest/gtest.h>
 
@@ -38,8 +39,8 @@ TEST(Secrets, DocsHideSecretDefaults) {
 }
 
 TEST(YamlReader, ClosestSuggestsWithinTwoEdits) {
-  EXPECT_EQ(closest("cuont", {"count", "rate"}), "count");
-  EXPECT_EQ(closest("zzzzzz", {"count", "rate"}), std::nullopt);
+  EXPECT_EQ(core::closest("cuont", {"count", "rate"}), "count");
+  EXPECT_EQ(core::closest("zzzzzz", {"count", "rate"}), std::nullopt);
 }
 
 }  // namespace

@@ -44,9 +44,32 @@ def test_run_with_bad_config_exits_2(tmp_path):
     assert "did you mean 'count'" in r.stderr
 
 
-def test_bad_usage_exits_2():
+def test_bad_usage_exits_2_and_suggests_the_nearest_command_or_flag():
     assert run_cli("frobnicate").returncode == 2
     assert run_cli("run", "--no-such-flag").returncode == 2
+    for args, hint in [(["alret"], "sluice: unknown 'alret'; did you mean 'alert'?"),
+                       (["alert", "sned"], "sluice alert: unknown 'sned'; did you mean 'send'?"),
+                       (["alert", "send", "--wiat", "--recipients", "x", "--body", "y"],
+                        "sluice send: unknown '--wiat'; did you mean '--wait'?"),
+                       (["run", "--log-levle", "debug"], "sluice run: unknown '--log-levle'; did you mean '--log-level'?")]:
+        r = run_cli(*args)
+        assert r.returncode == 2 and hint in r.stderr, (args, r.stderr)
+
+
+def test_run_log_level_overrides_the_config(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("""
+admin: {enabled: false}
+log: {level: info}
+pipelines:
+  p:
+    input: {generate: {count: 3}}
+    output: {drop: {}}
+""")
+    assert "running 1 pipeline(s)" in run_cli("run", "-c", str(cfg)).stderr
+    quiet = run_cli("run", "-c", str(cfg), "--log-level", "error")
+    assert quiet.returncode == 0 and "running" not in quiet.stderr, quiet.stderr
+    assert run_cli("run", "-c", str(cfg), "--log-level", "loud").returncode == 2
 
 
 def test_docs_lists_components_and_unknown_topic_fails():

@@ -164,8 +164,10 @@ def test_alert_cli_sends_waits_and_reports(sluice_factory, provider, tmp_path):
     delivered = int(re.search(r"^\s+delivered\s+(\d+)$", sent.stdout, re.M).group(1))
     # provider-sim fails 5% by default: 0 only when every recipient got it.
     assert sent.returncode == (0 if delivered == 120 else 3), (sent.returncode, sent.stderr)
-    table = subprocess.run([SLUICE, "alert", "status", alert, *admin], capture_output=True, text=True, timeout=30)
+    host_port = ["--admin", s.url("").removeprefix("http://"), "--token", API_TOKEN]  # host:port works too
+    table = subprocess.run([SLUICE, "alert", "status", alert, *host_port], capture_output=True, text=True, timeout=30)
     assert table.returncode == 0, table.stderr
+    assert re.search(r"^  rates       sent [0-9.]+ msg/s   delivered [0-9.]+ msg/s$", table.stdout, re.M), table.stdout
     report = json.loads(subprocess.run([SLUICE, "alert", "status", alert, "--json", *admin], capture_output=True,
                                        text=True, timeout=30).stdout)
     assert report["terminal"] == 120
