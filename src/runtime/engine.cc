@@ -93,11 +93,23 @@ struct Engine::Impl {
       deadline->expires_after(cfg.shutdown_timeout);
       deadline->async_wait([this](boost::system::error_code ec) {
         if (ec) return;
-        logging::warn("shutdown deadline reached; nacking what is still in flight");
-        io.stop();
+        stop_now("shutdown deadline reached");
       });
     }
     for (auto& p : pipelines) p->stop();
+  }
+
+  // Cuts the drain short: what is still in flight is nacked as the pending
+  // coroutines are destroyed, so its sources deliver it again.
+  void stop_now(const char* why) {
+    std::string held;
+    for (const auto& p : pipelines) {
+      const auto status = p->status();
+      const int64_t n = status.at("in_flight").to_number<int64_t>();
+      if (n > 0) held += fmt::format("{}{} in '{}'", held.empty() ? "" : ", ", n, p->name());
+    }
+    logging::warn("{}; nacking what is still in flight: {}", why, held.empty() ? "nothing" : held);
+    io.stop();
   }
 
   void pipeline_done() {
@@ -161,9 +173,14 @@ std::string Engine::admin_address() const { return impl_->admin ? impl_->admin->
 
 int Engine::run() {
   auto& s = *impl_;
+  // The first SIGINT/SIGTERM drains; a second one (an impatient Ctrl-C)
+  // stops at once.
   s.signals->async_wait([&s](boost::system::error_code ec, int sig) {
     if (ec) return;
-    logging::info("received signal {}", sig);
+    logging::info("received signal {}; again to stop at once", sig);
+    s.signals->async_wait([&s](boost::system::error_code again, int) {
+      if (!again) s.stop_now("second signal");
+    });
     s.begin_stop();
   });
   if (s.admin) {

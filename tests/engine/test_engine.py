@@ -1,6 +1,8 @@
 """The engine end to end through the binary: rates, retries and dead
 letters, shutdown, and crash safety of the embedded queue."""
 import json
+import re
+import sqlite3
 import random
 import signal
 import time
@@ -189,3 +191,43 @@ def test_fan_out_with_a_failing_output_does_not_ack(sluice_factory, tmp_path):
     assert bad.metric("sluice_pipeline_nacked_total", pipeline="fan") == 100
     assert count_lines(tmp_path / "a.jsonl") == 100
     assert bad.stop() == 0
+
+
+def test_a_second_signal_stops_at_once_and_says_what_it_nacked(sluice_factory, tmp_path):
+    """The first SIGINT drains (here it could wait a minute on a peer that
+    never answers); the second cuts it short, naming what it nacked, and the
+    durable queue delivers those messages again."""
+    import socket
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # connects, never answers
+    port = silent.getsockname()[1]
+    s = sluice_factory(f"""
+admin: {{address: "{{admin}}"}}
+data_dir: {{dir}}/data
+shutdown_timeout: 60s
+pipelines:
+  fill:
+    input: {{generate: {{count: 20}}}}
+    output: {{queue: {{name: q}}}}
+  send:
+    input: {{queue: {{name: q}}}}
+    output:
+      http_client: {{url: "http://127.0.0.1:{port}/", request_timeout: 60s}}
+      max_in_flight: 4
+""").start()
+    wait_for(lambda: s.metric("sluice_pipeline_in_flight", pipeline="send") > 0, 10, "sends in flight")
+    s.proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert s.proc.poll() is None, "the first signal drains, waiting on the silent peer"
+    started = time.monotonic()
+    assert s.stop(signal.SIGINT, timeout=10) == 0
+    assert time.monotonic() - started < 5
+    log = s.log_text()
+    assert re.search(r"second signal; nacking what is still in flight: \d+ in 'send'", log), log
+    silent.close()
+    db = sqlite3.connect(tmp_path / "data/queue.db")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM messages WHERE queue = 'q'").fetchone()[0] == 20, "nacked, not lost"
+    finally:
+        db.close()
