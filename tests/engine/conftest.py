@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-SLUICE = os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/sluice"))
+SLUICE = os.path.abspath(os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/sluice")))
 # Set by CMake for sanitizer builds, whose timings are not the product's.
 SANITIZED = os.environ.get("SLUICE_SANITIZED") == "1"
 
