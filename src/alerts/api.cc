@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 
+#include <charconv>
+#include <limits>
 #include <random>
 
 #include "admin/server.h"
@@ -15,6 +17,7 @@
 #include "connectors/queue/queue.h"
 #include "connectors/queue/store.h"
 #include "core/clock.h"
+#include "net/form.h"
 #include "logging/log.h"
 #include "runtime/component.h"
 
@@ -115,8 +118,72 @@ class AlertApi {
     co_return Response::json(200, json::serialize(json::object{{"alerts", std::move(alerts)}}));
   }
 
+  // GET /api/alerts/{id}/recipients?status=failed,undelivered&offset=0&limit=100&format=json|csv
+  boost::asio::awaitable<Response> recipients(const std::string& id, const Request& req) const {
+    auto query = net::parse_form(req.query);
+    if (!query) co_return Response::error(400, "bad query string: " + query.error());
+    std::vector<ledger::Status> statuses;
+    size_t offset = 0, limit = 100;
+    bool csv = false, limit_given = false;
+    for (const auto& [key, value] : *query) {
+      if (key == "status") {
+        for (size_t at = 0; at <= value.size();) {
+          const size_t comma = std::min(value.find(',', at), value.size());
+          const std::string name = value.substr(at, comma - at);
+          auto st = ledger::parse_status(name);
+          if (!st) co_return Response::error(400, "unknown status '" + name.substr(0, 32) + "'");
+          statuses.push_back(*st);
+          at = comma + 1;
+        }
+      } else if (key == "offset" || key == "limit") {
+        size_t n = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+        if (ec != std::errc() || end != value.data() + value.size())
+          co_return Response::error(400, key + " must be a whole number");
+        (key == "offset" ? offset : limit) = n;
+        limit_given = limit_given || key == "limit";
+      } else if (key == "format") {
+        if (value != "json" && value != "csv") co_return Response::error(400, "format must be json or csv");
+        csv = value == "csv";
+      } else {
+        co_return Response::error(400, "unknown parameter '" + key.substr(0, 32) + "'");
+      }
+    }
+    if (!csv) limit = std::min<size_t>(limit, 10'000);
+    else if (!limit_given) limit = std::numeric_limits<size_t>::max();  // CSV is the export: every row
+    auto exists = co_await ledger_->report(id);
+    if (!exists) co_return Response::error(503, exists.error().to_string());
+    if (!*exists) co_return Response::error(404, "no alert " + id.substr(0, 64));
+    auto page = co_await ledger_->recipients(id, std::move(statuses), offset, limit);
+    if (!page) co_return Response::error(503, page.error().to_string());
+    if (csv) {
+      std::string out = "recipient,status,error_code,sid,sent_at_ms,final_at_ms\n";
+      for (const auto& m : page->messages)
+        out += fmt::format("{},{},{},{},{},{}\n", csv_field(m.recipient), ledger::to_string(m.status),
+                           csv_field(m.error_code), ledger::is_refused(m.sid) ? "" : csv_field(m.sid), m.send_ms,
+                           m.final_ms < 0 ? std::string() : std::to_string(m.final_ms));
+      Response r{200, "text/csv; charset=utf-8", std::move(out), {}};
+      r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + id.substr(0, 64) + "-recipients.csv\"");
+      co_return r;
+    }
+    json::array rows;
+    for (const auto& m : page->messages)
+      rows.push_back(json::object{{"recipient", m.recipient},
+                                  {"status", ledger::to_string(m.status)},
+                                  {"error_code", m.error_code},
+                                  {"sid", ledger::is_refused(m.sid) ? "" : m.sid},
+                                  {"sent_at_ms", m.send_ms},
+                                  {"final_at_ms", m.final_ms < 0 ? json::value(nullptr) : json::value(m.final_ms)}});
+    co_return Response::json(200, json::serialize(json::object{
+                                      {"total", page->total}, {"offset", offset}, {"recipients", std::move(rows)}}));
+  }
+
   boost::asio::awaitable<Response> one(const Request& req) const {
-    const std::string id = req.path.substr(std::string_view("/api/alerts/").size());
+    std::string id = req.path.substr(std::string_view("/api/alerts/").size());
+    if (id.ends_with("/recipients")) {
+      id.resize(id.size() - std::string_view("/recipients").size());
+      co_return co_await recipients(id, req);
+    }
     auto report = co_await ledger_->report(id);
     if (!report) co_return Response::error(503, report.error().to_string());
     if (!*report) co_return Response::error(404, "no alert " + id.substr(0, 64));
@@ -124,6 +191,14 @@ class AlertApi {
   }
 
  private:
+  // RFC 4180: quoted when it holds a comma, quote or line break.
+  static std::string csv_field(const std::string& v) {
+    if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+    std::string out = "\"";
+    for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  }
+
   static std::expected<Recipients, std::string> parse_recipients(const json::value* v) {
     if (!v) return std::unexpected("'recipients' is missing: a list of numbers or CSV text");
     if (v->is_string()) return recipients_from_csv(v->as_string());

@@ -208,6 +208,22 @@ std::vector<Message> Book::overdue(int64_t sent_before_ms, const OverdueCursor& 
   return out;
 }
 
+RecipientPage Book::recipients(const std::string& alert_id, const std::vector<Status>& statuses, size_t offset,
+                               size_t limit) const {
+  std::vector<const Message*> matching;
+  for (const auto& [sid, m] : messages_) {
+    if (m.alert_id != alert_id) continue;
+    if (!statuses.empty() && std::find(statuses.begin(), statuses.end(), m.status) == statuses.end()) continue;
+    matching.push_back(&m);
+  }
+  std::sort(matching.begin(), matching.end(), [](const Message* a, const Message* b) {
+    return a->send_ms != b->send_ms ? a->send_ms < b->send_ms : a->recipient < b->recipient;
+  });
+  RecipientPage page{.total = matching.size()};
+  for (size_t i = offset; i < matching.size() && page.messages.size() < limit; ++i) page.messages.push_back(*matching[i]);
+  return page;
+}
+
 const Message* Book::message(const std::string& sid) const {
   auto it = messages_.find(sid);
   return it == messages_.end() ? nullptr : &it->second;

@@ -125,6 +125,12 @@ struct OverdueCursor {
   std::string sid;
 };
 
+// One page of an alert's messages (the drill-down), with how many match.
+struct RecipientPage {
+  std::vector<Message> messages;
+  size_t total = 0;
+};
+
 class Book {
  public:
   // Callbacks held for unknown sids, at most; the oldest go first.
@@ -145,6 +151,10 @@ class Book {
   // Messages with no final status sent before `sent_before_ms`, in (send_ms,
   // sid) order after `after`, at most `limit`.
   std::vector<Message> overdue(int64_t sent_before_ms, const OverdueCursor& after, size_t limit) const;
+  // An alert's messages at one of `statuses` (all when empty), in send
+  // order, skipping `offset`, at most `limit`.
+  RecipientPage recipients(const std::string& alert_id, const std::vector<Status>& statuses, size_t offset,
+                           size_t limit) const;
   const Message* message(const std::string& sid) const;
   const AlertStats* alert(const std::string& id) const;
   std::vector<const AlertStats*> alerts() const;  // newest first

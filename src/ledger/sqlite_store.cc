@@ -191,6 +191,17 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     co_return co_await async::run_blocking(std::move(work));
   }
 
+  Task<core::Result<RecipientPage>> recipients(std::string alert_id, std::vector<Status> statuses, size_t offset,
+                                               size_t limit) override {
+    auto self = shared_from_this();
+    auto work = [self, alert_id = std::move(alert_id), statuses = std::move(statuses), offset,
+                 limit]() -> core::Result<RecipientPage> {
+      std::lock_guard lock(self->mu_);
+      return self->book_.recipients(alert_id, statuses, offset, limit);
+    };
+    co_return co_await async::run_blocking(std::move(work));
+  }
+
   Task<core::Result<std::vector<AlertReport>>> reports() override {
     auto self = shared_from_this();
     auto work = [self]() -> core::Result<std::vector<AlertReport>> {

@@ -75,6 +75,11 @@ class Store {
   virtual Task<core::Result<std::vector<Message>>> overdue(int64_t sent_before_ms, OverdueCursor after,
                                                            size_t limit) = 0;
 
+  // The drill-down: an alert's messages at one of `statuses` (all when
+  // empty), in send order, a page at a time.
+  virtual Task<core::Result<RecipientPage>> recipients(std::string alert_id, std::vector<Status> statuses,
+                                                       size_t offset, size_t limit) = 0;
+
   virtual Task<core::Result<std::optional<AlertReport>>> report(std::string alert_id) = 0;
   virtual Task<core::Result<std::vector<AlertReport>>> reports() = 0;  // every alert, newest first
   // Cheap and non-blocking, for metrics.

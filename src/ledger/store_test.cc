@@ -185,6 +185,25 @@ TEST_P(StoreTest, OverdueMessagesComeOldestFirstAndUnknownGivesWayToTheTruth) {
   EXPECT_EQ(r.terminal, 4);
 }
 
+TEST_P(StoreTest, TheDrillDownPagesAnAlertsMessagesByStatusInSendOrder) {
+  auto l = open();
+  ok(l->record_sends({send(3, 3000), send(1, 1000), send(2, 2000), send(4, 4000)}));
+  ok(l->record_sends({{.alert_id = "al_2", .recipient = "+1", .sid = "SMx", .status = Status::queued, .at_ms = 1}}));
+  ok(l->apply_statuses({{"SM2", "failed", "30008", 2500}, {"SM4", "undelivered", "30003", 4500}}));
+  auto page = [&](std::vector<Status> statuses, size_t offset, size_t limit) {
+    auto r = run(l->recipients("al_1", std::move(statuses), offset, limit));
+    EXPECT_TRUE(r) << r.error().to_string();
+    std::vector<std::string> out;
+    for (const auto& m : r->messages) out.push_back(m.recipient + "/" + m.error_code);
+    return std::pair{r->total, out};
+  };
+  EXPECT_EQ(page({}, 0, 10), (std::pair<size_t, std::vector<std::string>>{4, {"+15551/", "+15552/30008", "+15553/", "+15554/30003"}}));
+  EXPECT_EQ(page({}, 1, 2), (std::pair<size_t, std::vector<std::string>>{4, {"+15552/30008", "+15553/"}}));
+  EXPECT_EQ(page({Status::failed, Status::undelivered}, 0, 10),
+            (std::pair<size_t, std::vector<std::string>>{2, {"+15552/30008", "+15554/30003"}}));
+  EXPECT_EQ(page({Status::delivered}, 0, 10).first, 0u);
+}
+
 TEST_P(StoreTest, RecordingTwiceIsIdempotent) {
   auto l = open();
   ok(l->record_sends({send(1, 1000)}));

@@ -1,6 +1,7 @@
 // Opens the sluice dashboard in Debian's headless Chromium while an alert is
 // going out, checks that the counts move and that the page works from the
-// keyboard, and saves a screenshot. Prints one JSON line for the caller.
+// keyboard, that the drill-down lists who did not get it, and saves a
+// screenshot. Prints one JSON line for the caller.
 // usage: node dashboard.mjs URL SCREENSHOT.png
 import { chromium } from "playwright-core";
 
@@ -29,8 +30,13 @@ try {
   await page.keyboard.press("Tab");
   const focused = await page.evaluate(() => document.activeElement?.dataset?.id ?? "");
   const funnel = await page.$$eval("#funnel output", (os) => os.map((o) => o.textContent));
+  // The drill-down lists who did not get it (provider-sim fails about 5%).
+  await page.waitForFunction(
+    () => [...document.querySelectorAll("#missed td")].some((td) => td.textContent.startsWith("+")), null,
+    { timeout: 20000 });
+  const missed = await page.$$eval("#missed tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ first, second, focused, funnel, errors, title: await page.title() }));
+  console.log(JSON.stringify({ first, second, focused, funnel, missed, errors, title: await page.title() }));
 } finally {
   await browser.close();
 }

@@ -34,6 +34,8 @@ def test_dashboard_shows_counts_changing_during_an_alert():
         print(f"dashboard: sent {seen['first']} then {seen['second']}; funnel {seen['funnel']}; screenshot {shot}")
         assert seen["second"] > seen["first"], seen
         assert seen["focused"].startswith("al_"), "Tab reaches the alert list first"
+        row = seen["missed"][0]
+        assert row[0].startswith("+1555") and row[1] in ("failed", "undelivered") and row[2] in ("30003", "30008"), row
         assert not seen["errors"], seen["errors"]
         assert shot.stat().st_size > 10_000
     finally:

@@ -210,6 +210,24 @@ def test_an_alert_sent_with_wrong_credentials_completes_with_every_recipient_fai
     status = subprocess.run([SLUICE, "alert", "status", alert, *admin], capture_output=True, text=True, timeout=30)
     assert status.returncode == 0 and re.search(r"^\s+20003\s+50$", status.stdout, re.M), status.stdout
     assert stats(sim)["counts"].get("queued", 0) == 0, "the provider accepted nothing"
+    # Who failed, and why: the drill-down, paged, and as CSV.
+    _, page = api(s, "GET", f"/api/alerts/{alert}/recipients?status=failed,undelivered&limit=20&offset=40")
+    assert page["total"] == 50 and page["offset"] == 40 and len(page["recipients"]) == 10, page
+    assert all(r["status"] == "failed" and r["error_code"] == "20003" and r["sid"] == "" for r in page["recipients"])
+    import urllib.request
+    req = urllib.request.Request(s.url(f"/api/alerts/{alert}/recipients?status=failed&format=csv"),
+                                 headers={"Authorization": f"Bearer {API_TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.headers["Content-Type"].startswith("text/csv")
+        rows = r.read().decode().splitlines()
+    assert rows[0] == "recipient,status,error_code,sid,sent_at_ms,final_at_ms" and len(rows) == 51, rows[:3]
+    assert sorted(row.split(",")[0] for row in rows[1:]) == [f"+1555400{i:04d}" for i in range(50)]
+    assert api(s, "GET", f"/api/alerts/{alert}/recipients?status=delivered")[1]["total"] == 0
+    assert api(s, "GET", f"/api/alerts/{alert}/recipients?status=bogus")[0] == 400
+    assert api(s, "GET", f"/api/alerts/{alert}/recipients?limit=-1")[0] == 400
+    assert api(s, "GET", f"/api/alerts/{alert}/recipients?format=xml")[0] == 400
+    assert api(s, "GET", "/api/alerts/al_missing/recipients")[0] == 404
+    assert api(s, "GET", f"/api/alerts/{alert}/recipients", token=None)[0] == 401
     assert s.stop() == 0
 
 
