@@ -76,6 +76,10 @@ std::string post_alert(const AlertOptions& o, const std::string& csv) {
   if (!o.from.empty()) req["from"] = o.from;
   const AdminAnswer created = admin_call(o.admin, o.token, "POST", "/api/alerts", json::serialize(req));
   if (created.status != 201) throw AlertRefused(created.status, error_of(created));
+  if (const auto* removed = created.body.as_object().if_contains("duplicates_removed");
+      removed && removed->to_number<int64_t>() > 0)
+    std::cerr << fmt::format("sluice alert: {} duplicate number(s) removed; {} recipients\n",
+                             removed->to_number<int64_t>(), created.body.at("recipients").to_number<int64_t>());
   return json::value_to<std::string>(created.body.at("id"));
 }
 

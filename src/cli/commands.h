@@ -38,7 +38,8 @@ struct AlertOptions {
   bool json = false;
 };
 int alert_send_command(const AlertOptions& options);
-// POSTs an alert to options.admin; returns its id. Throws AlertRefused.
+// POSTs an alert to options.admin and returns its id; says on stderr how
+// many duplicate numbers it dropped. Throws AlertRefused.
 std::string post_alert(const AlertOptions& options, const std::string& recipients_csv);
 struct AlertRefused : std::runtime_error {
   AlertRefused(int s, const std::string& why) : std::runtime_error(why), status(s) {}

@@ -153,13 +153,14 @@ def test_alert_cli_sends_waits_and_reports(sluice_factory, provider, tmp_path):
     sim = provider("--mps", "1000", "--delivery-delay-ms", "50")
     s = sluice_factory(alert_config(sim, free_port())).start()
     csv = tmp_path / "people.csv"
-    csv.write_text("phone\n" + "".join(f"+1555300{i:04d}\n" for i in range(120)))
+    csv.write_text("phone\n" + "".join(f"+1555300{i:04d}\n" for i in range(120)) + "+15553000007\n")
     admin = ["--admin", s.url(""), "--token", API_TOKEN]
     sent = subprocess.run([SLUICE, "alert", "send", "--recipients", str(csv), "--body", "Drill at 3pm", "--wait",
                            "--timeout", "60", *admin], capture_output=True, text=True, timeout=90)
     alert = sent.stdout.split("\n")[0]
     assert alert.startswith("al_"), sent.stdout
     assert "accepted 120/120" in sent.stderr, sent.stderr  # plain progress lines: stderr is not a terminal
+    assert "1 duplicate number(s) removed; 120 recipients" in sent.stderr, sent.stderr
     assert "recipients       120   accepted      120   final      120" in sent.stdout, "--wait ends with the report"
     delivered = int(re.search(r"^\s+delivered\s+(\d+)$", sent.stdout, re.M).group(1))
     # provider-sim fails 5% by default: 0 only when every recipient got it.
