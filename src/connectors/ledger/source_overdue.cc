@@ -8,10 +8,7 @@
 // final_status_timeout later, so a message still open is asked about about
 // once per timeout. Nothing to acknowledge: an answer the ledger did not
 // record is asked for again on the next walk, and a restart begins a walk.
-#include <boost/json.hpp>
-
 #include <atomic>
-#include <mutex>
 
 #include "connectors/ledger/ledger.h"
 #include "core/json_text.h"

@@ -30,4 +30,10 @@ std::string Answer::field(const char* name) const {
   return boost::json::serialize(it->value());
 }
 
+std::string Answer::reason(const net::ClientResponse& r) const {
+  const std::string code = field("code"), message = field("message");
+  return fmt::format("Twilio HTTP {} code {}: {}", r.status, code.empty() ? "-" : code,
+                     message.empty() ? r.body.substr(0, 200) : message);
+}
+
 }  // namespace sluice::connectors::twilio

@@ -8,6 +8,10 @@
 
 #include "config/spec.h"
 
+namespace sluice::net {
+struct ClientResponse;
+}
+
 namespace sluice::connectors::twilio {
 
 // {base_url}/2010-04-01/Accounts/{account_sid}, from a component's values.
@@ -21,6 +25,9 @@ class Answer {
   explicit Answer(const std::string& body);
   // The field as text (numbers as JSON text); empty when absent or null.
   std::string field(const char* name) const;
+  // A refusal in words: "Twilio HTTP 400 code 21211: <Twilio's message>"
+  // (the start of the body when it has no message).
+  std::string reason(const net::ClientResponse& r) const;
 
  private:
   boost::json::value json_;

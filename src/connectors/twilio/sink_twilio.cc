@@ -74,17 +74,15 @@ class TwilioOutput final : public runtime::MessageOutput {
     auto r = co_await client_->request(std::move(req));
     if (!r) co_return outcome_for_error(r.error());
     const twilio::Answer answer(r->body);
-    auto field = [&](const char* k) { return answer.field(k); };
     if (r->status == 200 || r->status == 201) {
-      m.meta().set("twilio_sid", field("sid"));
-      m.meta().set("twilio_status", field("status"));
-      m.meta().set("twilio_segments", field("num_segments"));
+      m.meta().set("twilio_sid", answer.field("sid"));
+      m.meta().set("twilio_status", answer.field("status"));
+      m.meta().set("twilio_segments", answer.field("num_segments"));
       m.meta().set("twilio_sent_at", std::to_string(core::unix_ms()));  // when the provider took it
       co_return WriteOutcome::ok();
     }
-    const std::string code = field("code");
-    const std::string reason = fmt::format("Twilio HTTP {} code {}: {}", r->status, code.empty() ? "-" : code,
-                                           field("message").empty() ? r->body.substr(0, 200) : field("message"));
+    const std::string code = answer.field("code");
+    const std::string reason = answer.reason(*r);
     m.meta().set("twilio_error_code", code);
     int64_t code_value = 0;
     std::from_chars(code.data(), code.data() + code.size(), code_value);

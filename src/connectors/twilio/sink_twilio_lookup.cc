@@ -34,13 +34,12 @@ class TwilioLookup final : public runtime::MessageOutput {
     if (!r) co_return outcome_for_error(r.error());
     const twilio::Answer answer(r->body);
     if (r->status == 404) {  // the provider does not know it (any more)
+      const std::string code = answer.field("code");
       m.meta().set("twilio_status", "unknown");
-      m.meta().set("twilio_error_code", answer.field("code").empty() ? "20404" : answer.field("code"));
+      m.meta().set("twilio_error_code", code.empty() ? "20404" : code);
       co_return WriteOutcome::ok();
     }
-    if (r->status != 200)
-      co_return outcome_for_status(*r, fmt::format("Twilio HTTP {} code {}: {}", r->status, answer.field("code"),
-                                                   answer.field("message")));
+    if (r->status != 200) co_return outcome_for_status(*r, answer.reason(*r));
     std::string status = answer.field("status");
     const auto known = ledger::parse_status(status);
     const bool final = known && ledger::is_terminal(*known);
