@@ -2,11 +2,21 @@
 
 namespace sluice::admin {
 
+namespace {
+constexpr size_t kDefaultMaxBody = 1 << 20;
+}
+
 Server::Server(boost::asio::io_context& io, const std::string& address) {
   net::HttpServerOptions options;
   options.address = address;
   options.idle_timeout = std::chrono::seconds(30);
+  // Long enough to upload a million-recipient CSV (about 14 MB) over a slow
+  // VPN; slow clients still cannot hold more than max_connections.
+  options.request_timeout = std::chrono::seconds(120);
   options.max_connections = 1024;  // people and scrapers, not webhook storms
+  options.body_limit_for = [this](std::string_view method, std::string_view target) {
+    return body_limit(method, target);
+  };
   http_ = std::make_unique<net::HttpServer>(io, options, [this](net::HttpRequest& req) -> boost::asio::awaitable<Response> {
     co_return co_await dispatch(req);
   });
@@ -19,16 +29,24 @@ void Server::route(const std::string& method, const std::string& path, Handler h
   routes_.push_back({method, prefix ? path.substr(0, path.size() - 1) : path, prefix, std::move(handler), {}});
 }
 
-void Server::route_async(const std::string& method, const std::string& path, AsyncHandler handler) {
+void Server::route_async(const std::string& method, const std::string& path, AsyncHandler handler, size_t max_body) {
   const bool prefix = path.ends_with('*');
-  routes_.push_back({method, prefix ? path.substr(0, path.size() - 1) : path, prefix, {}, std::move(handler)});
+  routes_.push_back(
+      {method, prefix ? path.substr(0, path.size() - 1) : path, prefix, {}, std::move(handler), max_body});
+}
+
+// Routes are all added before start(), so reading them here needs no lock.
+size_t Server::body_limit(std::string_view method, std::string_view target) const {
+  const std::string_view path = target.substr(0, target.find('?'));
+  for (const auto& r : routes_)
+    if (r.method == method && r.matches(path)) return r.max_body > 0 ? r.max_body : kDefaultMaxBody;
+  return kDefaultMaxBody;
 }
 
 boost::asio::awaitable<Response> Server::dispatch(const Request& req) const {
   bool path_known = false;
   for (const auto& r : routes_) {
-    const bool match = r.prefix ? req.path.starts_with(r.path) : req.path == r.path;
-    if (!match) continue;
+    if (!r.matches(req.path)) continue;
     path_known = true;
     if (r.method == req.method) {
       Response res;

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,10 @@ class Server {
   Server(boost::asio::io_context& io, const std::string& address);
   ~Server();
 
-  // `path` matches exactly, or as a prefix when it ends with '*'.
+  // `path` matches exactly, or as a prefix when it ends with '*'. Bodies are
+  // limited to 1 MiB unless a route says otherwise (`max_body`, bytes).
   void route(const std::string& method, const std::string& path, Handler handler);
-  void route_async(const std::string& method, const std::string& path, AsyncHandler handler);
+  void route_async(const std::string& method, const std::string& path, AsyncHandler handler, size_t max_body = 0);
   void start();
   void stop();
   std::string address() const;
@@ -43,8 +45,13 @@ class Server {
     bool prefix;
     Handler handler;
     AsyncHandler async_handler;
+    size_t max_body = 0;  // 0: the server's default
+    bool matches(std::string_view request_path) const {
+      return prefix ? request_path.starts_with(path) : request_path == path;
+    }
   };
   boost::asio::awaitable<Response> dispatch(const Request& req) const;
+  size_t body_limit(std::string_view method, std::string_view target) const;
 
   std::vector<Route> routes_;
   std::unique_ptr<net::HttpServer> http_;

@@ -17,6 +17,7 @@
 #include "connectors/queue/queue.h"
 #include "connectors/queue/store.h"
 #include "core/clock.h"
+#include "core/json_text.h"
 #include "net/form.h"
 #include "logging/log.h"
 #include "runtime/component.h"
@@ -49,44 +50,40 @@ class AlertApi {
     return h && h->size() == want.size() && CRYPTO_memcmp(h->data(), want.data(), want.size()) == 0;
   }
 
+  // The alert's fields, from a JSON object, or for `Content-Type: text/csv`
+  // from the query string (?body=...&from=...&skip_invalid=true) with the
+  // CSV file as the request body.
+  struct NewAlert {
+    std::string body, from;
+    OnInvalid on_invalid = OnInvalid::refuse_alert;
+    Recipients recipients;
+  };
+
   boost::asio::awaitable<Response> create(const Request& req) {
-    boost::system::error_code ec;
-    const json::value v = json::parse(req.body, ec);
-    if (ec || !v.is_object()) co_return Response::error(400, "send a JSON object: {\"body\", \"recipients\"}");
-    const auto& o = v.as_object();
-    const auto* body = o.if_contains("body");
-    if (!body || !body->is_string() || body->as_string().empty())
-      co_return Response::error(400, "'body' must be a non-empty string");
-    if (body->as_string().size() > kMaxBodyChars)
+    const std::string* type = req.header("content-type");
+    auto alert = type && type->starts_with("text/csv") ? from_csv_upload(req) : from_json(req);
+    if (!alert) co_return Response::error(400, alert.error());
+    if (alert->body.empty()) co_return Response::error(400, "'body' must be a non-empty string");
+    if (alert->body.size() > kMaxBodyChars)
       co_return Response::error(400, fmt::format("'body' is longer than {} characters", kMaxBodyChars));
-    std::string from = cfg_.from;
-    if (const auto* f = o.if_contains("from")) {
-      if (!f->is_string()) co_return Response::error(400, "'from' must be a string");
-      from = std::string(f->as_string());
-    }
-    auto recipients = parse_recipients(o.if_contains("recipients"));
-    if (!recipients) co_return Response::error(400, recipients.error());
-    if (static_cast<int64_t>(recipients->numbers.size()) > cfg_.max_recipients)
+    const auto& numbers = alert->recipients.numbers;
+    if (static_cast<int64_t>(numbers.size()) > cfg_.max_recipients)
       co_return Response::error(413, fmt::format("more than {} recipients", cfg_.max_recipients));
 
     const ledger::AlertInfo info{.id = new_alert_id(),
                                  .created_ms = core::unix_ms(),
-                                 .recipients = static_cast<int64_t>(recipients->numbers.size()),
-                                 .body = std::string(body->as_string()),
-                                 .from = from};
-    core::Batch batch;
-    batch.messages.reserve(recipients->numbers.size());
-    for (const auto& to : recipients->numbers) {
-      json::object m{{"alert_id", info.id}, {"to", to}, {"body", info.body}};
-      if (!from.empty()) m["from"] = from;
-      batch.messages.emplace_back(json::serialize(m));
-    }
+                                 .recipients = static_cast<int64_t>(numbers.size()),
+                                 .body = alert->body,
+                                 .from = alert->from};
     // All or nothing: the ledger first (a send is never recorded against an
     // unknown alert), then one enqueue commit; if that fails, the ledger
     // forgets the alert again.
     auto created = co_await ledger_->create_alert(info);
     if (!created) co_return refused(created.error());
-    auto enqueued = co_await store_->enqueue(cfg_.queue, batch);
+    // One message per recipient, {"alert_id", "to", "body", "from"}, written
+    // by the store as it commits: no second copy of a million recipients.
+    auto write = [&info, &numbers](size_t i, std::string& out) { write_message(out, info, numbers[i]); };
+    auto enqueued = co_await store_->enqueue_generated(cfg_.queue, numbers.size(), write);
     if (!enqueued) {
       auto removed = co_await ledger_->remove_alert(info.id);
       if (!removed)
@@ -96,8 +93,89 @@ class AlertApi {
     }
     json::object out{{"id", info.id},
                      {"recipients", info.recipients},
-                     {"duplicates_removed", static_cast<int64_t>(recipients->duplicates)}};
+                     {"duplicates_removed", static_cast<int64_t>(alert->recipients.duplicates)}};
+    if (alert->on_invalid == OnInvalid::skip) {
+      json::array rows;
+      for (const auto& r : alert->recipients.refused_list) rows.push_back(json::object{{"where", r.where}, {"value", r.value}});
+      out["refused"] = static_cast<int64_t>(alert->recipients.refused);
+      out["refused_rows"] = std::move(rows);  // the first kListedRefusals
+    }
     co_return Response::json(201, json::serialize(out));
+  }
+
+  static void write_message(std::string& out, const ledger::AlertInfo& info, std::string_view to) {
+    out += "{\"alert_id\":";
+    core::append_json_string(out, info.id);
+    out += ",\"to\":";
+    core::append_json_string(out, to);
+    out += ",\"body\":";
+    core::append_json_string(out, info.body);
+    if (!info.from.empty()) {
+      out += ",\"from\":";
+      core::append_json_string(out, info.from);
+    }
+    out += '}';
+  }
+
+  std::expected<NewAlert, std::string> from_json(const Request& req) const {
+    // One arena for the whole document: a million recipients are a million
+    // small strings, and per-string allocations would double the memory.
+    json::monotonic_resource arena;
+    boost::system::error_code ec;
+    const json::value v = json::parse(req.body, ec, &arena);
+    if (ec || !v.is_object()) return std::unexpected("send a JSON object: {\"body\", \"recipients\"}");
+    const auto& o = v.as_object();
+    NewAlert a;
+    a.from = cfg_.from;
+    const auto* body = o.if_contains("body");
+    if (!body || !body->is_string()) return std::unexpected("'body' must be a non-empty string");
+    a.body = std::string(body->as_string());
+    if (const auto* f = o.if_contains("from")) {
+      if (!f->is_string()) return std::unexpected("'from' must be a string");
+      a.from = std::string(f->as_string());
+    }
+    if (const auto* skip = o.if_contains("skip_invalid")) {
+      if (!skip->is_bool()) return std::unexpected("'skip_invalid' must be true or false");
+      if (skip->as_bool()) a.on_invalid = OnInvalid::skip;
+    }
+    const auto* list = o.if_contains("recipients");
+    if (!list) return std::unexpected("'recipients' is missing: a list of numbers or CSV text");
+    std::expected<Recipients, std::string> recipients;
+    if (list->is_string()) {
+      recipients = recipients_from_csv(list->as_string(), a.on_invalid);
+    } else if (list->is_array()) {
+      std::vector<std::string_view> views;
+      views.reserve(list->as_array().size());
+      for (const auto& e : list->as_array()) {
+        if (!e.is_string()) return std::unexpected("every recipient must be a string like \"+15551234567\"");
+        views.emplace_back(e.as_string());
+      }
+      recipients = recipients_from_list(views, a.on_invalid);
+    } else {
+      return std::unexpected("'recipients' must be a list of numbers or CSV text");
+    }
+    if (!recipients) return std::unexpected(recipients.error());
+    a.recipients = std::move(*recipients);
+    return a;
+  }
+
+  std::expected<NewAlert, std::string> from_csv_upload(const Request& req) const {
+    auto query = net::parse_form(req.query);
+    if (!query) return std::unexpected("bad query string: " + query.error());
+    NewAlert a;
+    a.from = cfg_.from;
+    for (const auto& [key, value] : *query) {
+      if (key == "body") a.body = value;
+      else if (key == "from") a.from = value;
+      else if (key == "skip_invalid" && (value == "true" || value == "false"))
+        a.on_invalid = value == "true" ? OnInvalid::skip : OnInvalid::refuse_alert;
+      else if (key == "skip_invalid") return std::unexpected("skip_invalid must be true or false");
+      else return std::unexpected("unknown parameter '" + key.substr(0, 32) + "' (a CSV upload takes body, from, skip_invalid)");
+    }
+    auto recipients = recipients_from_csv(req.body, a.on_invalid);
+    if (!recipients) return std::unexpected(recipients.error());
+    a.recipients = std::move(*recipients);
+    return a;
   }
 
   // A full disk is worth retrying once space returns (503, Retry-After);
@@ -199,18 +277,6 @@ class AlertApi {
     return out + "\"";
   }
 
-  static std::expected<Recipients, std::string> parse_recipients(const json::value* v) {
-    if (!v) return std::unexpected("'recipients' is missing: a list of numbers or CSV text");
-    if (v->is_string()) return recipients_from_csv(v->as_string());
-    if (!v->is_array()) return std::unexpected("'recipients' must be a list of numbers or CSV text");
-    std::vector<std::string> list;
-    for (const auto& e : v->as_array()) {
-      if (!e.is_string()) return std::unexpected("every recipient must be a string like \"+15551234567\"");
-      list.emplace_back(e.as_string());
-    }
-    return recipients_from_list(list);
-  }
-
   AlertsSettings cfg_;
   std::shared_ptr<ledger::Store> ledger_;
   std::shared_ptr<connectors::queue::Store> store_;
@@ -256,10 +322,16 @@ void install_alert_api(admin::Server& server, runtime::BuildContext& ctx) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   };
-  server.route_async("POST", "/api/alerts", [api, unauthorized](const Request& req) -> boost::asio::awaitable<Response> {
-    if (!api->authorized(req)) co_return unauthorized();
-    co_return co_await api->create(req);
-  });
+  // Room for max_recipients numbers of up to 64 bytes a row (a number, a
+  // name, quotes), not the admin API's 1 MiB: about 64 MB for a million.
+  const size_t max_request = (1u << 20) + static_cast<size_t>(cfg.max_recipients) * 64;
+  server.route_async(
+      "POST", "/api/alerts",
+      [api, unauthorized](const Request& req) -> boost::asio::awaitable<Response> {
+        if (!api->authorized(req)) co_return unauthorized();
+        co_return co_await api->create(req);
+      },
+      max_request);
   server.route_async("GET", "/api/alerts", [api, unauthorized](const Request& req) -> boost::asio::awaitable<Response> {
     if (!api->authorized(req)) co_return unauthorized();
     co_return co_await api->list();

@@ -2,8 +2,12 @@
 // The dashboard at GET / (one page, embedded; it polls the API below every
 // second), and the alert API on the admin server when the config has
 // `alerts: {queue}`:
-//   POST /api/alerts       {"body", "recipients": [...] or CSV text, "from"?}
-//                          -> 201 {"id", "recipients", "duplicates_removed"}
+//   POST /api/alerts       {"body", "recipients": [...] or CSV text, "from"?,
+//                           "skip_invalid"?}, or a CSV file as the body with
+//                          Content-Type: text/csv and ?body=...&from=...
+//                          -> 201 {"id", "recipients", "duplicates_removed",
+//                                  with skip_invalid "refused", "refused_rows"}
+//                          Its body may hold max_recipients rows of 64 bytes.
 //   GET  /api/alerts       every alert's report, newest first
 //   GET  /api/alerts/{id}  one alert's report (ledger::to_json)
 // POST records the alert in the ledger and enqueues one message per

@@ -21,40 +21,69 @@ bool looks_like_e164(std::string_view s) {
   return std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Adds `entries` (label, number) in order; fails listing up to 5 bad ones.
-std::expected<Recipients, std::string> collect(const std::vector<std::pair<std::string, std::string_view>>& entries) {
-  Recipients out;
-  std::unordered_set<std::string_view> seen;
-  std::vector<std::string> bad;
-  size_t bad_count = 0;
-  for (const auto& [label, number] : entries) {
-    if (!looks_like_e164(number)) {
-      if (++bad_count <= 5) bad.push_back(fmt::format("{} '{}'", label, number.substr(0, 40)));
-      continue;
-    }
-    if (!seen.insert(number).second) {
-      ++out.duplicates;
-      continue;
-    }
-    out.numbers.emplace_back(number);
-  }
-  if (bad_count > 0)
-    return std::unexpected(fmt::format("{} recipient(s) are not E.164 numbers (+ and 7-15 digits): {}{}", bad_count,
-                                       fmt::join(bad, ", "), bad_count > bad.size() ? ", ..." : ""));
-  if (out.numbers.empty()) return std::unexpected("no recipients");
+// A bad entry as it can be shown anywhere (JSON, a terminal, HTML): at most
+// 40 bytes, anything but printable ASCII as \xNN.
+std::string printable(std::string_view raw) {
+  std::string out;
+  for (unsigned char c : raw.substr(0, 40))
+    out += c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02X}", c);
   return out;
 }
 
+// Takes entries one at a time; positions become labels ("row 7") only for
+// the bad ones, so a million good rows cost no strings beyond the numbers.
+class Collector {
+ public:
+  Collector(OnInvalid on_invalid, const char* label_format, size_t expected)
+      : on_invalid_(on_invalid), label_format_(label_format) {
+    seen_.reserve(expected);
+    out_.numbers.reserve(expected);
+  }
+
+  // `number` is trimmed and points into the caller's source text.
+  void add(std::string_view number, size_t position) {
+    if (!looks_like_e164(number)) {
+      if (++out_.refused <= kListedRefusals)
+        out_.refused_list.push_back({fmt::format(fmt::runtime(label_format_), position), printable(number)});
+      return;
+    }
+    if (!seen_.insert(number).second) {
+      ++out_.duplicates;
+      return;
+    }
+    out_.numbers.emplace_back(number);
+  }
+
+  std::expected<Recipients, std::string> finish() && {
+    if (out_.refused > 0 && (on_invalid_ == OnInvalid::refuse_alert || out_.numbers.empty())) {
+      std::vector<std::string> named;
+      for (size_t i = 0; i < std::min<size_t>(5, out_.refused_list.size()); ++i)
+        named.push_back(fmt::format("{} '{}'", out_.refused_list[i].where, out_.refused_list[i].value));
+      return std::unexpected(fmt::format("{} recipient(s) are not E.164 numbers (+ and 7-15 digits): {}{}",
+                                         out_.refused, fmt::join(named, ", "), out_.refused > named.size() ? ", ..." : ""));
+    }
+    if (out_.numbers.empty()) return std::unexpected("no recipients");
+    return std::move(out_);
+  }
+
+ private:
+  OnInvalid on_invalid_;
+  const char* label_format_;
+  std::unordered_set<std::string_view> seen_;
+  Recipients out_;
+};
+
 }  // namespace
 
-std::expected<Recipients, std::string> recipients_from_list(const std::vector<std::string>& list) {
-  std::vector<std::pair<std::string, std::string_view>> entries;
-  for (size_t i = 0; i < list.size(); ++i) entries.emplace_back(fmt::format("recipients[{}]", i), trim(list[i]));
-  return collect(entries);
+std::expected<Recipients, std::string> recipients_from_list(std::span<const std::string_view> list,
+                                                            OnInvalid on_invalid) {
+  Collector c(on_invalid, "recipients[{}]", list.size());
+  for (size_t i = 0; i < list.size(); ++i) c.add(trim(list[i]), i);
+  return std::move(c).finish();
 }
 
-std::expected<Recipients, std::string> recipients_from_csv(std::string_view csv) {
-  std::vector<std::pair<std::string, std::string_view>> entries;
+std::expected<Recipients, std::string> recipients_from_csv(std::string_view csv, OnInvalid on_invalid) {
+  Collector rows(on_invalid, "row {}", static_cast<size_t>(std::count(csv.begin(), csv.end(), '\n')) + 1);
   size_t row = 0;
   while (!csv.empty()) {
     const size_t eol = csv.find('\n');
@@ -65,9 +94,9 @@ std::expected<Recipients, std::string> recipients_from_csv(std::string_view csv)
     if (cell.empty()) continue;
     const bool header = row == 1 && std::none_of(cell.begin(), cell.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (header) continue;
-    entries.emplace_back(fmt::format("row {}", row), cell);
+    rows.add(cell, row);
   }
-  return collect(entries);
+  return std::move(rows).finish();
 }
 
 }  // namespace sluice::alerts

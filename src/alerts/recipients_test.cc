@@ -21,11 +21,47 @@ TEST(Recipients, BadNumbersAreNamedByRow) {
 }
 
 TEST(Recipients, ListEntriesAreNamedByIndex) {
-  auto r = recipients_from_list({"+15551230001", "not a number"});
+  const std::vector<std::string_view> list{"+15551230001", "not a number"};
+  auto r = recipients_from_list(list);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("recipients[1] 'not a number'"), std::string::npos) << r.error();
-  EXPECT_FALSE(recipients_from_list({}));
+  EXPECT_FALSE(recipients_from_list(std::vector<std::string_view>{}));
   EXPECT_FALSE(recipients_from_csv("phone\n"));
+}
+
+TEST(Recipients, SkipInvalidKeepsTheGoodRowsAndListsTheBadOnesByLine) {
+  auto r = recipients_from_csv("phone\n+15551230001\n5551230002\n+15551230003\n+1555\n", OnInvalid::skip);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->numbers, (std::vector<std::string>{"+15551230001", "+15551230003"}));
+  EXPECT_EQ(r->refused, 2u);
+  ASSERT_EQ(r->refused_list.size(), 2u);
+  EXPECT_EQ(r->refused_list[0].where, "row 3");
+  EXPECT_EQ(r->refused_list[0].value, "5551230002");
+  EXPECT_EQ(r->refused_list[1].where, "row 5");
+  // Nothing good at all is still an error, naming the bad rows.
+  auto none = recipients_from_csv("5551230002\n", OnInvalid::skip);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().find("row 1 '5551230002'"), std::string::npos) << none.error();
+}
+
+TEST(Recipients, ARefusedValueIsShownPrintableAndClipped) {
+  using namespace std::string_literals;  // the NUL stays in the text
+  auto r = recipients_from_csv("+15551230001\n\xff\x00+1\n"s + std::string(100, '9') + "\n", OnInvalid::skip);
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_EQ(r->refused_list.size(), 2u);
+  EXPECT_EQ(r->refused_list[0].value, "\\xFF\\x00+1");
+  EXPECT_EQ(r->refused_list[1].value, std::string(40, '9'));
+}
+
+TEST(Recipients, OnlyTheFirstThousandRefusalsAreListedButAllAreCounted) {
+  std::string csv;
+  for (int i = 0; i < 1500; ++i) csv += "5551230002\n";
+  csv += "+15551230001\n";
+  auto r = recipients_from_csv(csv, OnInvalid::skip);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->refused, 1500u);
+  EXPECT_EQ(r->refused_list.size(), kListedRefusals);
+  EXPECT_EQ(r->numbers.size(), 1u);
 }
 
 }  // namespace

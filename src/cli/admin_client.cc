@@ -18,11 +18,11 @@ std::string admin_url(std::string address) {
 }
 
 AdminAnswer admin_call(const std::string& admin, const std::string& token, const std::string& method,
-                       const std::string& path, std::string body) {
+                       const std::string& path, std::string body, const std::string& content_type) {
   const std::string base = admin_url(admin);
   boost::asio::io_context io;
-  net::HttpClient client(io, {.request_timeout = std::chrono::seconds(30)});
-  net::ClientRequest req{method, base + path, {{"Content-Type", "application/json"}}, std::move(body)};
+  net::HttpClient client(io, {.request_timeout = std::chrono::seconds(120)});  // a big alert's upload
+  net::ClientRequest req{method, base + path, {{"Content-Type", content_type}}, std::move(body)};
   if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
   std::optional<core::Result<net::ClientResponse>> out;
   auto run = [&]() -> boost::asio::awaitable<void> { out = co_await client.request(std::move(req)); };

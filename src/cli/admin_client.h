@@ -19,7 +19,8 @@ std::string admin_url(std::string address);
 // `admin` is a URL or host:port (see admin_url); `token` may be empty.
 // Throws std::runtime_error when no answer comes or it is not JSON.
 AdminAnswer admin_call(const std::string& admin, const std::string& token, const std::string& method,
-                       const std::string& path, std::string body = "");
+                       const std::string& path, std::string body = "",
+                       const std::string& content_type = "application/json");
 // "HTTP <status>: <the answer's error text>".
 std::string error_of(const AdminAnswer& a);
 

@@ -13,6 +13,7 @@
 
 #include "cli/admin_client.h"
 #include "cli/commands.h"
+#include "net/form.h"
 #include "ledger/status.h"
 
 namespace sluice::cli {
@@ -72,15 +73,27 @@ void print_report(const json::object& r, std::ostream& out) {
 }
 
 std::string post_alert(const AlertOptions& o, const std::string& csv) {
-  json::object req{{"body", o.body}, {"recipients", csv}};
-  if (!o.from.empty()) req["from"] = o.from;
-  const AdminAnswer created = admin_call(o.admin, o.token, "POST", "/api/alerts", json::serialize(req));
+  net::Form query{{"body", o.body}};
+  if (!o.from.empty()) query.push_back({"from", o.from});
+  if (o.skip_invalid) query.push_back({"skip_invalid", "true"});
+  const AdminAnswer created =
+      admin_call(o.admin, o.token, "POST", "/api/alerts?" + net::encode_form(query), csv, "text/csv; charset=utf-8");
   if (created.status != 201) throw AlertRefused(created.status, error_of(created));
-  if (const auto* removed = created.body.as_object().if_contains("duplicates_removed");
-      removed && removed->to_number<int64_t>() > 0)
+  const auto& answer = created.body.as_object();
+  const int64_t recipients = answer.at("recipients").to_number<int64_t>();
+  if (const auto* removed = answer.if_contains("duplicates_removed"); removed && removed->to_number<int64_t>() > 0)
     std::cerr << fmt::format("sluice alert: {} duplicate number(s) removed; {} recipients\n",
-                             removed->to_number<int64_t>(), created.body.at("recipients").to_number<int64_t>());
-  return json::value_to<std::string>(created.body.at("id"));
+                             removed->to_number<int64_t>(), recipients);
+  if (const auto* refused = answer.if_contains("refused"); refused && refused->to_number<int64_t>() > 0) {
+    std::cerr << fmt::format("sluice alert: {} row(s) refused, not E.164 numbers; sending to the other {}:\n",
+                             refused->to_number<int64_t>(), recipients);
+    for (const auto& row : answer.at("refused_rows").as_array())
+      std::cerr << fmt::format("  {}: '{}'\n", std::string(row.at("where").as_string()),
+                               std::string(row.at("value").as_string()));
+    if (refused->to_number<int64_t>() > static_cast<int64_t>(answer.at("refused_rows").as_array().size()))
+      std::cerr << "  ...\n";
+  }
+  return json::value_to<std::string>(answer.at("id"));
 }
 
 int alert_send_command(const AlertOptions& o) {

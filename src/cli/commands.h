@@ -33,13 +33,15 @@ struct AlertOptions {
   std::string token;  // default: $SLUICE_ADMIN_TOKEN
   std::string recipients_file, body, from;
   bool wait = false;
+  bool skip_invalid = false;
   std::chrono::seconds timeout{3600};
   std::string id;
   bool json = false;
 };
 int alert_send_command(const AlertOptions& options);
-// POSTs an alert to options.admin and returns its id; says on stderr how
-// many duplicate numbers it dropped. Throws AlertRefused.
+// POSTs an alert to options.admin (the CSV as a text/csv body) and returns
+// its id; says on stderr how many duplicate numbers it dropped and which
+// rows it refused (--skip-invalid). Throws AlertRefused.
 std::string post_alert(const AlertOptions& options, const std::string& recipients_csv);
 struct AlertRefused : std::runtime_error {
   AlertRefused(int s, const std::string& why) : std::runtime_error(why), status(s) {}

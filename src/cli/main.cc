@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
   alert_send->add_option("--recipients", alert_opts.recipients_file, "CSV file, numbers in the first column")->required();
   alert_send->add_option("--body", alert_opts.body, "Message text")->required();
   alert_send->add_option("--from", alert_opts.from, "Sender (default: the config's alerts.from)");
+  alert_send->add_flag("--skip-invalid", alert_opts.skip_invalid,
+                       "Send to the good numbers and list the rows refused, instead of refusing the alert");
   alert_send->add_flag("--wait", alert_opts.wait,
                        "Show progress until every recipient has a final status, then print the report. Exit "
                        "status: 0 all delivered, 3 finished with some not delivered, 1 gave up (--timeout)");

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <limits>
 
 #include "logging/log.h"
 #include "net/http_server.h"
@@ -116,7 +117,23 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
     parser.body_limit(o.max_body);
     parser.header_limit(static_cast<uint32_t>(o.max_header));
     tcp_layer.expires_after(o.request_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
+    boost::system::error_code ec;
+    if (o.body_limit_for) {
+      // Beast checks Content-Length against the limit while it parses the
+      // headers, so the route's limit is applied here, once they are in.
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+      auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
+      ec = hec;
+      if (!ec) {
+        const size_t limit = o.body_limit_for(parser.get().method_string(), parser.get().target());
+        if (parser.content_length() && *parser.content_length() > limit) ec = http::error::body_limit;
+        else parser.body_limit(limit);  // a chunked body is counted as it comes
+      }
+    }
+    if (!ec) {
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
+      ec = bec;
+    }
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       auto r = ec == http::error::body_limit ? HttpResponse::error(413, "body too large")
                                              : HttpResponse::error(431, "headers too large");

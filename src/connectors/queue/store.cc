@@ -85,7 +85,11 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   struct EnqueueOp {
     QueueState* queue;
     std::vector<NewRow> rows;
+    // Rows written at commit time, after `rows` (enqueue_generated).
+    size_t generated = 0;
+    PayloadWriter generate;
     std::function<void(core::Result<void>)> complete;
+    int64_t size() const { return static_cast<int64_t>(rows.size() + generated); }
   };
   struct AckOp {
     QueueState* queue;
@@ -283,6 +287,18 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
                            .run();
         if (rc != SQLITE_DONE) return rc;
       }
+      std::string payload;
+      for (size_t i = 0; i < op.generated; ++i) {
+        payload.clear();
+        op.generate(i, payload);
+        const int rc = insert->bind(1, op.queue->name, false)
+                           .bind_blob(2, payload, false)
+                           .bind(3, std::string_view("{}"), false)
+                           .bind(4, ts)
+                           .bind(5, next_id++)
+                           .run();
+        if (rc != SQLITE_DONE) return rc;
+      }
     }
     for (const auto& [q, id] : deletes)
       if (const int rc = remove->bind(1, id).run(); rc != SQLITE_DONE) return rc;
@@ -318,7 +334,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       return settled;
     }
     for (auto& op : ops) {
-      op.queue->depth += static_cast<int64_t>(op.rows.size());
+      op.queue->depth += op.size();
       op.queue->disk_exhausted = false;
       for (auto& row : op.rows) {
         if (!row.follower) continue;
@@ -344,6 +360,24 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       settle_follower(f.id, core::AckStatus::rejected);
     }
     return settled;
+  }
+
+  // Hands `op` to the database thread and waits for its commit.
+  static boost::asio::awaitable<core::Result<void>> submit(std::shared_ptr<Impl> impl, const std::string& queue,
+                                                           EnqueueOp op) {
+    // The callback runs before this coroutine resumes: `queue` is alive.
+    auto start = [impl, &queue, &op](std::function<void(core::Result<void>)> done) {
+      std::lock_guard lock(impl->mu);
+      if (impl->stopping) {
+        done(core::fail(core::Errc::closed, "queue store is closing"));
+        return;
+      }
+      op.queue = &impl->state(queue);
+      op.complete = std::move(done);
+      impl->enqueues.push_back(std::move(op));
+      if (impl->enqueues.size() == 1) impl->cv.notify_one();
+    };
+    co_return co_await async::await_callback<core::Result<void>>(std::move(start));  // named: see async/blocking.h
   }
 
   bool wants_load() const {
@@ -445,28 +479,22 @@ Store::~Store() {
 }
 
 boost::asio::awaitable<core::Result<void>> Store::enqueue(const std::string& queue, const core::Batch& batch) {
-  auto impl = impl_;
-  // The callback runs before this coroutine resumes, so `queue` and `batch`
-  // are still alive; the rows are copied into the op under the lock.
-  auto start = [impl, &queue, &batch](std::function<void(core::Result<void>)> done) {
-        Impl::EnqueueOp op;
-        op.rows.reserve(batch.size());
-        for (const auto& m : batch.messages) {
-          const auto* ack = m.ack().state();
-          core::AckHandle follower = ack && ack->follows_delivery() ? m.ack() : core::AckHandle{};
-          op.rows.push_back({m.payload(), metadata_json(m.meta()), std::move(follower)});
-        }
-        std::lock_guard lock(impl->mu);
-        if (impl->stopping) {
-          done(core::fail(core::Errc::closed, "queue store is closing"));
-          return;
-        }
-        op.queue = &impl->state(queue);
-        op.complete = std::move(done);
-        impl->enqueues.push_back(std::move(op));
-        if (impl->enqueues.size() == 1) impl->cv.notify_one();
-  };
-  co_return co_await async::await_callback<core::Result<void>>(std::move(start));  // named: see async/blocking.h
+  Impl::EnqueueOp op;
+  op.rows.reserve(batch.size());
+  for (const auto& m : batch.messages) {
+    const auto* ack = m.ack().state();
+    core::AckHandle follower = ack && ack->follows_delivery() ? m.ack() : core::AckHandle{};
+    op.rows.push_back({m.payload(), metadata_json(m.meta()), std::move(follower)});
+  }
+  co_return co_await Impl::submit(impl_, queue, std::move(op));
+}
+
+boost::asio::awaitable<core::Result<void>> Store::enqueue_generated(const std::string& queue, size_t count,
+                                                                    PayloadWriter payload) {
+  Impl::EnqueueOp op;
+  op.generated = count;
+  op.generate = std::move(payload);
+  co_return co_await Impl::submit(impl_, queue, std::move(op));
 }
 
 boost::asio::awaitable<core::Batch> Store::dequeue(const std::string& queue, DequeueOptions options) {

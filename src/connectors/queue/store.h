@@ -58,6 +58,12 @@ class Store {
 
   // Durably appends the batch's payloads and metadata to `queue`.
   boost::asio::awaitable<core::Result<void>> enqueue(const std::string& queue, const core::Batch& batch);
+  // Durably appends `count` payloads, each written by `payload(i, out)` on
+  // the database thread while it commits, all in one transaction: a million
+  // rows without a million strings in memory. Empty metadata.
+  using PayloadWriter = std::function<void(size_t index, std::string& out)>;
+  boost::asio::awaitable<core::Result<void>> enqueue_generated(const std::string& queue, size_t count,
+                                                               PayloadWriter payload);
   // Makes the ack of the leased row `id`; its final status must reach
   // settle() (the queue input routes it through a runtime::AckBatcher).
   using AckFor = std::function<core::AckHandle(int64_t id)>;
