@@ -1,7 +1,9 @@
 // The embedded ledger store: a Book in memory, every change written through
 // to `<data_dir>/ledger.db` in one transaction per call, and the Book
-// rebuilt from the database on open. Calls run on the blocking pool; claims
-// live in memory (the data_dir lock keeps this store to one process).
+// rebuilt from the database on open. Calls run on the blocking pool. Claims
+// are held in memory (the data_dir lock keeps this store to one process)
+// and written to ledger_claims until their send is recorded, so the claims
+// of a process that died unsettled are known as maybe-sent on open.
 //
 // Schema (inspect with `sqlite3 data/ledger.db`):
 //   ledger_alerts(id TEXT PRIMARY KEY, created_ms, recipients, body, sender)
@@ -9,6 +11,7 @@
 //                   send_ms, sent_ms, final_ms, error_code, segments)
 //   ledger_events(id INTEGER PRIMARY KEY, sid, status, error_code, at_ms,
 //                 effect /* moved, duplicate, stale, held, unknown_status */)
+//   ledger_claims(alert_id, recipient, claimed_ms, PRIMARY KEY (alert_id, recipient))
 // A callback still held is an event with effect 'held' whose sid has no
 // message row.
 
@@ -55,6 +58,12 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
                    id INTEGER PRIMARY KEY, sid TEXT NOT NULL, status TEXT NOT NULL, error_code TEXT NOT NULL,
                    at_ms INTEGER NOT NULL, effect TEXT NOT NULL))");
     db_->exec("CREATE INDEX IF NOT EXISTS ledger_events_held ON ledger_events(effect) WHERE effect = 'held'");
+    db_->exec(R"(CREATE TABLE IF NOT EXISTS ledger_claims (
+                   alert_id TEXT NOT NULL, recipient TEXT NOT NULL, claimed_ms INTEGER NOT NULL,
+                   PRIMARY KEY (alert_id, recipient)) WITHOUT ROWID)");
+    insert_claim_ = std::make_unique<sqlite::Statement>(*db_, "INSERT OR REPLACE INTO ledger_claims VALUES (?1, ?2, ?3)");
+    delete_claim_ = std::make_unique<sqlite::Statement>(
+        *db_, "DELETE FROM ledger_claims WHERE alert_id = ?1 AND recipient = ?2");
     insert_alert_ = std::make_unique<sqlite::Statement>(
         *db_, "INSERT OR REPLACE INTO ledger_alerts VALUES (?1, ?2, ?3, ?4, ?5)");
     delete_alert_ = std::make_unique<sqlite::Statement>(*db_, "DELETE FROM ledger_alerts WHERE id = ?1");
@@ -63,6 +72,7 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     insert_event_ = std::make_unique<sqlite::Statement>(
         *db_, "INSERT INTO ledger_events(sid, status, error_code, at_ms, effect) VALUES (?1, ?2, ?3, ?4, ?5)");
     load();
+    load_unsettled_claims();
   }
 
   core::Result<void> create_alert_now(const AlertInfo& info) {
@@ -92,11 +102,11 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
 
   core::Result<void> record_sends_now(const std::vector<Send>& sends) {
     std::lock_guard lock(mu_);
-    for (const auto& s : sends) claims_.erase(claim_key(s.alert_id, s.recipient));
     std::vector<const Send*> conflicts;
     auto r = write([&] {
       conflicts.clear();  // a failed write is retried whole by the caller
       for (const auto& s : sends) {
+        if (int rc = delete_claim_->bind(1, s.alert_id).bind(2, s.recipient).run(); rc != SQLITE_DONE) return rc;
         const SendEffect effect = book_.record_send(s);
         if (effect == SendEffect::duplicate) continue;
         if (effect == SendEffect::sid_conflict) conflicts.push_back(&s);
@@ -107,6 +117,10 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
       return SQLITE_DONE;
     });
     if (!r) return r;
+    for (const auto& s : sends) {
+      claims_.erase(claim_key(s.alert_id, s.recipient));
+      maybe_sent_.erase(claim_key(s.alert_id, s.recipient));
+    }
     for (const Send* s : conflicts) {
       const Message* holder = book_.message(s->sid);
       logging::warn("ledger: the provider gave sid {} to alert {} recipient {}, but it already belongs to alert {} "
@@ -159,13 +173,12 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     co_return co_await async::run_blocking(std::move(work));
   }
 
-  // In memory, but behind the lock a commit holds through its fsync: on the
-  // blocking pool too, never on an I/O thread.
-  Task<core::Result<std::vector<Claim>>> claim_sends(std::vector<Recipient> recipients, std::string owner,
-                                                     std::chrono::milliseconds lease) override {
+  // A new claim is committed before it is granted (one transaction a batch).
+  Task<core::Result<std::vector<ClaimAnswer>>> claim_sends(std::vector<Recipient> recipients, std::string owner,
+                                                           std::chrono::milliseconds lease) override {
     auto self = shared_from_this();
     auto work = [self, recipients = std::move(recipients), owner = std::move(owner), lease] {
-      return core::Result<std::vector<Claim>>(self->claim_now(recipients, owner, lease));
+      return self->claim_now(recipients, owner, lease);
     };
     co_return co_await async::run_blocking(std::move(work));
   }
@@ -219,24 +232,42 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
   }
 
  private:
-  std::vector<Claim> claim_now(const std::vector<Recipient>& recipients, const std::string& owner,
-                               std::chrono::milliseconds lease) {
-    std::vector<Claim> out;
+  core::Result<std::vector<ClaimAnswer>> claim_now(const std::vector<Recipient>& recipients, const std::string& owner,
+                                                   std::chrono::milliseconds lease) {
+    std::vector<ClaimAnswer> out;
     out.reserve(recipients.size());
     const int64_t now = core::unix_ms();
     std::lock_guard lock(mu_);
+    std::vector<const Recipient*> fresh_claims;  // not yet in ledger_claims
     for (const auto& r : recipients) {
       if (book_.send_recorded(r.alert_id, r.recipient)) {
-        out.push_back(Claim::already_sent);
+        out.push_back({Claim::already_sent});
         continue;
       }
-      auto [it, fresh] = claims_.try_emplace(claim_key(r.alert_id, r.recipient), ClaimHolder{owner, now + lease.count()});
+      const std::string key = claim_key(r.alert_id, r.recipient);
+      auto [it, fresh] = claims_.try_emplace(key, ClaimHolder{owner, now + lease.count()});
       if (!fresh && it->second.owner != owner && it->second.expires_ms > now) {
-        out.push_back(Claim::claimed_elsewhere);
+        out.push_back({Claim::claimed_elsewhere});
         continue;
       }
       it->second = {owner, now + lease.count()};
-      out.push_back(Claim::granted);
+      if (auto earlier = maybe_sent_.find(key); earlier != maybe_sent_.end()) {
+        out.push_back({Claim::maybe_sent, earlier->second});
+        continue;
+      }
+      if (fresh) fresh_claims.push_back(&r);
+      out.push_back({Claim::granted});
+    }
+    if (fresh_claims.empty()) return out;
+    auto written = write([&] {
+      for (const Recipient* r : fresh_claims)
+        if (int rc = insert_claim_->bind(1, r->alert_id).bind(2, r->recipient).bind(3, now).run(); rc != SQLITE_DONE)
+          return rc;
+      return SQLITE_DONE;
+    });
+    if (!written) {  // not durable, so not granted: the sender tries again later
+      for (const Recipient* r : fresh_claims) claims_.erase(claim_key(r->alert_id, r->recipient));
+      return std::unexpected(written.error());
     }
     return out;
   }
@@ -310,6 +341,15 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
       book_.restore_held({held.column_text(0), held.column_text(1), held.column_text(2), held.column_int(3)});
   }
 
+  // On open only: claims left unsettled by a sender that stopped (or died)
+  // before its send was recorded. The provider may have those messages.
+  void load_unsettled_claims() {
+    sqlite::Statement claims(*db_, "SELECT alert_id, recipient, claimed_ms FROM ledger_claims");
+    while (claims.step())
+      if (!book_.send_recorded(claims.column_text(0), claims.column_text(1)))
+        maybe_sent_[claim_key(claims.column_text(0), claims.column_text(1))] = claims.column_int(2);
+  }
+
   static std::string claim_key(const std::string& alert_id, const std::string& recipient) {
     return alert_id + '\n' + recipient;
   }
@@ -320,8 +360,11 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, ClaimHolder> claims_;
+  // Claim key -> when an earlier process claimed it without recording a send.
+  std::unordered_map<std::string, int64_t> maybe_sent_;
   std::unique_ptr<sqlite::Database> db_;
-  std::unique_ptr<sqlite::Statement> insert_alert_, delete_alert_, upsert_message_, insert_event_;
+  std::unique_ptr<sqlite::Statement> insert_alert_, delete_alert_, upsert_message_, insert_event_, insert_claim_,
+      delete_claim_;
   // Alerts gone from the book whose rows a full disk kept in ledger.db; every
   // write deletes them first. (A restart before one succeeds brings them back.)
   std::set<std::string> unremoved_;

@@ -14,8 +14,10 @@
 // granted when no send to that recipient is recorded and nobody else holds
 // an unexpired claim; recording the send settles it. So two instances never
 // both send to one recipient, and a recipient whose sender died is claimed
-// again once its lease ran out (the embedded store, one process by
-// construction, forgets claims when it closes).
+// again once its lease ran out. Claims are durable: one still unsettled
+// when its sender died (a crash between the provider accepting a message
+// and the ledger recording it) is granted as `maybe_sent`, with the time of
+// that attempt, so the sender asks the provider before sending again.
 //
 // Threads: every method is safe from any thread and coroutine.
 
@@ -29,6 +31,7 @@
 
 #include "core/error.h"
 #include "ledger/book.h"
+#include "ledger/maybe_sent.h"
 #include "ledger/report.h"
 
 namespace sluice::ledger {
@@ -43,8 +46,15 @@ struct Recipient {
 
 enum class Claim : uint8_t {
   granted,          // send it
+  maybe_sent,       // granted, but an earlier attempt may have reached the provider: look it up first
   already_sent,     // a send is recorded: do not send again
   claimed_elsewhere,  // another sender holds an unexpired claim: try later
+};
+
+struct ClaimAnswer {
+  Claim claim;
+  int64_t attempted_ms = 0;  // maybe_sent: when the earlier attempt was claimed (unix ms)
+  bool operator==(const ClaimAnswer&) const = default;
 };
 
 // What the store has done since it opened (metrics), and what it holds.
@@ -63,7 +73,7 @@ class Store {
   virtual Task<core::Result<void>> remove_alert(std::string alert_id) = 0;
   // One answer per recipient, in order. `owner` names the claiming sender
   // (one per process); its own unexpired claims are granted again.
-  virtual Task<core::Result<std::vector<Claim>>> claim_sends(std::vector<Recipient> recipients, std::string owner,
+  virtual Task<core::Result<std::vector<ClaimAnswer>>> claim_sends(std::vector<Recipient> recipients, std::string owner,
                                                               std::chrono::milliseconds lease) = 0;
   // Each batch is one transaction: all recorded or none.
   virtual Task<core::Result<void>> record_sends(std::vector<Send> sends) = 0;

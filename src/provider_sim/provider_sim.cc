@@ -25,6 +25,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/twilio_signature.h"
+#include "provider_sim/messages.h"
 
 namespace sluice::provider_sim {
 
@@ -36,8 +37,9 @@ namespace {
 
 int64_t now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
-std::string rfc2822_now() {
-  return fmt::format("{:%a, %d %b %Y %H:%M:%S +0000}", fmt::gmtime(std::time(nullptr)));
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 HttpResponse twilio_error(int status, int code, std::string_view message) {
@@ -66,15 +68,22 @@ class Simulator {
     const std::string path = req.path;
     if (req.method == "GET" && std::regex_match(path, m, message_path)) {
       if (m[1].str() != o_.account_sid || !authorized(req)) co_return twilio_error(401, 20003, "Authenticate");
-      count("lookups");
-      auto found = message_resource(m[2].str());
+      std::lock_guard lock(mu_);
+      ++counts_["lookups"];
+      auto found = messages_.resource_json(m[2].str(), o_.account_sid);
       if (!found) co_return twilio_error(404, 20404, "The requested resource was not found");
       co_return HttpResponse::json(200, *found);
     }
     if (!std::regex_match(path, m, messages_path)) co_return twilio_error(404, 20404, "The requested resource was not found");
     if (req.method == "GET") {
       if (m[1].str() != o_.account_sid || !authorized(req)) co_return twilio_error(401, 20003, "Authenticate");
-      co_return HttpResponse::json(200, message_list());
+      auto query = net::parse_form(req.query);
+      if (!query) co_return twilio_error(400, 20001, "Bad query string: " + query.error());
+      std::lock_guard lock(mu_);
+      ++counts_["list_requests"];
+      auto list = messages_.list_json(*query, o_.account_sid);
+      if (!list) co_return twilio_error(400, 20001, list.error());
+      co_return HttpResponse::json(200, *list);
     }
     if (req.method != "POST") co_return twilio_error(405, 20004, "Method not allowed");
 
@@ -142,13 +151,19 @@ class Simulator {
       s.last_ns = now;
       ++counts_["queued"];
       sid = fmt::format("SM{:016x}{:016x}", sid_rng_(), sid_rng_());
-      messages_[sid] = {to, sender, "queued"};
+      const bool duplicate = messages_.add({.sid = sid,
+                                            .to = to,
+                                            .from = sender,
+                                            .body = body,
+                                            .created_ms = unix_ms(),
+                                            .segments = static_cast<int64_t>(net::sms::count_segments(body).count)});
+      if (duplicate) ++counts_["duplicate_texts"];
     }
     const auto segments = net::sms::count_segments(body);
     auto lifecycle = [this, sid, to, from = sender, callback, send_at]() { return deliver(sid, to, from, callback, send_at); };
     asio::co_spawn(io_, std::move(lifecycle), asio::detached);
 
-    const std::string date = rfc2822_now();
+    const std::string date = rfc2822(unix_ms());
     boost::json::object o{
         {"account_sid", o_.account_sid}, {"api_version", "2010-04-01"}, {"body", body}, {"date_created", date},
         {"date_sent", nullptr}, {"date_updated", date}, {"direction", "outbound-api"}, {"error_code", nullptr},
@@ -186,7 +201,14 @@ class Simulator {
   asio::awaitable<void> deliver(std::string sid, std::string to, std::string from, std::string callback,
                                 int64_t send_at) {
     co_await sleep_for(std::chrono::nanoseconds(send_at - now_ns()));
-    count("sent");
+    {
+      std::lock_guard lock(mu_);
+      ++counts_["sent"];
+      if (SimMessage* msg = messages_.find(sid)) {
+        msg->status = "sent";
+        msg->sent_ms = unix_ms();
+      }
+    }
     // Sent on its own, as Twilio does: a held-back `sent` may arrive after
     // the final status.
     if (!callback.empty()) {
@@ -209,8 +231,10 @@ class Simulator {
     {
       std::lock_guard lock(mu_);
       ++counts_[status];
-      messages_[sid].status = status;
-      messages_[sid].error_code = error;
+      if (SimMessage* msg = messages_.find(sid)) {
+        msg->status = status;
+        msg->error_code = error;
+      }
     }
     if (!callback.empty()) co_await status_callback(callback, sid, to, from, status, error);
   }
@@ -261,31 +285,6 @@ class Simulator {
     return auth && *auth == net::basic_auth(o_.account_sid, o_.auth_token);
   }
 
-  // GET .../Messages/{sid}.json: one message as Twilio's resource (the
-  // fields a status lookup reads), or nullopt when the sid is unknown.
-  std::optional<std::string> message_resource(const std::string& sid) {
-    std::lock_guard lock(mu_);
-    auto it = messages_.find(sid);
-    if (it == messages_.end()) return std::nullopt;
-    const SentMessage& msg = it->second;
-    boost::json::value code = nullptr;  // Twilio's is a number, or null
-    if (!msg.error_code.empty()) code = std::stoll(msg.error_code);
-    return boost::json::serialize(boost::json::object{
-        {"account_sid", o_.account_sid}, {"sid", sid}, {"to", msg.to}, {"from", msg.from}, {"status", msg.status},
-        {"error_code", std::move(code)},
-        {"uri", fmt::format("/2010-04-01/Accounts/{}/Messages/{}.json", o_.account_sid, sid)}});
-  }
-
-  // GET .../Messages.json: every message, as Twilio's list resource (one page).
-  std::string message_list() {
-    std::lock_guard lock(mu_);
-    boost::json::array list;
-    for (const auto& [sid, msg] : messages_)
-      list.push_back({{"sid", sid}, {"to", msg.to}, {"from", msg.from}, {"status", msg.status}});
-    const auto n = static_cast<int64_t>(list.size());
-    return boost::json::serialize(boost::json::object{{"messages", std::move(list)}, {"page", 0}, {"page_size", n}});
-  }
-
   std::string stats() {
     std::lock_guard lock(mu_);
     boost::json::object counts;
@@ -312,10 +311,7 @@ class Simulator {
   std::mt19937_64 sid_rng_{(uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()};
   std::map<std::string, Sender> senders_;
   std::map<std::string, int64_t> counts_;
-  struct SentMessage {
-    std::string to, from, status, error_code;
-  };
-  std::unordered_map<std::string, SentMessage> messages_;  // by sid
+  MessageBook messages_;
   std::atomic<int64_t> in_progress_{0};
 };
 

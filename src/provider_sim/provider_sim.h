@@ -6,8 +6,10 @@
 // account's concurrent requests (429/20429), injects latency, 5xx and 429s,
 // and posts signed status callbacks (sent, then delivered / undelivered /
 // failed), optionally reordered and duplicated, retrying failed ones.
-// GET .../Messages.json lists every message (sid, to, from, status), and
-// GET .../Messages/{sid}.json gives one (404 for a sid it does not know).
+// GET .../Messages.json lists messages newest first with Twilio's filters
+// (To, From, DateSent, DateSent<, DateSent>, PageSize; all on one page by
+// default), and GET .../Messages/{sid}.json gives one (404 for a sid it does
+// not know). See messages.h; /sim/stats counts duplicate texts.
 // GET /sim/stats reports what happened, including the most sends it accepted
 // from one sender in any one-second window. Outcomes are deterministic with
 // a seed; message sids are random (SM + 32 hex), unique across restarts like

@@ -17,6 +17,10 @@ Database::Database(const std::string& path) : path_(path) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA busy_timeout=5000");
+    // Checkpoint at 1 MB of WAL, not SQLite's 4 MB: many small commits (acks,
+    // callbacks) fill a WAL with old page copies, and a small data_dir
+    // would be full of them before the first checkpoint.
+    exec("PRAGMA wal_autocheckpoint=256");
   } catch (...) {
     sqlite3_close(db_);
     throw;
@@ -46,6 +50,10 @@ std::optional<Failure> Database::transaction(const std::function<int()>& body) {
   else if (auto why = try_exec("COMMIT"); !why.empty())
     failure = Failure{std::move(why), full()};
   if (failure) try_exec("ROLLBACK");  // harmless when SQLite rolled back already
+  // On a full disk, much of the space is often the WAL: old copies of pages
+  // rewritten by many small commits. Folding it into the database and
+  // truncating it gives that space back for the next try.
+  if (failure && failure->disk_full) sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   return failure;
 }
 

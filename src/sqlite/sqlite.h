@@ -43,6 +43,8 @@ class Database {
   // failed, and runs no statement after it: on SQLITE_FULL SQLite has rolled
   // back already, and a later statement would commit on its own. Returns
   // why it did not commit (then it is rolled back), nullopt if it did.
+  // After a full disk it checkpoints and truncates the WAL, freeing what
+  // old page copies held.
   std::optional<Failure> transaction(const std::function<int()>& body);
 
  private:

@@ -327,7 +327,12 @@ def test_an_alert_refused_on_a_full_disk_leaves_nothing_and_alerts_work_again(sl
         filler.unlink()
         status, created = api(s, "POST", "/api/alerts", {"body": "Evacuate", "recipients": recipients})
         assert status == 201, created
-        wait_for(lambda: stats(sim)["counts"].get("queued", 0) == 1000, 60, "the alert's 1,000 sends")
+        try:
+            wait_for(lambda: stats(sim)["counts"].get("queued", 0) == 1000, 60, "the alert's 1,000 sends")
+        except AssertionError:
+            sizes = {p.name: p.stat().st_size for p in data.iterdir()}
+            raise AssertionError(f"sent {stats(sim)['counts'].get('queued', 0)} of 1,000; data_dir {sizes}, "
+                                 f"free {os.statvfs(data).f_bavail * os.statvfs(data).f_frsize}: {s.log_text()}")
         _, listed = api(s, "GET", "/api/alerts")
         assert [a["id"] for a in listed["alerts"]] == [created["id"]]
         assert s.stop() == 0

@@ -170,3 +170,49 @@ def test_provider_sim_sids_are_unique_across_restarts_whatever_the_seed(provider
     assert first != second
     for sid in (first, second):
         assert len(sid) == 34 and sid.startswith("SM") and all(c in "0123456789abcdef" for c in sid[2:]), sid
+
+
+def test_provider_sim_lists_messages_newest_first_with_twilios_filters(provider):
+    """The list filters the twilio output's crash check uses (To, From) and
+    the rest of Twilio's (DateSent, DateSent<, DateSent>, PageSize)."""
+    import base64
+    import datetime
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    port = provider("--mps", "1000")
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()}
+    base = f"http://127.0.0.1:{port}/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+
+    def post(to, body):
+        data = urllib.parse.urlencode({"To": to, "From": "+15005550006", "Body": body}).encode()
+        req = urllib.request.Request(base, data=data, method="POST", headers=dict(
+            auth, **{"Content-Type": "application/x-www-form-urlencoded"}))
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())["sid"]
+
+    def listed(query):
+        req = urllib.request.Request(base + "?" + query, headers=auth)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    first, second, other = post("+15551230001", "one"), post("+15551230001", "two"), post("+15551239999", "x")
+    status, page = listed(urllib.parse.urlencode({"To": "+15551230001"}))
+    assert status == 200 and [m["sid"] for m in page["messages"]] == [second, first], page
+    assert page["messages"][0]["body"] == "two" and page["messages"][0]["date_created"].endswith("+0000")
+    assert [m["sid"] for m in listed("PageSize=1")[1]["messages"]] == [other]
+    assert listed(urllib.parse.urlencode({"From": "+15009999999"}))[1]["messages"] == []
+    time.sleep(0.1)  # sent at 1,000/s: every message has its date_sent now
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    assert len(listed(f"DateSent>={today}")[1]["messages"]) == 3, "DateSent>=: the name is 'DateSent>'"
+    assert listed(f"DateSent<={today - datetime.timedelta(days=1)}")[1]["messages"] == []
+    assert len(listed(f"DateSent={today}")[1]["messages"]) == 3
+    status, err = listed("DateSent=yesterday")
+    assert status == 400 and "DateSent" in err["message"], err
+    assert listed("PageSize=0")[0] == 400
+    assert stats(port)["counts"].get("duplicate_texts", 0) == 0
+    post("+15551230001", "one")
+    assert stats(port)["counts"]["duplicate_texts"] == 1, "the same text to the same number again"

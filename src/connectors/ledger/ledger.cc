@@ -12,8 +12,10 @@
 
 #include "config/config.h"
 #include "core/clock.h"
+#include "logging/log.h"
 #include "metrics/metrics.h"
 #include "runtime/component.h"
+#include "runtime/sleep.h"
 
 namespace sluice::connectors {
 
@@ -141,29 +143,45 @@ class LedgerOutput final : public runtime::Output {
 // source (errored) to come again once that claim is settled or expired.
 class LedgerDedupe final : public runtime::Processor {
  public:
-  LedgerDedupe(const config::Values& v, std::shared_ptr<ledger::Store> ledger, metrics::Counter& skipped,
-               metrics::Counter& elsewhere)
+  struct Counters {
+    metrics::Counter &skipped, &elsewhere, &maybe_sent;
+  };
+  LedgerDedupe(const config::Values& v, std::shared_ptr<ledger::Store> ledger, const core::Clock& clock,
+               Counters counters)
       : ledger_(std::move(ledger)),
+        clock_(clock),
         alert_id_(v.tmpl("alert_id")),
         recipient_(v.tmpl("recipient")),
         lease_(std::chrono::duration_cast<std::chrono::milliseconds>(v.duration("claim_lease"))),
-        skipped_(skipped),
-        elsewhere_(elsewhere) {}
+        skipped_(counters.skipped),
+        elsewhere_(counters.elsewhere),
+        maybe_sent_(counters.maybe_sent) {}
 
-  runtime::Task<void> process(core::Batch& batch, std::vector<runtime::Failure>& failures) override {
+  runtime::Task<void> process(core::Batch& batch, std::vector<runtime::Failure>& /*failures: none*/) override {
     std::vector<ledger::Recipient> keys;
     keys.reserve(batch.size());
     for (const auto& m : batch.messages) keys.push_back({render_or_empty(alert_id_, m), render_or_empty(recipient_, m)});
-    auto claims = co_await ledger_->claim_sends(std::move(keys), owner(), lease_);
-    if (!claims) {  // the ledger cannot say: do not risk a second send, try again later
-      for (auto& m : batch.messages) failures.push_back({std::move(m), claims.error()});
+    auto claims = co_await claim(std::move(keys));
+    if (!claims) {
+      // The ledger cannot say (or cannot write the claims: a full disk). Not
+      // a refusal of these recipients, so not the dead letter: back to the
+      // source, to come again.
+      logging::error("ledger_dedupe: {} message(s) go back to their source unsent: {}", batch.size(),
+                     claims.error().to_string());
+      for (auto& m : batch.messages) m.ack().resolve(core::AckStatus::errored);
       batch.messages.clear();
       co_return;
     }
     size_t i = 0;
     batch.retain([&](core::Message& m) {
-      switch ((*claims)[i++]) {
+      const ledger::ClaimAnswer& answer = (*claims)[i++];
+      switch (answer.claim) {
         case ledger::Claim::granted: return true;
+        case ledger::Claim::maybe_sent:
+          // The output looks for this attempt at the provider before sending.
+          m.meta().set(std::string(ledger::kMaybeSentMetadata), std::to_string(answer.attempted_ms));
+          maybe_sent_.inc();
+          return true;
         case ledger::Claim::already_sent:
           m.ack().resolve(core::AckStatus::delivered);  // sent before: done
           skipped_.inc();
@@ -178,6 +196,21 @@ class LedgerDedupe final : public runtime::Processor {
   }
 
  private:
+  // Asks again with backoff for about six seconds while the ledger fails:
+  // the sends wait (nothing could be recorded anyway) instead of going
+  // round the source's redelivery count.
+  runtime::Task<core::Result<std::vector<ledger::ClaimAnswer>>> claim(std::vector<ledger::Recipient> keys) {
+    core::Nanos wait = std::chrono::milliseconds(100);
+    for (int attempt = 1;; ++attempt) {
+      auto claims = co_await ledger_->claim_sends(keys, owner(), lease_);
+      if (claims || attempt == 6) co_return claims;
+      logging::warn("ledger_dedupe: cannot claim {} recipient(s) ({}); asking again in {} ms", keys.size(),
+                    claims.error().to_string(), wait.count() / 1'000'000);
+      co_await runtime::sleep_for(clock_, wait);
+      wait *= 2;
+    }
+  }
+
   // This process, as a claim owner.
   static const std::string& owner() {
     static const std::string id = fmt::format("{}-{:x}", ::getpid(), std::random_device{}());
@@ -185,10 +218,12 @@ class LedgerDedupe final : public runtime::Processor {
   }
 
   std::shared_ptr<ledger::Store> ledger_;
+  const core::Clock& clock_;
   tmpl::Template alert_id_, recipient_;
   std::chrono::milliseconds lease_;
   metrics::Counter& skipped_;
   metrics::Counter& elsewhere_;
+  metrics::Counter& maybe_sent_;
 };
 
 config::Field alert_id_field() {
@@ -291,7 +326,10 @@ config::ComponentSpec ledger_dedupe_spec() {
       .summary = "Claims each message's recipient in the ledger before it is sent. A recipient whose send is "
                  "recorded is dropped (acknowledged), so a message delivered again after a crash is not sent "
                  "twice; one that another sluice instance sharing the ledger has claimed goes back to its source "
-                 "(nacked) and comes again once that claim is settled or its lease ran out.",
+                 "(nacked) and comes again once that claim is settled or its lease ran out. A recipient claimed "
+                 "before a crash whose send was never recorded goes on with metadata ledger_maybe_sent_ms (when "
+                 "that attempt began, unix ms): the twilio output then looks for it at the provider and records "
+                 "what it finds instead of sending again.",
       .fields = {alert_id_field(), recipient_field(),
                  {.name = "claim_lease", .type = config::Type::duration,
                   .doc = "How long a claim holds without a recorded send before another instance may take it.",
@@ -304,7 +342,12 @@ config::ComponentSpec ledger_dedupe_spec() {
         auto& elsewhere = ctx.metrics().counter("sluice_ledger_claimed_elsewhere_total",
                                                 "Messages put back because another instance holds their recipient's claim.",
                                                 {{"pipeline", ctx.pipeline()}});
-        return std::make_unique<LedgerDedupe>(v, open_for(v, ctx, "alert_id"), skipped, elsewhere);
+        auto& maybe_sent = ctx.metrics().counter(
+            "sluice_ledger_maybe_sent_total",
+            "Messages claimed before a crash without a recorded send, passed on to be looked up at the provider.",
+            {{"pipeline", ctx.pipeline()}});
+        return std::make_unique<LedgerDedupe>(v, open_for(v, ctx, "alert_id"), ctx.clock(),
+                                              LedgerDedupe::Counters{skipped, elsewhere, maybe_sent});
       },
   };
 }

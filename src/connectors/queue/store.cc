@@ -324,7 +324,8 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       // Acks and failure counts that did not commit are harmless to lose:
       // the rows are still there and will be delivered again. A follower
       // resolves neutrally: the writer's own holder reports the failure.
-      logging::error("queue store {}: commit failed, nothing of it was written: {}", path, error->text);
+      logging::limited(logging::Level::error, "queue-commit:" + path,
+                       fmt::format("queue store {}: commit failed, nothing of it was written: {}", path, error->text));
       const auto why = error->disk_full ? core::Errc::storage_full : core::Errc::io_error;
       for (auto& op : ops) {
         for (auto& row : op.rows)

@@ -23,6 +23,7 @@ std::string authorization(const config::Values& v);
 class Answer {
  public:
   explicit Answer(const std::string& body);
+  explicit Answer(boost::json::value json) : json_(std::move(json)) {}  // e.g. one entry of a list
   // The field as text (numbers as JSON text); empty when absent or null.
   std::string field(const char* name) const;
   // A refusal in words: "Twilio HTTP 400 code 21211: <Twilio's message>"

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <ctime>
 #include <memory>
 
 #include "connectors/http/client_settings.h"
@@ -8,6 +9,8 @@
 #include "connectors/twilio/api.h"
 #include "connectors/twilio/twilio.h"
 #include "core/clock.h"
+#include "ledger/maybe_sent.h"
+#include "metrics/metrics.h"
 #include "net/form.h"
 #include "net/http_client.h"
 #include "net/sms_segments.h"
@@ -35,6 +38,14 @@ class TwilioOutput final : public runtime::MessageOutput {
     if (v.has("status_callback")) callback_ = v.tmpl("status_callback");
     if (v.has("validity_period")) validity_ = std::to_string(v.integer("validity_period"));
     client_ = http_client_for(v, ctx);
+    auto counter = [&ctx](const char* result) -> metrics::Counter& {
+      return ctx.metrics().counter("sluice_twilio_earlier_attempts_total",
+                                   "Messages that may have been sent before a crash, looked up at Twilio first: "
+                                   "found (recorded, not sent again) or not_found (sent).",
+                                   {{"pipeline", ctx.pipeline()}, {"result", result}});
+    };
+    found_ = &counter("found");
+    not_found_ = &counter("not_found");
   }
 
 
@@ -65,6 +76,10 @@ class TwilioOutput final : public runtime::MessageOutput {
       if (auto err = add("StatusCallback", *callback_)) co_return WriteOutcome::reject(*err);
     }
     if (validity_) form.push_back({"ValidityPeriod", *validity_});
+    if (const std::string* attempted = m.meta().find(ledger::kMaybeSentMetadata)) {
+      auto earlier = co_await find_earlier_attempt(m, form, *attempted);
+      if (earlier) co_return std::move(*earlier);
+    }
 
     net::ClientRequest req{"POST", url_,
                            {{"Authorization", auth_},
@@ -75,10 +90,7 @@ class TwilioOutput final : public runtime::MessageOutput {
     if (!r) co_return outcome_for_error(r.error());
     const twilio::Answer answer(r->body);
     if (r->status == 200 || r->status == 201) {
-      m.meta().set("twilio_sid", answer.field("sid"));
-      m.meta().set("twilio_status", answer.field("status"));
-      m.meta().set("twilio_segments", answer.field("num_segments"));
-      m.meta().set("twilio_sent_at", std::to_string(core::unix_ms()));  // when the provider took it
+      set_accepted(m, answer.field("sid"), answer.field("status"), answer.field("num_segments"), core::unix_ms());
       co_return WriteOutcome::ok();
     }
     const std::string code = answer.field("code");
@@ -90,6 +102,61 @@ class TwilioOutput final : public runtime::MessageOutput {
     co_return outcome_for_status(*r, reason);  // e.g. 21211 invalid number: rejected, never retried
   }
 
+  static void set_accepted(core::Message& m, std::string sid, std::string status, std::string segments,
+                           int64_t accepted_ms) {
+    m.meta().set("twilio_sid", std::move(sid));
+    m.meta().set("twilio_status", std::move(status));
+    m.meta().set("twilio_segments", std::move(segments));
+    m.meta().set("twilio_sent_at", std::to_string(accepted_ms));  // when the provider took it
+  }
+
+  // A message whose earlier attempt may have reached Twilio (its sender
+  // crashed before recording the send): the newest messages to its To (and
+  // From) are listed, and one with the same Body created since the attempt
+  // (less a minute for clock skew) is taken as the send. Returns the outcome
+  // when found or when Twilio cannot be asked (retried later: never a blind
+  // second send); nullopt to send.
+  runtime::Task<std::optional<WriteOutcome>> find_earlier_attempt(core::Message& m, const net::Form& form,
+                                                                   const std::string& attempted) {
+    int64_t attempted_ms = 0;
+    std::from_chars(attempted.data(), attempted.data() + attempted.size(), attempted_ms);
+    net::Form query{{"PageSize", "50"}};
+    std::string body;
+    for (const auto& f : form) {
+      if (f.name == "To" || f.name == "From") query.push_back(f);
+      if (f.name == "Body") body = f.value;
+    }
+    net::ClientRequest req{
+        "GET", url_ + "?" + net::encode_form(query), {{"Authorization", auth_}, {"Accept", "application/json"}}, ""};
+    auto r = co_await client_->request(std::move(req));
+    if (!r) co_return outcome_for_error(r.error());
+    if (r->status != 200)
+      co_return outcome_for_status(*r, "looking for an earlier attempt: " + twilio::Answer(r->body).reason(*r));
+    boost::system::error_code ec;
+    const auto list = boost::json::parse(r->body, ec);
+    const auto* messages = !ec && list.is_object() ? list.as_object().if_contains("messages") : nullptr;
+    if (!messages || !messages->is_array())
+      co_return WriteOutcome::retry("looking for an earlier attempt: Twilio's message list is not JSON");
+    for (const auto& entry : messages->as_array()) {
+      const twilio::Answer msg(entry);
+      const int64_t created_ms = parse_rfc2822_ms(msg.field("date_created"));
+      if (msg.field("body") != body || created_ms < attempted_ms - 60'000) continue;
+      set_accepted(m, msg.field("sid"), msg.field("status"), msg.field("num_segments"), created_ms);
+      found_->inc();
+      co_return WriteOutcome::ok();
+    }
+    not_found_->inc();
+    co_return std::nullopt;
+  }
+
+  // "Tue, 01 Dec 2026 19:20:36 +0000" -> unix ms; 0 when unreadable.
+  static int64_t parse_rfc2822_ms(const std::string& date) {
+    std::tm tm{};
+    const char* end = ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S %z", &tm);
+    if (!end) return 0;
+    return (static_cast<int64_t>(::timegm(&tm)) - tm.tm_gmtoff) * 1000;
+  }
+
   std::string url_;
   std::string auth_;
   tmpl::Template to_, body_;
@@ -97,6 +164,8 @@ class TwilioOutput final : public runtime::MessageOutput {
   std::optional<std::string> service_, validity_;
   bool segments_cost_;
   std::shared_ptr<net::HttpTransport> client_;
+  metrics::Counter* found_ = nullptr;
+  metrics::Counter* not_found_ = nullptr;
 };
 
 }  // namespace
