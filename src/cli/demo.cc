@@ -52,14 +52,17 @@ int free_port() {
   return port;
 }
 
-// provider-sim as a child that dies with us, even on kill -9.
+// provider-sim as a child that dies with us, even on kill -9. Its records
+// are kept in the demo's directory (`--state`), so a demo started again
+// after a crash talks to a provider that remembers what it accepted.
 class SimulatorProcess {
  public:
-  SimulatorProcess(int port, double mps, const std::string& log_path) {
+  SimulatorProcess(int port, double mps, const std::string& dir) {
+    const std::string log_path = dir + "/provider-sim.log";
     const std::vector<std::string> args = {
         "sluice", "provider-sim", "--address", fmt::format("127.0.0.1:{}", port), "--mps", fmt::format("{}", mps),
         "--queue-size", "100000", "--max-concurrency", "1000", "--delivery-delay-ms", "1000", "--reorder", "0.05",
-        "--duplicates", "0.02"};
+        "--duplicates", "0.02", "--state", dir + "/provider-sim.state"};
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -139,7 +142,7 @@ int demo_command(const DemoOptions& o) {
   if (provider.empty()) {
     const int port = free_port();
     provider = fmt::format("http://127.0.0.1:{}", port);
-    sim.emplace(port, std::max(100.0, 2 * o.rate), dir + "/provider-sim.log");
+    sim.emplace(port, std::max(100.0, 2 * o.rate), dir);
     wait_until_listening(provider);
   }
   const std::string webhook = webhook_address(dir);
@@ -147,7 +150,11 @@ int demo_command(const DemoOptions& o) {
       {"SLUICE_DATA_DIR", dir},           {"SLUICE_ADMIN", o.admin},
       {"SLUICE_LOG_LEVEL", "warn"},       {"SEND_RATE", fmt::format("{}", o.rate)},
       {"TWILIO_BASE_URL", provider},      {"WEBHOOK_ADDRESS", webhook},
-      {"PUBLIC_URL", "http://" + webhook}};
+      {"PUBLIC_URL", "http://" + webhook},
+      // The simulator finishes a message within seconds: a final status
+      // still missing 10 s after its send was lost (say, while sluice was
+      // down), and is looked up.
+      {"FINAL_STATUS_TIMEOUT", "10s"}};
   // Only these: a demo must never pick up real Twilio credentials.
   auto lookup = [&env](const std::string& name) -> std::optional<std::string> {
     auto it = env.find(name);

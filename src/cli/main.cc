@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
   provider->add_option("--reorder", sim.reorder, "Share of callbacks held back to arrive out of order")->check(CLI::Range(0.0, 1.0));
   provider->add_option("--duplicates", sim.duplicates, "Share of callbacks sent twice")->check(CLI::Range(0.0, 1.0));
   provider->add_option("--seed", sim.seed, "Random seed")->capture_default_str();
+  provider->add_option("--state", sim.state,
+                       "Journal file: messages and statuses survive a restart (even kill -9); unfinished ones resume");
 
   try {
     app.parse(argc, argv);

@@ -60,6 +60,30 @@ class Simulator {
  public:
   Simulator(asio::io_context& io, Options o) : io_(io), o_(std::move(o)), client_(io, {}), rng_(o_.seed) {}
 
+  // --state: the records of an earlier run, and the lives of the messages
+  // it had not finished, resumed at each sender's MPS as Twilio would.
+  void resume(const std::string& path) {
+    std::lock_guard lock(mu_);
+    const auto replayed = messages_.open_journal(path);
+    const auto unfinished = messages_.unfinished();
+    logging::info("provider-sim: {} message(s) from {}, {} not final yet, resumed{}", replayed.messages, path,
+                  unfinished.size(),
+                  replayed.unreadable_lines ? fmt::format("; {} unreadable line(s) skipped", replayed.unreadable_lines) : "");
+    const int64_t now = now_ns();
+    for (const auto& m : unfinished) {
+      const bool sent = m.sent_ms > 0;
+      int64_t send_at = now;
+      if (!sent) {
+        auto& s = senders_[m.from];
+        s.next_free_ns = std::max(s.next_free_ns, now);
+        send_at = s.next_free_ns;
+        s.next_free_ns += static_cast<int64_t>(1e9 / o_.mps);
+      }
+      auto lifecycle = [this, m, send_at, sent]() { return deliver(m.sid, m.to, m.from, m.callback, send_at, sent); };
+      asio::co_spawn(io_, std::move(lifecycle), asio::detached);
+    }
+  }
+
   asio::awaitable<HttpResponse> handle(HttpRequest& req) {
     if (req.path == "/sim/stats") co_return HttpResponse::json(200, stats());
     static const std::regex messages_path(R"(^/2010-04-01/Accounts/(AC[0-9a-zA-Z]{32})/Messages\.json$)");
@@ -149,15 +173,14 @@ class Simulator {
       s.max_window = std::max<int64_t>(s.max_window, static_cast<int64_t>(s.window.size()));
       if (s.accepted++ == 0) s.first_ns = now;
       s.last_ns = now;
-      ++counts_["queued"];
       sid = fmt::format("SM{:016x}{:016x}", sid_rng_(), sid_rng_());
-      const bool duplicate = messages_.add({.sid = sid,
-                                            .to = to,
-                                            .from = sender,
-                                            .body = body,
-                                            .created_ms = unix_ms(),
-                                            .segments = static_cast<int64_t>(net::sms::count_segments(body).count)});
-      if (duplicate) ++counts_["duplicate_texts"];
+      messages_.add({.sid = sid,
+                     .to = to,
+                     .from = sender,
+                     .body = body,
+                     .callback = callback,
+                     .created_ms = unix_ms(),
+                     .segments = static_cast<int64_t>(net::sms::count_segments(body).count)});
     }
     const auto segments = net::sms::count_segments(body);
     auto lifecycle = [this, sid, to, from = sender, callback, send_at]() { return deliver(sid, to, from, callback, send_at); };
@@ -198,20 +221,17 @@ class Simulator {
   }
 
   // One message's life after the 201: sent at its turn, then a final status.
+  // `already_sent`: resumed after a restart, past its `sent`.
   asio::awaitable<void> deliver(std::string sid, std::string to, std::string from, std::string callback,
-                                int64_t send_at) {
+                                int64_t send_at, bool already_sent = false) {
     co_await sleep_for(std::chrono::nanoseconds(send_at - now_ns()));
-    {
+    if (!already_sent) {
       std::lock_guard lock(mu_);
-      ++counts_["sent"];
-      if (SimMessage* msg = messages_.find(sid)) {
-        msg->status = "sent";
-        msg->sent_ms = unix_ms();
-      }
+      messages_.mark_sent(sid, unix_ms());
     }
     // Sent on its own, as Twilio does: a held-back `sent` may arrive after
     // the final status.
-    if (!callback.empty()) {
+    if (!callback.empty() && !already_sent) {
       auto sent = [this, callback, sid, to, from]() -> asio::awaitable<void> {
         co_await status_callback(callback, sid, to, from, "sent", "");
       };
@@ -230,11 +250,7 @@ class Simulator {
     }
     {
       std::lock_guard lock(mu_);
-      ++counts_[status];
-      if (SimMessage* msg = messages_.find(sid)) {
-        msg->status = status;
-        msg->error_code = error;
-      }
+      messages_.finish(sid, status, error);
     }
     if (!callback.empty()) co_await status_callback(callback, sid, to, from, status, error);
   }
@@ -289,6 +305,7 @@ class Simulator {
     std::lock_guard lock(mu_);
     boost::json::object counts;
     for (const auto& [k, v] : counts_) counts[k] = v;
+    for (const auto& [k, v] : messages_.counts()) counts[k] = v;  // kept across restarts with --state
     boost::json::object senders;
     int64_t max_window = 0;
     for (const auto& [name, s] : senders_) {
@@ -320,6 +337,14 @@ class Simulator {
 int run(const Options& o) {
   asio::io_context io(2);
   Simulator sim(io, o);
+  if (!o.state.empty()) {
+    try {
+      sim.resume(o.state);
+    } catch (const std::exception& e) {
+      logging::error("provider-sim: {}", e.what());
+      return 1;
+    }
+  }
   net::HttpServerOptions so;
   so.address = o.address;
   so.server_name = "provider-sim";

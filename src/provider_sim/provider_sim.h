@@ -13,7 +13,8 @@
 // GET /sim/stats reports what happened, including the most sends it accepted
 // from one sender in any one-second window. Outcomes are deterministic with
 // a seed; message sids are random (SM + 32 hex), unique across restarts like
-// Twilio's.
+// Twilio's. With `state` its records survive a restart, even `kill -9`, and
+// messages it had not finished are resumed.
 
 #include <chrono>
 #include <cstdint>
@@ -37,6 +38,7 @@ struct Options {
   double reorder = 0;               // share of callbacks held back to arrive late
   double duplicates = 0;            // share of callbacks sent twice
   uint64_t seed = 1;
+  std::string state;                // journal file: records survive a restart (see messages.h)
 };
 
 // Runs until SIGINT/SIGTERM; returns the exit code.

@@ -1,5 +1,6 @@
 """`sluice demo`: the alert story end to end, and kill -9 in the middle of it."""
 import json
+import os
 import re
 import signal
 import sqlite3
@@ -158,3 +159,57 @@ def test_ten_kill9s_while_sending_lose_nobody_and_text_almost_nobody_twice(tmp_p
     finally:
         sim.terminate()
         sim.wait(10)
+
+
+def sim_journal(path):
+    """provider-sim's own records, replayed from its --state journal:
+    sid -> (recipient, status)."""
+    messages = {}
+    for line in path.read_text().splitlines():
+        try:
+            e = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by the kill
+        if e["op"] == "add":
+            messages[e["sid"]] = [e["to"], "queued"]
+        elif e["op"] == "sent" and e["sid"] in messages and messages[e["sid"]][1] == "queued":
+            messages[e["sid"]][1] = "sent"
+        elif e["op"] == "final" and e["sid"] in messages:
+            messages[e["sid"]][1] = e["status"]
+    return {sid: tuple(v) for sid, v in messages.items()}
+
+
+def test_a_demo_whose_sluice_and_provider_are_both_killed_completes_with_the_providers_numbers(tmp_path):
+    """kill -9 of provider-sim and of sluice mid-alert, then `sluice demo`
+    again: the simulator comes back with its records (--state), callbacks
+    lost while sluice was down are looked up, every recipient ends final,
+    and the ledger's counts equal the provider's."""
+    n = 3000
+    data = tmp_path / "demo"
+    cmd = [SLUICE, "demo", "--recipients", str(n), "--rate", "500", "--exit", "--admin", "127.0.0.1:0",
+           "--data-dir", str(data)]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: (data / "ledger.db").exists() and len(recorded(data)[0]) >= n // 3, 60, "a third sent")
+    children = open(f"/proc/{first.pid}/task/{first.pid}/children").read().split()
+    assert len(children) == 1, children  # the simulator
+    os.kill(int(children[0]), signal.SIGKILL)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "resuming unfinished alert" in second.stdout, second.stdout
+
+    provider = sim_journal(data / "provider-sim.state")
+    ledger_recipient, ledger_status = recorded(data)
+    assert len(set(ledger_recipient.values())) == n, "every recipient has an outcome in the ledger"
+    open_ones = {sid: st for sid, st in ledger_status.items() if st in ("queued", "accepted", "sending", "sent")}
+    assert not open_ones, f"{len(open_ones)} recipients not final, e.g. {list(open_ones.items())[:3]}"
+    assert set(ledger_recipient) == set(provider), "the ledger's sends are the provider's messages"
+    wrong = {sid: (ledger_status[sid], provider[sid][1]) for sid in provider if ledger_status[sid] != provider[sid][1]}
+    assert not wrong, f"{len(wrong)} statuses differ from the provider's, e.g. {list(wrong.items())[:3]}"
+    ours = {st: list(ledger_status.values()).count(st) for st in ("delivered", "undelivered", "failed")}
+    theirs = {st: [s for _, s in provider.values()].count(st) for st in ("delivered", "undelivered", "failed")}
+    assert ours == theirs and sum(ours.values()) == n, (ours, theirs)
+    for st, count in ours.items():
+        assert re.search(rf"^\s+{st}\s+{count}$", second.stdout, re.M), f"report shows {st} {count}: {second.stdout}"
