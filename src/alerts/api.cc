@@ -2,14 +2,15 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 
 #include <charconv>
 #include <limits>
 #include <random>
 
 #include "admin/server.h"
+#include "alerts/bearer.h"
 #include "alerts/dashboard_html.h"
+#include "alerts/queue_api.h"
 #include "alerts/recipients.h"
 #include "async/blocking.h"
 #include "config/config.h"
@@ -43,12 +44,7 @@ class AlertApi {
            std::shared_ptr<connectors::queue::Store> store)
       : cfg_(cfg), ledger_(std::move(ledger)), store_(std::move(store)) {}
 
-  bool authorized(const Request& req) const {
-    if (cfg_.token.empty()) return true;
-    const std::string* h = req.header("authorization");
-    const std::string want = "Bearer " + cfg_.token;
-    return h && h->size() == want.size() && CRYPTO_memcmp(h->data(), want.data(), want.size()) == 0;
-  }
+  bool authorized(const Request& req) const { return bearer_ok(req, cfg_.token); }
 
   // The alert's fields, from a JSON object, or for `Content-Type: text/csv`
   // from the query string (?body=...&from=...&skip_invalid=true) with the
@@ -315,13 +311,10 @@ void install_alert_api(admin::Server& server, runtime::BuildContext& ctx) {
     return r;
   });
   const AlertsSettings cfg = settings(ctx.config().section("alerts"));
+  install_queue_api(server, ctx, cfg.token);
   if (cfg.queue.empty()) return;
   auto api = std::make_shared<AlertApi>(cfg, connectors::shared_ledger(ctx), connectors::shared_queue_store(ctx));
-  auto unauthorized = [] {
-    auto r = Response::error(401, "missing or wrong bearer token");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return r;
-  };
+  auto unauthorized = [] { return bearer_refused(); };
   // Room for max_recipients numbers of up to 64 bytes a row (a number, a
   // name, quotes), not the admin API's 1 MiB: about 64 MB for a million.
   const size_t max_request = (1u << 20) + static_cast<size_t>(cfg.max_recipients) * 64;

@@ -5,26 +5,21 @@
 // Also: an alert with a hostile body shows it as text and runs nothing; the
 // page fits a phone's width (a second screenshot).
 // usage: node dashboard.mjs URL SCREENSHOT.png HOSTILE_BODY
-import { chromium } from "playwright-core";
+import { openPage } from "./browser.mjs";
 
 const [url, screenshot, hostile] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  // The machine is offline: no background connections to Google's hosts.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const { browser, page, errors } = await openPage();
 try {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("dialog", async (d) => { errors.push("a dialog opened: " + d.message()); await d.dismiss(); });
   await page.goto(url);
   await page.waitForSelector("#alerts button", { timeout: 10000 });
   const hostileShown = (await page.$eval("#alerts", (e) => e.textContent)).includes(hostile);
-  await page.keyboard.press("Tab");
-  const focused = await page.evaluate(() => document.activeElement?.dataset?.id ?? "");
+  // From the keyboard: past the page links (Alerts, Pipelines, Dead letters) to the first alert.
+  const tabOrder = [];
+  for (let i = 0; i < 4; i++) {
+    await page.keyboard.press("Tab");
+    tabOrder.push(await page.evaluate(() => document.activeElement?.dataset?.id || document.activeElement?.textContent || ""));
+  }
+  const focused = tabOrder[3];
   await page.click("#alerts button:has-text('Emergency drill')");
   await page.waitForFunction(() => document.querySelector("#detail-title").textContent.includes("Emergency drill"));
   const sentSelector = "#numbers div:nth-child(2) b";
@@ -48,7 +43,7 @@ try {
   await page.waitForTimeout(300);
   const phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-phone.png"), fullPage: true });
-  console.log(JSON.stringify({ first, second, focused, funnel, funnelNames, badge, missed, hostileShown, phoneOverflow,
+  console.log(JSON.stringify({ first, second, focused, tabOrder, funnel, funnelNames, badge, missed, hostileShown, phoneOverflow,
                                errors, title: await page.title() }));
 } finally {
   await browser.close();

@@ -9,6 +9,7 @@ import subprocess
 import urllib.request
 
 from conftest import SLUICE, free_port, http_get, wait_for
+from test_twilio import provider  # noqa: F401 (a pytest fixture)
 
 BROWSER_DIR = pathlib.Path(__file__).resolve().parents[1] / "browser"
 
@@ -41,7 +42,8 @@ def test_dashboard_shows_counts_changing_during_an_alert():
         seen = json.loads(r.stdout.strip().splitlines()[-1])
         print(f"dashboard: sent {seen['first']} then {seen['second']}; funnel {seen['funnel']}; screenshot {shot}")
         assert seen["second"] > seen["first"], seen
-        assert seen["focused"].startswith("al_"), "Tab reaches the alert list first"
+        assert seen["tabOrder"][:3] == ["Alerts", "Pipelines", "Dead letters"], seen["tabOrder"]
+        assert seen["focused"].startswith("al_"), "after the page links, Tab reaches the alert list"
         row = seen["missed"][0]
         assert row[0].startswith("+1555") and row[1] in ("failed", "undelivered") and row[2] in ("30003", "30008"), row
         assert not seen["errors"], seen["errors"]
@@ -62,3 +64,109 @@ def _alert_started(port):
         return alerts and alerts[0]["messages"] > 0
     except OSError:
         return False
+
+
+DEAD_TOKEN = "dead-letter-token"
+
+
+def dead_letter_config(sim_port, count):
+    """Sends through provider-sim with the wrong auth token: every message is
+    refused (401, 20003) and goes to outbound.dead with the reason."""
+    from test_twilio import ACCOUNT
+    return f"""
+admin: {{address: "{{admin}}"}}
+data_dir: {{dir}}/data
+alerts: {{token: {DEAD_TOKEN}}}
+pipelines:
+  produce:
+    input: {{generate: {{count: {count}, template: '{{"to":"+1555000{{{{seq}}}}","body":"alert {{{{seq}}}}"}}'}}}}
+    output: {{queue: {{name: outbound}}}}
+  send:
+    input: {{queue: {{name: outbound}}}}
+    output:
+      twilio: {{base_url: "http://127.0.0.1:{sim_port}", account_sid: {ACCOUNT}, auth_token: wrong, from: "+15005550006"}}
+      dead_letter: {{queue: {{name: outbound.dead}}}}
+"""
+
+
+def admin_json(s, method, path, body=None, token=DEAD_TOKEN):
+    import urllib.error
+    req = urllib.request.Request(s.url(path), method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def dead_depth(s):
+    queues = {q["name"]: q for q in admin_json(s, "GET", "/api/queues")[1]["queues"]}
+    return queues.get("outbound.dead", {}).get("depth", 0)
+
+
+def test_dead_letters_show_their_reason_and_can_be_requeued_and_deleted(sluice_factory, provider):
+    from test_twilio import stats
+    sim = provider()
+    s = sluice_factory(dead_letter_config(sim, 5)).start()
+    wait_for(lambda: dead_depth(s) == 5, 30, "5 refused messages in outbound.dead")
+    status, listed = admin_json(s, "GET", "/api/queues")
+    assert status == 200
+    dead = next(q for q in listed["queues"] if q["name"] == "outbound.dead")
+    assert dead == {"name": "outbound.dead", "depth": 5, "dead": True, "requeue_to": "outbound"}, dead
+    status, page = admin_json(s, "GET", "/api/queues/outbound.dead/messages?limit=2")
+    assert status == 200 and page["depth"] == 5 and len(page["messages"]) == 2, page
+    first = page["messages"][0]
+    assert json.loads(first["payload"])["to"].startswith("+1555000"), first
+    assert "20003" in first["metadata"]["error"] and first["metadata"]["error_pipeline"] == "send", first
+    rest = admin_json(s, "GET", f"/api/queues/outbound.dead/messages?after={page['messages'][1]['id']}")[1]
+    assert len(rest["messages"]) == 3, "paged by id"
+
+    refused_before = stats(sim)["counts"].get("rejected_20003", 0)
+    status, done = admin_json(s, "POST", "/api/queues/outbound.dead/requeue", {"ids": [first["id"]]})
+    assert status == 200 and done == {"requeued": 1, "to": "outbound"}, done
+    wait_for(lambda: stats(sim)["counts"].get("rejected_20003", 0) == refused_before + 1, 20,
+             "the requeued message sent again")
+    wait_for(lambda: dead_depth(s) == 5, 20, "it is refused again and back among the dead letters")
+
+    # Unhappy paths: clear answers, nothing changed.
+    assert admin_json(s, "GET", "/api/queues", token=None)[0] == 401
+    assert admin_json(s, "POST", "/api/queues/outbound.dead/delete", {"all": True}, token="wrong")[0] == 401
+    status, err = admin_json(s, "POST", "/api/queues/outbound/delete", {"all": True})
+    assert status == 400 and "only dead-letter queues" in err["error"], err
+    for body in ({}, {"ids": []}, {"ids": ["x"]}, {"ids": [1], "all": True}, {"all": False}):
+        status, err = admin_json(s, "POST", "/api/queues/outbound.dead/requeue", body)
+        assert status == 400, (body, err)
+    assert admin_json(s, "POST", "/api/queues/outbound.dead/purge", {"all": True})[0] == 404
+    assert admin_json(s, "GET", "/api/queues/outbound.dead/messages?limit=x")[0] == 400
+    assert dead_depth(s) == 5
+
+    status, done = admin_json(s, "POST", "/api/queues/outbound.dead/delete", {"all": True})
+    assert status == 200 and done == {"deleted": 5}, done
+    assert dead_depth(s) == 0
+    assert admin_json(s, "GET", "/api/queues/outbound.dead/messages")[1]["messages"] == []
+    assert s.stop() == 0
+
+
+def test_the_dead_letters_page_requeues_from_a_browser(sluice_factory, provider, tmp_path):
+    assert shutil.which("chromium"), "Debian chromium is missing: run scripts/install-deps"
+    sim = provider()
+    s = sluice_factory(dead_letter_config(sim, 3)).start()
+    wait_for(lambda: dead_depth(s) == 3, 30, "3 refused messages in outbound.dead")
+    artifacts = pathlib.Path(os.environ.get("SLUICE_TEST_ARTIFACTS", "test-artifacts")).resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "dead-letters.png"
+    r = subprocess.run(["node", str(BROWSER_DIR / "dead_letters.mjs"), s.url("/"), str(shot), DEAD_TOKEN],
+                       capture_output=True, text=True, timeout=90, cwd=BROWSER_DIR)
+    assert r.returncode == 0, r.stdout + r.stderr
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+    print(f"dead letters page: {seen}")
+    assert not seen["errors"], seen["errors"]
+    assert seen["visiblePages"] == ["page-dead-letters"], seen["visiblePages"]
+    assert seen["queues"] and seen["queues"][0].startswith("outbound.dead"), seen
+    assert len(seen["rows"]) == 3 and all("20003" in row[1] for row in seen["rows"]), seen["rows"]
+    assert "requeued (1)" in seen["action"], seen["action"]
+    assert seen["pipelines"] >= 2 and seen["phoneOverflow"] <= 0, seen
+    assert shot.stat().st_size > 10_000
+    assert s.stop() == 0

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -119,6 +120,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   bool stopping = false;
   std::vector<EnqueueOp> enqueues;
   std::vector<AckOp> acks;
+  // Operators' reads and moves (peek, move, remove): run by the database
+  // thread between commits, without mu (each takes it for what it touches).
+  std::vector<std::function<void()>> chores;
   std::map<std::string, QueueState> queues;  // node-based: QueueState* stay valid
   // Row id -> the ack of an upstream message waiting for this row's delivery.
   std::unordered_map<int64_t, core::AckHandle> followers;
@@ -189,8 +193,8 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     std::unique_lock lk(mu);
     for (;;) {
       cv.wait_for(lk, std::chrono::milliseconds(50),
-                  [&] { return stopping || !enqueues.empty() || !acks.empty() || wants_load(); });
-      if (stopping && enqueues.empty() && acks.empty()) break;
+                  [&] { return stopping || !enqueues.empty() || !acks.empty() || !chores.empty() || wants_load(); });
+      if (stopping && enqueues.empty() && acks.empty() && chores.empty()) break;
       auto my_enqueues = std::move(enqueues);
       enqueues.clear();
       auto my_acks = std::move(acks);
@@ -203,9 +207,12 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       auto error = commit(my_enqueues, deletes, failures);
       lk.lock();
       auto settled = finish_commit(my_enqueues, deletes, failures, error);
-      if (!settled.empty()) {
+      auto my_chores = std::move(chores);
+      chores.clear();
+      if (!settled.empty() || !my_chores.empty()) {
         lk.unlock();
         for (auto& [follower, status] : settled) follower.resolve(status);
+        for (auto& chore : my_chores) chore();
         lk.lock();
       }
       load_and_serve(lk);
@@ -381,6 +388,104 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     co_return co_await async::await_callback<core::Result<void>>(std::move(start));  // named: see async/blocking.h
   }
 
+  // --- operators' chores (database thread, mu not held) -----------------
+
+  std::vector<StoredMessage> peek_rows(const std::string& queue, int64_t after, size_t limit) {
+    sqlite::Statement q(*db,
+                        "SELECT id, payload, metadata, failed_deliveries, enqueued_at FROM messages "
+                        "WHERE queue = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+    q.bind(1, queue).bind(2, after).bind(3, static_cast<int64_t>(limit));
+    std::vector<StoredMessage> out;
+    while (q.step())
+      out.push_back({q.column_int(0), q.column_text(1), q.column_text(2), q.column_int(3), q.column_int(4)});
+    return out;
+  }
+
+  // The ids of `queue` to act on: `ids`, or every row when empty; never one
+  // leased now. Rows loaded into the ready list are taken out of it.
+  std::vector<int64_t> claim_rows(const std::string& queue, std::vector<int64_t> ids) {
+    if (ids.empty()) {
+      sqlite::Statement q(*db, "SELECT id FROM messages WHERE queue = ?1 ORDER BY id");
+      q.bind(1, queue);
+      while (q.step()) ids.push_back(q.column_int(0));
+    }
+    std::lock_guard lock(mu);
+    QueueState& q = state(queue);
+    std::erase_if(ids, [&q](int64_t id) { return q.leased.contains(id); });
+    std::erase_if(q.ready, [&ids](const Row& r) { return std::find(ids.begin(), ids.end(), r.id) != ids.end(); });
+    return ids;
+  }
+
+  core::Result<int64_t> move_rows(const std::string& from, std::vector<int64_t> wanted, const std::string& to) {
+    const auto ids = claim_rows(from, std::move(wanted));
+    sqlite::Statement read(*db, "SELECT payload, metadata FROM messages WHERE id = ?1 AND queue = ?2");
+    const int64_t first_id = next_id, ts = core::unix_ms();
+    int64_t moved = 0;
+    auto failure = db->transaction([&] {
+      moved = 0;
+      for (int64_t id : ids) {
+        read.bind(1, id).bind(2, from);
+        const bool found = read.step();
+        const std::string payload = found ? read.column_text(0) : "", metadata = found ? read.column_text(1) : "";
+        read.reset();
+        if (!found) continue;  // gone meanwhile, or in another queue
+        // A new id at the end: readers of `to` load rows above what they
+        // loaded already, so an old id would never be seen.
+        int rc = insert->bind(1, to).bind_blob(2, payload).bind(3, metadata).bind(4, ts).bind(5, next_id++).run();
+        if (rc == SQLITE_DONE) rc = remove->bind(1, id).run();
+        if (rc != SQLITE_DONE) return rc;
+        ++moved;
+      }
+      return SQLITE_DONE;
+    });
+    if (failure) {
+      next_id = first_id;
+      return core::fail(failure->disk_full ? core::Errc::storage_full : core::Errc::io_error,
+                        "queue move failed: " + failure->text);
+    }
+    std::lock_guard lock(mu);
+    state(from).depth -= moved;
+    QueueState& target = state(to);
+    target.depth += moved;
+    target.disk_exhausted = false;
+    cv.notify_one();
+    return moved;
+  }
+
+  core::Result<int64_t> remove_rows(const std::string& queue, std::vector<int64_t> wanted) {
+    const auto ids = claim_rows(queue, std::move(wanted));
+    sqlite::Statement del(*db, "DELETE FROM messages WHERE id = ?1 AND queue = ?2");
+    int64_t removed = 0;
+    auto failure = db->transaction([&] {
+      removed = 0;
+      for (int64_t id : ids) {
+        if (int rc = del.bind(1, id).bind(2, queue).run(); rc != SQLITE_DONE) return rc;
+        removed += sqlite3_changes(db->get());
+      }
+      return SQLITE_DONE;
+    });
+    if (failure)
+      return core::fail(failure->disk_full ? core::Errc::storage_full : core::Errc::io_error,
+                        "queue delete failed: " + failure->text);
+    std::lock_guard lock(mu);
+    state(queue).depth -= removed;
+    return removed;
+  }
+
+  template <class R>
+  static boost::asio::awaitable<R> run_chore(std::shared_ptr<Impl> impl, std::function<R()> work) {
+    auto start = [impl, &work](std::function<void(R)> done) {
+      std::lock_guard lock(impl->mu);
+      if (impl->stopping) {
+        done(R(core::fail(core::Errc::closed, "queue store is closing")));
+        return;
+      }
+      impl->chores.push_back([work = std::move(work), done = std::move(done)] { done(work()); });
+      impl->cv.notify_one();
+    };
+    co_return co_await async::await_callback<R>(std::move(start));  // named: see async/blocking.h
+  }
+
   bool wants_load() const {
     for (const auto& [name, q] : queues)
       if (!q.waiters.empty() && (!q.ready.empty() || !q.disk_exhausted)) return true;
@@ -535,6 +640,39 @@ boost::asio::awaitable<core::Batch> Store::dequeue(const std::string& queue, Deq
 void Store::close_readers(const std::string& queue) {
   std::lock_guard lock(impl_->mu);
   Impl::close_queue(impl_->state(queue));
+}
+
+std::vector<std::pair<std::string, int64_t>> Store::queues() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& [name, q] : impl_->queues) out.emplace_back(name, q.depth);
+  return out;
+}
+
+boost::asio::awaitable<core::Result<std::vector<Store::StoredMessage>>> Store::peek(const std::string& queue,
+                                                                                    int64_t after_id, size_t limit) {
+  auto impl = impl_;
+  std::function<core::Result<std::vector<StoredMessage>>()> work = [impl, queue, after_id, limit] {
+    return core::Result<std::vector<StoredMessage>>(impl->peek_rows(queue, after_id, limit));
+  };
+  co_return co_await Impl::run_chore(impl_, std::move(work));
+}
+
+boost::asio::awaitable<core::Result<int64_t>> Store::move(const std::string& from, std::vector<int64_t> ids,
+                                                          const std::string& to) {
+  auto impl = impl_;
+  std::function<core::Result<int64_t>()> work = [impl, from, ids = std::move(ids), to]() mutable {
+    return impl->move_rows(from, std::move(ids), to);
+  };
+  co_return co_await Impl::run_chore(impl_, std::move(work));
+}
+
+boost::asio::awaitable<core::Result<int64_t>> Store::remove(const std::string& queue, std::vector<int64_t> ids) {
+  auto impl = impl_;
+  std::function<core::Result<int64_t>()> work = [impl, queue, ids = std::move(ids)]() mutable {
+    return impl->remove_rows(queue, std::move(ids));
+  };
+  co_return co_await Impl::run_chore(impl_, std::move(work));
 }
 
 int64_t Store::depth(const std::string& queue) const {

@@ -32,6 +32,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/clock.h"
@@ -85,6 +87,27 @@ class Store {
 
   // Rows in `queue` not yet acknowledged (ready, leased or on disk).
   int64_t depth(const std::string& queue) const;
+  // Every queue the store knows (on disk or touched since it opened), with
+  // its depth, by name.
+  std::vector<std::pair<std::string, int64_t>> queues() const;
+
+  // For operators (the dashboard's dead letters). Each runs on the database
+  // thread between commits.
+  struct StoredMessage {
+    int64_t id;
+    std::string payload, metadata_json;
+    int64_t failed_deliveries, enqueued_at_ms;
+  };
+  // Up to `limit` rows of `queue` with ids above `after_id`, in id order.
+  boost::asio::awaitable<core::Result<std::vector<StoredMessage>>> peek(const std::string& queue, int64_t after_id,
+                                                                        size_t limit);
+  // Moves the rows `ids` of `from` (all of them when empty) to the end of
+  // `to`, their failed deliveries reset, in one transaction; rows leased
+  // right now stay. Returns how many moved.
+  boost::asio::awaitable<core::Result<int64_t>> move(const std::string& from, std::vector<int64_t> ids,
+                                                     const std::string& to);
+  // Deletes the rows `ids` of `queue` (all when empty) but leased ones.
+  boost::asio::awaitable<core::Result<int64_t>> remove(const std::string& queue, std::vector<int64_t> ids);
 
  private:
   struct Impl;

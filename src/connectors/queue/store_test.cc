@@ -116,6 +116,48 @@ TEST_F(StoreTest, RejectedGoesStraightToDead) {
   wait_depth(s, "q.dead", 1);
 }
 
+// The dashboard's dead letters: read them, send some back to the queue
+// they died in (delivered again, after what that queue's reader already
+// loaded), delete the rest; the same after a restart.
+TEST_F(StoreTest, DeadLettersCanBeReadRequeuedAndDeleted) {
+  {
+    Store s(dir_.string());
+    enqueue(s, "q", batch_of(3));
+    auto b = dequeue(s, "q");
+    ASSERT_EQ(b.size(), 3u);
+    for (auto& m : b.messages) m.ack().resolve(core::AckStatus::rejected);
+    wait_depth(s, "q.dead", 3);
+    auto rows = run_awaitable(io_, s.peek("q.dead", 0, 10));
+    ASSERT_TRUE(rows) << rows.error().to_string();
+    ASSERT_EQ(rows->size(), 3u);
+    EXPECT_EQ((*rows)[0].payload, "m0");
+    EXPECT_EQ((*rows)[0].failed_deliveries, 1);
+    EXPECT_GT((*rows)[0].enqueued_at_ms, 0);
+    EXPECT_EQ(run_awaitable(io_, s.peek("q.dead", (*rows)[0].id, 10))->size(), 2u) << "paged by id";
+
+    auto moved = run_awaitable(io_, s.move("q.dead", {(*rows)[1].id, 999999}, "q"));
+    ASSERT_TRUE(moved) << moved.error().to_string();
+    EXPECT_EQ(*moved, 1) << "an id that is not there moves nothing";
+    EXPECT_EQ(s.depth("q.dead"), 2);
+    EXPECT_EQ(s.depth("q"), 1);
+    auto again = dequeue(s, "q");
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again.messages[0].payload(), "m1");
+    again.messages[0].ack().resolve(core::AckStatus::delivered);
+    wait_depth(s, "q", 0);
+  }
+  Store s(dir_.string());
+  EXPECT_EQ(s.depth("q.dead"), 2);
+  auto removed = run_awaitable(io_, s.remove("q.dead", {}));
+  ASSERT_TRUE(removed) << removed.error().to_string();
+  EXPECT_EQ(*removed, 2);
+  EXPECT_EQ(s.depth("q.dead"), 0);
+  EXPECT_TRUE(run_awaitable(io_, s.peek("q.dead", 0, 10))->empty());
+  bool listed = false;
+  for (const auto& [name, depth] : s.queues()) listed = listed || (name == "q.dead" && depth == 0);
+  EXPECT_TRUE(listed);
+}
+
 // SQLite reuses the highest rowid once that row is deleted; the store must
 // not, or a row enqueued after the queue drained hides below what the
 // reader has already loaded and is not delivered until a restart.
