@@ -31,6 +31,22 @@ std::string bar(double fraction, int width) {
   return std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(width - full), '.');
 }
 
+// As the dashboard names it; stalled: open, and nothing sent or heard back
+// for a minute.
+std::string state_of(const json::object& r) {
+  const int64_t recipients = r.at("recipients").to_number<int64_t>();
+  const bool open = r.at("terminal").to_number<int64_t>() < recipients;
+  const auto* last = r.if_contains("last_activity_ms");
+  const int64_t since = (last && last->to_number<int64_t>() > 0 ? last : &r.at("created_ms"))->to_number<int64_t>();
+  const int64_t quiet_s = (std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count() - since) / 1000;
+  if (open && quiet_s >= 60)
+    return fmt::format("stalled: nothing sent or heard back for {} s (check the pipelines, dead letters and log)",
+                       quiet_s);
+  if (r.at("messages").to_number<int64_t>() < recipients) return "sending";
+  return open ? "waiting for statuses" : "done";
+}
+
 }  // namespace
 
 void print_report(const json::object& r, std::ostream& out) {
@@ -44,6 +60,7 @@ void print_report(const json::object& r, std::ostream& out) {
                      r.at("messages").to_number<int64_t>() - refused, r.at("terminal").to_number<int64_t>());
   if (refused > 0)
     out << fmt::format("  refused     {:>8}   (never accepted by the provider: failed, see the codes below)\n", refused);
+  out << fmt::format("  state       {}\n", state_of(r));
   out << "  status      count\n";
   for (auto s : ledger::kAllStatuses) {
     const int64_t n = count(r, ledger::to_string(s));

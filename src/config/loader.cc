@@ -258,6 +258,9 @@ class Loader {
       Values common = r_.read(in, input_common_fields(), fmt::format("the input of {}", what), nullptr,
                               type_keys(in, input_common_fields()));
       if (common.has("concurrency")) p.input.concurrency = common.integer("concurrency");
+      if (p.input.concurrency > 1 && p.input.component.spec && p.input.component.spec->single_reader)
+        r_.error(in, fmt::format("the input of {} ({}) reads alone: 'concurrency' must be 1, not {}", what,
+                                 p.input.component.spec->name, p.input.concurrency));
     } else {
       r_.error(node, fmt::format("{} has no 'input'", what));
     }

@@ -125,6 +125,9 @@ struct ComponentSpec {
   // Checks across fields that the field specs cannot express; throws
   // ConfigError. Run by the loader, so `sluice lint` reports these too.
   std::function<void(const Values&)> validate;
+  // An input whose readers would race (one cursor over a store): the loader
+  // refuses `concurrency` above 1 for it.
+  bool single_reader = false;
   InputFactory make_input;
   ProcessorFactory make_processor;
   OutputFactory make_output;

@@ -115,6 +115,7 @@ void Book::restore_held(const StatusEvent& event) {
 
 // Adds a message, as it stands, to its alert's aggregates.
 void Book::count_into(const Message& m, AlertStats& a) {
+  a.last_activity_ms = std::max({a.last_activity_ms, m.send_ms, m.sent_ms, m.final_ms});
   ++a.by_status[static_cast<size_t>(m.status)];
   ++a.messages;
   if (sent_recipients_.insert(recipient_key(m.alert_id, m.recipient)).second) ++a.recipients_sent;
@@ -184,6 +185,9 @@ Effect Book::move(Message& m, AlertStats& a, Status next, const StatusEvent& eve
       ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
     }
   }
+  // Activity counts what is persisted (the send, sent and final times), so
+  // a reopened store reports the same.
+  a.last_activity_ms = std::max({a.last_activity_ms, m.sent_ms, m.final_ms});
   ++counters_.statuses_applied;
   return Effect::moved;
 }

@@ -116,6 +116,7 @@ struct AlertStats {
   Histogram to_delivered_ms;                        // per delivered message, from send
   std::map<int64_t, int64_t> sends_per_second;      // unix second -> sends recorded
   std::map<int64_t, int64_t> deliveries_per_second;  // unix second -> messages delivered
+  int64_t last_activity_ms = 0;                      // the latest send or status move (0: none yet)
   int64_t terminal() const;
 };
 

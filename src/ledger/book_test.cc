@@ -38,6 +38,7 @@ TEST(Book, MovesOnlyForwardAndTerminalStaysTerminal) {
   EXPECT_EQ(a.to_sent_ms, one(100));
   EXPECT_EQ(a.to_delivered_ms, one(500));
   EXPECT_TRUE(a.failures_by_code.empty());
+  EXPECT_EQ(a.last_activity_ms, 1500) << "the last move, not the ignored callbacks after it";
 }
 
 TEST(Book, OutOfOrderCallbacksLandOnTheFurthestStatus) {

@@ -44,6 +44,7 @@ AlertReport make_report(const AlertStats& a) {
   r.to_delivered = percentiles(a.to_delivered_ms);
   r.sends_per_second.assign(a.sends_per_second.begin(), a.sends_per_second.end());
   r.deliveries_per_second.assign(a.deliveries_per_second.begin(), a.deliveries_per_second.end());
+  r.last_activity_ms = a.last_activity_ms;
   return r;
 }
 
@@ -69,7 +70,8 @@ boost::json::object to_json(const AlertReport& r) {
           {"time_to_sent", to_json(r.to_sent)},
           {"time_to_delivered", to_json(r.to_delivered)},
           {"sends_per_second", series(r.sends_per_second)},
-          {"deliveries_per_second", series(r.deliveries_per_second)}};
+          {"deliveries_per_second", series(r.deliveries_per_second)},
+          {"last_activity_ms", r.last_activity_ms}};
 }
 
 }  // namespace sluice::ledger

@@ -34,6 +34,7 @@ struct AlertReport {
   Percentiles to_sent, to_delivered;
   std::vector<std::pair<int64_t, int64_t>> sends_per_second;       // unix second, count
   std::vector<std::pair<int64_t, int64_t>> deliveries_per_second;  // unix second, count
+  int64_t last_activity_ms = 0;  // the latest send or status change; 0: none yet
 };
 
 AlertReport make_report(const AlertStats& stats);

@@ -162,6 +162,7 @@ def test_alert_cli_sends_waits_and_reports(sluice_factory, provider, tmp_path):
     assert "accepted 120/120" in sent.stderr, sent.stderr  # plain progress lines: stderr is not a terminal
     assert "1 duplicate number(s) removed; 120 recipients" in sent.stderr, sent.stderr
     assert "recipients       120   accepted      120   final      120" in sent.stdout, "--wait ends with the report"
+    assert "\n  state       done\n" in sent.stdout, sent.stdout
     delivered = int(re.search(r"^\s+delivered\s+(\d+)$", sent.stdout, re.M).group(1))
     # provider-sim fails 5% by default: 0 only when every recipient got it.
     assert sent.returncode == (0 if delivered == 120 else 3), (sent.returncode, sent.stderr)

@@ -97,6 +97,7 @@ config::ComponentSpec ledger_overdue_input_spec() {
                  {.name = "batch_size", .type = Type::integer, .doc = "Messages per batch.", .default_value = "100",
                   .min = 1, .max = 10000}},
       .example = "input:\n  ledger_overdue: {final_status_timeout: 10m, give_up_after: 6h}",
+      .single_reader = true,  // one cursor walks the ledger: a second reader would send the same lookups
       .make_input = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Input> {
         return std::make_unique<LedgerOverdue>(v, shared_ledger(ctx), ctx.clock());
       },
