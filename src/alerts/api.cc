@@ -225,11 +225,9 @@ class AlertApi {
     }
     if (!csv) limit = std::min<size_t>(limit, 10'000);
     else if (!limit_given) limit = std::numeric_limits<size_t>::max();  // CSV is the export: every row
-    auto exists = co_await ledger_->report(id);
-    if (!exists) co_return Response::error(503, exists.error().to_string());
-    if (!*exists) co_return Response::error(404, "no alert " + id.substr(0, 64));
     auto page = co_await ledger_->recipients(id, std::move(statuses), offset, limit);
     if (!page) co_return Response::error(503, page.error().to_string());
+    if (!page->alert_found) co_return Response::error(404, "no alert " + id.substr(0, 64));
     if (csv) {
       std::string out = "recipient,status,error_code,sid,sent_at_ms,final_at_ms\n";
       for (const auto& m : page->messages)

@@ -41,6 +41,7 @@ void Book::add_alert(AlertInfo info) {
 void Book::remove_alert(const std::string& id) {
   if (alerts_.erase(id) == 0) return;
   std::erase(alert_order_, id);
+  by_alert_.erase(id);
 }
 
 AlertStats& Book::stats_for(const std::string& alert_id, int64_t at_ms) {
@@ -87,7 +88,7 @@ void Book::record_new(const Send& send) {
   if (rank(m.status) >= rank(Status::sent) && !is_refused(m.sid)) m.sent_ms = send.at_ms;
   if (is_terminal(m.status)) m.final_ms = send.at_ms;
   count_into(m, stats_for(send.alert_id, send.at_ms));
-  messages_.emplace(send.sid, std::move(m));
+  index(messages_.emplace(send.sid, std::move(m)).first->second);
   ++counters_.sends_recorded;
   if (auto it = held_.find(send.sid); it != held_.end()) {
     auto events = std::move(it->second);
@@ -103,8 +104,11 @@ void Book::record_new(const Send& send) {
 void Book::restore(const Message& m) {
   if (messages_.contains(m.sid)) return;
   count_into(m, stats_for(m.alert_id, m.send_ms));
-  messages_.emplace(m.sid, m);
+  index(messages_.emplace(m.sid, m).first->second);
 }
+
+// messages_ is node-based: the pointer stays valid as it grows.
+void Book::index(const Message& m) { by_alert_[m.alert_id].push_back(&m); }
 
 void Book::restore_held(const StatusEvent& event) {
   auto& list = held_[event.sid];
@@ -214,12 +218,12 @@ std::vector<Message> Book::overdue(int64_t sent_before_ms, const OverdueCursor& 
 
 RecipientPage Book::recipients(const std::string& alert_id, const std::vector<Status>& statuses, size_t offset,
                                size_t limit) const {
+  if (!alerts_.contains(alert_id)) return {.alert_found = false};
   std::vector<const Message*> matching;
-  for (const auto& [sid, m] : messages_) {
-    if (m.alert_id != alert_id) continue;
-    if (!statuses.empty() && std::find(statuses.begin(), statuses.end(), m.status) == statuses.end()) continue;
-    matching.push_back(&m);
-  }
+  if (auto it = by_alert_.find(alert_id); it != by_alert_.end())
+    for (const Message* m : it->second)
+      if (statuses.empty() || std::find(statuses.begin(), statuses.end(), m->status) != statuses.end())
+        matching.push_back(m);
   std::sort(matching.begin(), matching.end(), [](const Message* a, const Message* b) {
     return a->send_ms != b->send_ms ? a->send_ms < b->send_ms : a->recipient < b->recipient;
   });

@@ -130,12 +130,21 @@ struct OverdueCursor {
 struct RecipientPage {
   std::vector<Message> messages;
   size_t total = 0;
+  bool alert_found = true;
 };
 
 class Book {
  public:
   // Callbacks held for unknown sids, at most; the oldest go first.
   static constexpr size_t kMaxHeld = 1'000'000;
+
+  // Movable, not copyable: by_alert_ points into messages_' nodes, which a
+  // move keeps and a copy would not.
+  Book() = default;
+  Book(Book&&) = default;
+  Book& operator=(Book&&) = default;
+  Book(const Book&) = delete;
+  Book& operator=(const Book&) = delete;
 
   void add_alert(AlertInfo info);
   // Forgets an alert with no recorded sends (its creation failed).
@@ -153,7 +162,8 @@ class Book {
   // sid) order after `after`, at most `limit`.
   std::vector<Message> overdue(int64_t sent_before_ms, const OverdueCursor& after, size_t limit) const;
   // An alert's messages at one of `statuses` (all when empty), in send
-  // order, skipping `offset`, at most `limit`.
+  // order, skipping `offset`, at most `limit`; alert_found false when the
+  // alert is not known.
   RecipientPage recipients(const std::string& alert_id, const std::vector<Status>& statuses, size_t offset,
                            size_t limit) const;
   const Message* message(const std::string& sid) const;
@@ -168,10 +178,13 @@ class Book {
   void record_new(const Send& send);
   Effect move(Message& m, AlertStats& a, Status next, const StatusEvent& event);
   void count_into(const Message& m, AlertStats& a);  // the aggregates of a message at its status
+  void index(const Message& m);
 
   std::unordered_map<std::string, AlertStats> alerts_;
   std::vector<std::string> alert_order_;
   std::unordered_map<std::string, Message> messages_;  // by sid
+  // Each alert's messages, so a drill-down reads one alert, not all.
+  std::unordered_map<std::string, std::vector<const Message*>> by_alert_;
   std::unordered_set<std::string> sent_recipients_;    // alert_id + '\n' + recipient
   std::unordered_map<std::string, std::vector<StatusEvent>> held_;
   std::deque<std::string> held_order_;

@@ -203,6 +203,9 @@ TEST_P(StoreTest, TheDrillDownPagesAnAlertsMessagesByStatusInSendOrder) {
   EXPECT_EQ(page({Status::failed, Status::undelivered}, 0, 10),
             (std::pair<size_t, std::vector<std::string>>{2, {"+15552/30008", "+15554/30003"}}));
   EXPECT_EQ(page({Status::delivered}, 0, 10).first, 0u);
+  EXPECT_TRUE(run(l->recipients("al_1", {}, 0, 10))->alert_found);
+  EXPECT_FALSE(run(l->recipients("al_nope", {}, 0, 10))->alert_found) << "an unknown alert, not an empty one";
+  EXPECT_EQ(run(open()->recipients("al_1", {}, 0, 10))->total, 4u) << "the same from disk";
 }
 
 TEST_P(StoreTest, RecordingTwiceIsIdempotent) {
