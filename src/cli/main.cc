@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
   provider->add_option("--throttle-rate", sim.throttle_rate, "Share of requests answered 429")->check(CLI::Range(0.0, 1.0));
   provider->add_option("--undelivered", sim.p_undelivered, "Share of messages ending undelivered")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   provider->add_option("--failed", sim.p_failed, "Share of messages ending failed")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  provider->add_option("--first-attempt-undelivered", sim.first_attempt_undelivered,
+                       "Share of first attempts to a number ending undelivered (30003) while the same text sent again "
+                       "is delivered; replaces --undelivered and --failed (to test resends)")
+      ->check(CLI::Range(0.0, 1.0));
   provider->add_option("--delivery-delay-ms", delivery_delay_ms, "Mean time from sent to the final status")->check(CLI::NonNegativeNumber)->capture_default_str();
   provider->add_option("--reorder", sim.reorder, "Share of callbacks held back to arrive out of order")->check(CLI::Range(0.0, 1.0));
   provider->add_option("--duplicates", sim.duplicates, "Share of callbacks sent twice")->check(CLI::Range(0.0, 1.0));

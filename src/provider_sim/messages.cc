@@ -108,7 +108,8 @@ void MessageBook::journal(const std::string& line) {
 }
 
 bool MessageBook::keep(SimMessage m) {
-  const bool duplicate = !texts_.insert(m.to + '\n' + m.body).second;
+  m.attempt = ++texts_[m.to + '\n' + m.body];
+  const bool duplicate = m.attempt > 1;
   if (duplicate) ++duplicate_texts_;
   order_.push_back(m.sid);
   by_sid_[m.sid] = std::move(m);

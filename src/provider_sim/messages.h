@@ -19,7 +19,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "net/form.h"
@@ -32,6 +31,7 @@ struct SimMessage {
   int64_t created_ms = 0;
   int64_t sent_ms = 0;  // 0: not sent yet (date_sent null)
   int64_t segments = 1;
+  int64_t attempt = 1;  // 2 for the second message with this To and Body, ...
 };
 
 bool is_final(const std::string& status);
@@ -73,7 +73,7 @@ class MessageBook {
 
   std::unordered_map<std::string, SimMessage> by_sid_;
   std::deque<std::string> order_;  // sids, oldest first
-  std::unordered_set<std::string> texts_;  // To + '\n' + Body
+  std::unordered_map<std::string, int64_t> texts_;  // To + '\n' + Body -> messages with it
   int64_t duplicate_texts_ = 0;
   int journal_fd_ = -1;
 };

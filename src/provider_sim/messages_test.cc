@@ -51,6 +51,9 @@ TEST_F(MessageBookTest, CountsASecondTextWithTheSameBodyToTheSameNumber) {
   EXPECT_FALSE(book.add(message("SM2", "+15551", "All clear", 2)));
   EXPECT_TRUE(book.add(message("SM3", "+15551", "Evacuate", 3)));
   EXPECT_EQ(book.counts().at("duplicate_texts"), 1);
+  EXPECT_EQ(book.find("SM1")->attempt, 1);
+  EXPECT_EQ(book.find("SM2")->attempt, 1);
+  EXPECT_EQ(book.find("SM3")->attempt, 2) << "the second time this text went to this number";
 }
 
 TEST_F(MessageBookTest, TheJournalBringsRecordsBackAfterAKillEvenWithALineCutShort) {

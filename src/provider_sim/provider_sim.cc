@@ -239,9 +239,19 @@ class Simulator {
     }
     const double jitter = 0.5 + random_unit();
     co_await sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(o_.delivery_delay * jitter));
+    int64_t attempt = 1;
+    {
+      std::lock_guard lock(mu_);
+      if (const SimMessage* msg = messages_.find(sid)) attempt = msg->attempt;
+    }
     const double roll = random_unit();
     std::string status = "delivered", error;
-    if (roll < o_.p_failed) {
+    if (o_.first_attempt_undelivered > 0) {
+      if (attempt == 1 && random_unit() < o_.first_attempt_undelivered) {
+        status = "undelivered";
+        error = "30003";  // unreachable now; the same text sent again gets through
+      }
+    } else if (roll < o_.p_failed) {
       status = "failed";
       error = "30008";  // unknown error
     } else if (roll < o_.p_failed + o_.p_undelivered) {

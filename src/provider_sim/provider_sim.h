@@ -34,6 +34,10 @@ struct Options {
   double throttle_rate = 0;         // share of requests answered 429 at random
   double p_undelivered = 0.03;
   double p_failed = 0.02;           // the rest is delivered
+  // Share of first attempts to a number that end undelivered (30003, the
+  // handset unreachable), while any later message with the same text is
+  // delivered: what a resend policy is tested against.
+  double first_attempt_undelivered = 0;
   std::chrono::milliseconds delivery_delay{200};  // from sent to the final status
   double reorder = 0;               // share of callbacks held back to arrive late
   double duplicates = 0;            // share of callbacks sent twice

@@ -216,3 +216,36 @@ def test_provider_sim_lists_messages_newest_first_with_twilios_filters(provider)
     assert stats(port)["counts"].get("duplicate_texts", 0) == 0
     post("+15551230001", "one")
     assert stats(port)["counts"]["duplicate_texts"] == 1, "the same text to the same number again"
+
+
+def test_provider_sim_can_fail_first_attempts_that_a_resend_then_delivers(provider):
+    """--first-attempt-undelivered: the share of first texts to a number that
+    end undelivered (30003); the same text sent again is delivered. What a
+    resend policy is tested against."""
+    import base64
+    import urllib.parse
+    import urllib.request
+    port = provider("--mps", "1000", "--delivery-delay-ms", "10", "--first-attempt-undelivered", "0.5")
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode(),
+            "Content-Type": "application/x-www-form-urlencoded"}
+    base = f"http://127.0.0.1:{port}/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+
+    def send(to):
+        data = urllib.parse.urlencode({"To": to, "From": "+15005550006", "Body": "Evacuate"}).encode()
+        with urllib.request.urlopen(urllib.request.Request(base, data=data, method="POST", headers=auth), timeout=5):
+            pass
+
+    numbers = [f"+1555123{i:04d}" for i in range(40)]
+    for n in numbers:
+        send(n)
+    wait_for(lambda: sum(stats(port)["counts"].get(s, 0) for s in ("delivered", "undelivered")) == 40, 10, "40 final")
+    first = stats(port)["counts"]
+    assert 5 <= first.get("undelivered", 0) <= 35 and first.get("failed", 0) == 0, first
+    with urllib.request.urlopen(urllib.request.Request(base, headers=auth), timeout=5) as r:
+        listed = json.loads(r.read())["messages"]
+    undelivered = [m["to"] for m in listed if m["status"] == "undelivered"]
+    assert {m["error_code"] for m in listed if m["status"] == "undelivered"} == {30003}, listed[:3]
+    for n in undelivered:
+        send(n)
+    wait_for(lambda: stats(port)["counts"].get("delivered", 0) == 40, 10, "every resend delivered")
+    assert stats(port)["counts"]["undelivered"] == len(undelivered), "first attempts stay undelivered; resends deliver"
