@@ -38,15 +38,20 @@ class ConfigError : public std::runtime_error {
 // `text` with control characters and invalid UTF-8 escaped as \xNN.
 std::string printable(std::string_view text);
 
+// Keeps the first kMaxErrors errors and counts the rest, so a hostile
+// config (700,000 unknown keys) costs a few lines, not megabytes.
 class Diagnostics {
  public:
+  static constexpr size_t kMaxErrors = 100;
   void error(Position where, std::string message);
   bool ok() const { return errors_.empty(); }
   const std::vector<Diagnostic>& errors() const { return errors_; }
-  std::string to_string() const;  // one line per error
+  size_t not_kept() const { return not_kept_; }
+  std::string to_string() const;  // one line per error, then how many more
 
  private:
   std::vector<Diagnostic> errors_;
+  size_t not_kept_ = 0;
 };
 
 }  // namespace sluice::config

@@ -2,6 +2,7 @@
 #include <fmt/ranges.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "config/config.h"
@@ -161,6 +162,7 @@ class Loader {
     } else if (!pipelines.IsMap() || pipelines.size() == 0) {
       r_.error(pipelines, "'pipelines' must map pipeline names to pipelines, and name at least one");
     } else {
+      refuse_duplicate_keys(pipelines, "pipeline");
       for (const auto& kv : pipelines) c.pipelines.push_back(read_pipeline(kv.first.Scalar(), kv.second));
     }
     check_rate_limit_references(c);
@@ -169,11 +171,22 @@ class Loader {
   }
 
  private:
+  // YAML lets a map name a key twice, and both would be built; a name must
+  // mean one thing.
+  void refuse_duplicate_keys(const YAML::Node& map, const char* what) {
+    std::map<std::string, int> first_line;
+    for (const auto& kv : map) {
+      auto [it, fresh] = first_line.emplace(kv.first.Scalar(), kv.first.Mark().line + 1);
+      if (!fresh) r_.error(kv.first, fmt::format("{} '{}' is defined twice (first on line {})", what, it->first, it->second));
+    }
+  }
+
   void read_rate_limits(const YAML::Node& node, Config& c) {
     if (!node.IsMap()) {
       r_.error(node, "'rate_limits' must map names to rate limits");
       return;
     }
+    refuse_duplicate_keys(node, "rate limit");
     for (const auto& kv : node) {
       const std::string name = kv.first.Scalar();
       const std::string what = fmt::format("rate limit '{}'", name);

@@ -28,7 +28,11 @@ std::optional<std::chrono::nanoseconds> parse_duration(std::string_view s) {
   static constexpr std::pair<std::string_view, double> units[] = {
       {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
   for (auto [name, scale] : units) {
-    if (nu->second == name) return std::chrono::nanoseconds(std::llround(nu->first * scale));
+    if (nu->second != name) continue;
+    // Past what nanoseconds hold, llround would overflow ("1e10h" read as
+    // negative): refused, not wrapped.
+    if (nu->first * scale > static_cast<double>(kMaxDuration.count())) return std::nullopt;
+    return std::chrono::nanoseconds(std::llround(nu->first * scale));
   }
   return std::nullopt;
 }
@@ -40,7 +44,9 @@ std::optional<uint64_t> parse_size(std::string_view s) {
       {"", 1},      {"B", 1},      {"KB", 1e3},  {"MB", 1e6},  {"GB", 1e9},
       {"KiB", 1024}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
   for (auto [name, scale] : units) {
-    if (nu->second == name) return static_cast<uint64_t>(std::llround(nu->first * scale));
+    if (nu->second != name) continue;
+    if (nu->first * scale > 9e18) return std::nullopt;  // past what llround holds
+    return static_cast<uint64_t>(std::llround(nu->first * scale));
   }
   return std::nullopt;
 }
@@ -51,10 +57,12 @@ std::optional<double> parse_rate_per_second(std::string_view s) {
   auto count = number_and_unit(s.substr(0, slash));
   if (!count || !count->second.empty() || count->first <= 0) return std::nullopt;
   std::string_view per = s.substr(slash + 1);
-  if (per == "s" || per == "sec") return count->first;
-  if (per == "min" || per == "m") return count->first / 60;
-  if (per == "h") return count->first / 3600;
-  return std::nullopt;
+  std::optional<double> rate;
+  if (per == "s" || per == "sec") rate = count->first;
+  else if (per == "min" || per == "m") rate = count->first / 60;
+  else if (per == "h") rate = count->first / 3600;
+  if (rate && *rate < kMinRatePerSecond) return std::nullopt;
+  return rate;
 }
 
 std::expected<std::string, std::string> interpolate_env(std::string_view text, const EnvLookup& lookup) {

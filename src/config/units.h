@@ -14,6 +14,12 @@
 
 namespace sluice::config {
 
+// The longest duration a config may give: 100 years (nanoseconds hold 292).
+inline constexpr std::chrono::nanoseconds kMaxDuration = std::chrono::hours(24 * 365 * 100);
+// The slowest rate: one per ~11.6 days; slower ones would overflow a token
+// bucket's nanoseconds per token.
+inline constexpr double kMinRatePerSecond = 1e-6;
+
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view s);
 std::optional<uint64_t> parse_size(std::string_view s);
 std::optional<double> parse_rate_per_second(std::string_view s);

@@ -19,6 +19,10 @@ TEST(Units, Durations) {
   EXPECT_FALSE(parse_duration("5"));
   EXPECT_FALSE(parse_duration("-1s"));
   EXPECT_FALSE(parse_duration("soon"));
+  EXPECT_EQ(parse_duration("876000h"), kMaxDuration);
+  EXPECT_FALSE(parse_duration("876001h")) << "past 100 years";
+  EXPECT_FALSE(parse_duration("1e10h")) << "would overflow to a negative duration";
+  EXPECT_FALSE(parse_size("1e30GB"));
 }
 
 TEST(Units, Sizes) {
@@ -35,6 +39,9 @@ TEST(Units, Rates) {
   EXPECT_FALSE(parse_rate_per_second("0/s"));
   EXPECT_FALSE(parse_rate_per_second("100"));
   EXPECT_FALSE(parse_rate_per_second("100/fortnight"));
+  EXPECT_EQ(parse_rate_per_second("1e-6/s"), kMinRatePerSecond);
+  EXPECT_FALSE(parse_rate_per_second("1e-10/s")) << "slower than a token bucket can count";
+  EXPECT_FALSE(parse_rate_per_second("0.001/h"));
 }
 
 TEST(Units, EnvInterpolation) {
@@ -57,6 +64,17 @@ TEST(Units, EnvInterpolation) {
 TEST(Diagnostics, EscapeControlCharactersAndBrokenUtf8) {
   EXPECT_EQ(printable("ok caf\xc3\xa9"), "ok caf\xc3\xa9");  // valid UTF-8 stays
   EXPECT_EQ(printable("bad \xff\x1b[31m"), "bad \\xff\\x1b[31m");
+}
+
+TEST(Diagnostics, AFloodOfErrorsIsCutToTheFirstHundredAndACount) {
+  Diagnostics d;
+  for (int i = 0; i < 700'000; ++i) d.error({"big.yaml", i + 1, 1}, "unknown field 'k" + std::to_string(i) + "'");
+  EXPECT_EQ(d.errors().size(), Diagnostics::kMaxErrors);
+  EXPECT_EQ(d.not_kept(), 700'000 - Diagnostics::kMaxErrors);
+  const std::string text = d.to_string();
+  EXPECT_LT(text.size(), 10'000u);
+  EXPECT_TRUE(text.ends_with("big.yaml: error: and 699900 more error(s) not shown; fix these first\n")) << text.substr(text.size() - 200);
+  EXPECT_FALSE(d.ok());
 }
 
 }  // namespace

@@ -93,7 +93,7 @@ std::optional<Value> YamlReader::convert_text(const std::string& text, const YAM
     case Type::duration: {
       auto d = parse_duration(text);
       if (!d) {
-        error(node, fmt::format("field '{}' must be a duration like 500ms, 30s or 5m{}", f.name, got));
+        error(node, fmt::format("field '{}' must be a duration like 500ms, 30s or 5m, up to 100 years{}", f.name, got));
         return std::nullopt;
       }
       if (!check_range(static_cast<double>(d->count()) / 1e9)) return std::nullopt;
@@ -111,7 +111,7 @@ std::optional<Value> YamlReader::convert_text(const std::string& text, const YAM
     case Type::rate: {
       auto r = parse_rate_per_second(text);
       if (!r) {
-        error(node, fmt::format("field '{}' must be a rate like 100/s, 20/min or 1000/h{}", f.name, got));
+        error(node, fmt::format("field '{}' must be a rate like 100/s, 20/min or 1000/h, at least 1e-6/s{}", f.name, got));
         return std::nullopt;
       }
       return Value(*r);
