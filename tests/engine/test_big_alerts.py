@@ -14,6 +14,9 @@ from test_twilio import provider  # noqa: F401 (a pytest fixture)
 
 MILLION = 1_000_000
 PEAK_RSS_LIMIT_MB = 300
+# Under ASan the memory bound is not the product's and is not checked, and
+# a million rows cost minutes: the same paths with a fifth of them.
+BIG = MILLION // 5 if SANITIZED else MILLION
 
 
 def big_alert_config(sim):
@@ -65,23 +68,23 @@ def test_a_million_recipients_are_accepted_through_the_api_and_the_cli_in_bounde
     sim = provider("--mps", "2000")
     s = sluice_factory(big_alert_config(sim)).start()
 
-    body = json.dumps({"body": "Boil water notice", "recipients": numbers(MILLION, "555")}).encode()
+    body = json.dumps({"body": "Boil water notice", "recipients": numbers(BIG, "555")}).encode()
     status, created = post(s, "/api/alerts", body, "application/json")
     assert status == 201, created
-    assert created["recipients"] == MILLION
+    assert created["recipients"] == BIG
 
     csv = tmp_path / "million.csv"
-    csv.write_text("phone,name\n" + "".join(f"{n},resident\n" for n in numbers(MILLION, "666")))
+    csv.write_text("phone,name\n" + "".join(f"{n},resident\n" for n in numbers(BIG, "666")))
     sent = subprocess.run([SLUICE, "alert", "send", "--recipients", str(csv), "--body", "Boil water notice",
                            "--admin", s.url(""), "--token", API_TOKEN], capture_output=True, text=True, timeout=300)
     assert sent.returncode == 0, sent.stderr
     second = sent.stdout.strip()
 
     status, report = urllib_get_json(s, f"/api/alerts/{second}")
-    assert status == 200 and report["recipients"] == MILLION, report
-    assert s.metric("sluice_queue_depth", queue="outbound") >= 2 * MILLION - 100_000
+    assert status == 200 and report["recipients"] == BIG, report
+    assert s.metric("sluice_queue_depth", queue="outbound") >= 2 * BIG - 100_000
     rss = peak_rss_mb(s)
-    print(f"peak RSS after two {MILLION}-recipient alerts: {rss:.0f} MB")
+    print(f"peak RSS after two {BIG}-recipient alerts: {rss:.0f} MB")
     if not SANITIZED:  # ASan's shadow memory is not the product's
         assert rss < PEAK_RSS_LIMIT_MB, f"peak RSS {rss:.0f} MB"
     assert s.stop() == 0
