@@ -63,7 +63,7 @@ class AlertApi {
     if (alert->body.size() > kMaxBodyChars)
       co_return Response::error(400, fmt::format("'body' is longer than {} characters", kMaxBodyChars));
     const auto& numbers = alert->recipients.numbers;
-    if (static_cast<int64_t>(numbers.size()) > cfg_.max_recipients)
+    if (alert->recipients.over_limit)
       co_return Response::error(413, fmt::format("more than {} recipients", cfg_.max_recipients));
 
     const ledger::AlertInfo info{.id = new_alert_id(),
@@ -98,6 +98,8 @@ class AlertApi {
     }
     co_return Response::json(201, json::serialize(out));
   }
+
+  size_t max_numbers() const { return static_cast<size_t>(cfg_.max_recipients); }
 
   static void write_message(std::string& out, const ledger::AlertInfo& info, std::string_view to) {
     out += "{\"alert_id\":";
@@ -138,7 +140,7 @@ class AlertApi {
     if (!list) return std::unexpected("'recipients' is missing: a list of numbers or CSV text");
     std::expected<Recipients, std::string> recipients;
     if (list->is_string()) {
-      recipients = recipients_from_csv(list->as_string(), a.on_invalid);
+      recipients = recipients_from_csv(list->as_string(), a.on_invalid, max_numbers());
     } else if (list->is_array()) {
       std::vector<std::string_view> views;
       views.reserve(list->as_array().size());
@@ -146,7 +148,7 @@ class AlertApi {
         if (!e.is_string()) return std::unexpected("every recipient must be a string like \"+15551234567\"");
         views.emplace_back(e.as_string());
       }
-      recipients = recipients_from_list(views, a.on_invalid);
+      recipients = recipients_from_list(views, a.on_invalid, max_numbers());
     } else {
       return std::unexpected("'recipients' must be a list of numbers or CSV text");
     }
@@ -168,7 +170,7 @@ class AlertApi {
       else if (key == "skip_invalid") return std::unexpected("skip_invalid must be true or false");
       else return std::unexpected("unknown parameter '" + key.substr(0, 32) + "' (a CSV upload takes body, from, skip_invalid)");
     }
-    auto recipients = recipients_from_csv(req.body, a.on_invalid);
+    auto recipients = recipients_from_csv(req.body, a.on_invalid, max_numbers());
     if (!recipients) return std::unexpected(recipients.error());
     a.recipients = std::move(*recipients);
     return a;

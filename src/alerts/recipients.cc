@@ -34,10 +34,13 @@ std::string printable(std::string_view raw) {
 // the bad ones, so a million good rows cost no strings beyond the numbers.
 class Collector {
  public:
-  Collector(OnInvalid on_invalid, const char* label_format, size_t expected)
-      : on_invalid_(on_invalid), label_format_(label_format) {
-    seen_.reserve(expected);
-    out_.numbers.reserve(expected);
+  Collector(OnInvalid on_invalid, size_t max_numbers, const char* label_format, size_t expected)
+      : on_invalid_(on_invalid), max_numbers_(max_numbers), label_format_(label_format) {
+    // Never more than the limit: a body of empty lines must not reserve
+    // room for millions of numbers.
+    const size_t room = std::min(expected, max_numbers);
+    seen_.reserve(room);
+    out_.numbers.reserve(room);
   }
 
   // `number` is trimmed and points into the caller's source text.
@@ -47,10 +50,15 @@ class Collector {
         out_.refused_list.push_back({fmt::format(fmt::runtime(label_format_), position), printable(number)});
       return;
     }
-    if (!seen_.insert(number).second) {
+    if (seen_.contains(number)) {
       ++out_.duplicates;
       return;
     }
+    if (out_.numbers.size() == max_numbers_) {  // counted no further: the alert is refused
+      out_.over_limit = true;
+      return;
+    }
+    seen_.insert(number);
     out_.numbers.emplace_back(number);
   }
 
@@ -68,6 +76,7 @@ class Collector {
 
  private:
   OnInvalid on_invalid_;
+  size_t max_numbers_;
   const char* label_format_;
   std::unordered_set<std::string_view> seen_;
   Recipients out_;
@@ -76,14 +85,15 @@ class Collector {
 }  // namespace
 
 std::expected<Recipients, std::string> recipients_from_list(std::span<const std::string_view> list,
-                                                            OnInvalid on_invalid) {
-  Collector c(on_invalid, "recipients[{}]", list.size());
+                                                            OnInvalid on_invalid, size_t max_numbers) {
+  Collector c(on_invalid, max_numbers, "recipients[{}]", list.size());
   for (size_t i = 0; i < list.size(); ++i) c.add(trim(list[i]), i);
   return std::move(c).finish();
 }
 
-std::expected<Recipients, std::string> recipients_from_csv(std::string_view csv, OnInvalid on_invalid) {
-  Collector rows(on_invalid, "row {}", static_cast<size_t>(std::count(csv.begin(), csv.end(), '\n')) + 1);
+std::expected<Recipients, std::string> recipients_from_csv(std::string_view csv, OnInvalid on_invalid,
+                                                           size_t max_numbers) {
+  Collector rows(on_invalid, max_numbers, "row {}", static_cast<size_t>(std::count(csv.begin(), csv.end(), '\n')) + 1);
   size_t row = 0;
   while (!csv.empty()) {
     const size_t eol = csv.find('\n');

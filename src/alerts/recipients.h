@@ -25,6 +25,7 @@ struct Recipients {
   size_t duplicates = 0;
   size_t refused = 0;                      // bad entries skipped (OnInvalid::skip)
   std::vector<RefusedRecipient> refused_list;  // the first kListedRefusals of them
+  bool over_limit = false;  // more distinct numbers than max_numbers; `numbers` holds the first ones
 };
 
 constexpr size_t kListedRefusals = 1000;
@@ -35,9 +36,14 @@ enum class OnInvalid { refuse_alert, skip };
 
 // `source` must outlive the call only. Errors name the row (CSV) or index
 // (list) of the first bad entries; no good recipient at all is an error.
+// Past `max_numbers` distinct numbers no more are kept (over_limit), so a
+// hostile body costs at most that much memory.
+constexpr size_t kNoLimit = static_cast<size_t>(-1);
 std::expected<Recipients, std::string> recipients_from_list(std::span<const std::string_view> list,
-                                                            OnInvalid on_invalid = OnInvalid::refuse_alert);
+                                                            OnInvalid on_invalid = OnInvalid::refuse_alert,
+                                                            size_t max_numbers = kNoLimit);
 std::expected<Recipients, std::string> recipients_from_csv(std::string_view csv,
-                                                           OnInvalid on_invalid = OnInvalid::refuse_alert);
+                                                           OnInvalid on_invalid = OnInvalid::refuse_alert,
+                                                           size_t max_numbers = kNoLimit);
 
 }  // namespace sluice::alerts

@@ -53,6 +53,21 @@ TEST(Recipients, ARefusedValueIsShownPrintableAndClipped) {
   EXPECT_EQ(r->refused_list[1].value, std::string(40, '9'));
 }
 
+TEST(Recipients, PastTheLimitNothingMoreIsKeptAndTheAlertIsOverIt) {
+  auto r = recipients_from_csv("+15551230001\n+15551230001\n+15551230002\n+15551230003\n", OnInvalid::refuse_alert, 2);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->over_limit);
+  EXPECT_EQ(r->numbers.size(), 2u);
+  EXPECT_EQ(r->duplicates, 1u) << "a duplicate is not over the limit";
+  auto exact = recipients_from_csv("+15551230001\n+15551230002\n+15551230001\n", OnInvalid::refuse_alert, 2);
+  ASSERT_TRUE(exact);
+  EXPECT_FALSE(exact->over_limit);
+  // A body of empty lines reserves nothing like a number per line.
+  auto empty = recipients_from_csv(std::string(10'000'000, '\n') + "+15551230001\n", OnInvalid::refuse_alert, 5);
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->numbers.size(), 1u);
+}
+
 TEST(Recipients, OnlyTheFirstThousandRefusalsAreListedButAllAreCounted) {
   std::string csv;
   for (int i = 0; i < 1500; ++i) csv += "5551230002\n";
