@@ -44,8 +44,6 @@ class AlertApi {
            std::shared_ptr<connectors::queue::Store> store)
       : cfg_(cfg), ledger_(std::move(ledger)), store_(std::move(store)) {}
 
-  bool authorized(const Request& req) const { return bearer_ok(req, cfg_.token); }
-
   // The alert's fields, from a JSON object, or for `Content-Type: text/csv`
   // from the query string (?body=...&from=...&skip_invalid=true) with the
   // CSV file as the request body.
@@ -314,25 +312,14 @@ void install_alert_api(admin::Server& server, runtime::BuildContext& ctx) {
   install_queue_api(server, ctx, cfg.token);
   if (cfg.queue.empty()) return;
   auto api = std::make_shared<AlertApi>(cfg, connectors::shared_ledger(ctx), connectors::shared_queue_store(ctx));
-  auto unauthorized = [] { return bearer_refused(); };
   // Room for max_recipients numbers of up to 64 bytes a row (a number, a
   // name, quotes), not the admin API's 1 MiB: about 64 MB for a million.
   const size_t max_request = (1u << 20) + static_cast<size_t>(cfg.max_recipients) * 64;
   server.route_async(
       "POST", "/api/alerts",
-      [api, unauthorized](const Request& req) -> boost::asio::awaitable<Response> {
-        if (!api->authorized(req)) co_return unauthorized();
-        co_return co_await api->create(req);
-      },
-      max_request);
-  server.route_async("GET", "/api/alerts", [api, unauthorized](const Request& req) -> boost::asio::awaitable<Response> {
-    if (!api->authorized(req)) co_return unauthorized();
-    co_return co_await api->list();
-  });
-  server.route_async("GET", "/api/alerts/*", [api, unauthorized](const Request& req) -> boost::asio::awaitable<Response> {
-    if (!api->authorized(req)) co_return unauthorized();
-    co_return co_await api->one(req);
-  });
+      with_bearer(cfg.token, [api](const Request& req) { return api->create(req); }), max_request);
+  server.route_async("GET", "/api/alerts", with_bearer(cfg.token, [api](const Request&) { return api->list(); }));
+  server.route_async("GET", "/api/alerts/*", with_bearer(cfg.token, [api](const Request& req) { return api->one(req); }));
 }
 
 }  // namespace sluice::alerts

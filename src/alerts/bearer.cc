@@ -17,4 +17,12 @@ admin::Response bearer_refused() {
   return r;
 }
 
+admin::Server::AsyncHandler with_bearer(std::string token, admin::Server::AsyncHandler handler) {
+  return [token = std::move(token), handler = std::move(handler)](const admin::Request& req)
+             -> boost::asio::awaitable<admin::Response> {
+    if (!bearer_ok(req, token)) co_return bearer_refused();
+    co_return co_await handler(req);
+  };
+}
+
 }  // namespace sluice::alerts

@@ -13,5 +13,7 @@ namespace sluice::alerts {
 bool bearer_ok(const admin::Request& req, const std::string& token);
 // 401 with WWW-Authenticate: Bearer.
 admin::Response bearer_refused();
+// `handler`, answered only for requests that carry the token (see bearer_ok).
+admin::Server::AsyncHandler with_bearer(std::string token, admin::Server::AsyncHandler handler);
 
 }  // namespace sluice::alerts

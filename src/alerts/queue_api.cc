@@ -120,22 +120,19 @@ class QueueApi {
 
 void install_queue_api(admin::Server& server, runtime::BuildContext& ctx, const std::string& token) {
   auto api = std::make_shared<QueueApi>(connectors::shared_queue_store(ctx));
-  server.route_async("GET", "/api/queues", [api, token](const Request& req) -> boost::asio::awaitable<Response> {
-    if (!bearer_ok(req, token)) co_return bearer_refused();
+  server.route_async("GET", "/api/queues", with_bearer(token, [api](const Request&) -> boost::asio::awaitable<Response> {
     co_return api->list();
-  });
-  server.route_async("GET", "/api/queues/*", [api, token](const Request& req) -> boost::asio::awaitable<Response> {
-    if (!bearer_ok(req, token)) co_return bearer_refused();
+  }));
+  server.route_async("GET", "/api/queues/*", with_bearer(token, [api](const Request& req) -> boost::asio::awaitable<Response> {
     auto parts = split(req.path);
     if (!parts || parts->second != "messages") co_return Response::error(404, "not found");
     co_return co_await api->messages(parts->first, req);
-  });
-  server.route_async("POST", "/api/queues/*", [api, token](const Request& req) -> boost::asio::awaitable<Response> {
-    if (!bearer_ok(req, token)) co_return bearer_refused();
+  }));
+  server.route_async("POST", "/api/queues/*", with_bearer(token, [api](const Request& req) -> boost::asio::awaitable<Response> {
     auto parts = split(req.path);
     if (!parts || (parts->second != "requeue" && parts->second != "delete")) co_return Response::error(404, "not found");
     co_return co_await api->act(parts->first, parts->second, req);
-  });
+  }));
 }
 
 }  // namespace sluice::alerts

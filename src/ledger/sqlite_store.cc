@@ -303,8 +303,7 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     load();
     for (const auto& id : unremoved_) book_.remove_alert(id);
     book_.set_counters(counters);
-    return core::fail(failure->disk_full ? core::Errc::storage_full : core::Errc::io_error,
-                      "ledger write failed: " + failure->text);
+    return sqlite::fail(*failure, "ledger write failed");
   }
 
   int delete_unremoved() {

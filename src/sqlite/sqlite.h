@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/error.h"
+
 namespace sluice::sqlite {
 
 // Why a transaction did not commit.
@@ -21,6 +23,13 @@ struct Failure {
   std::string text;
   bool disk_full = false;  // SQLITE_FULL: worth retrying once there is space
 };
+
+// The failure as the stores report it: storage_full (retry once there is
+// space) or io_error, "<what>: <SQLite's text>".
+inline std::unexpected<core::Error> fail(const Failure& f, std::string_view what) {
+  return core::fail(f.disk_full ? core::Errc::storage_full : core::Errc::io_error,
+                    std::string(what) + ": " + f.text);
+}
 
 class Database {
  public:

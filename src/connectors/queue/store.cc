@@ -333,11 +333,10 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       // resolves neutrally: the writer's own holder reports the failure.
       logging::limited(logging::Level::error, "queue-commit:" + path,
                        fmt::format("queue store {}: commit failed, nothing of it was written: {}", path, error->text));
-      const auto why = error->disk_full ? core::Errc::storage_full : core::Errc::io_error;
       for (auto& op : ops) {
         for (auto& row : op.rows)
           if (row.follower) row.follower.resolve(core::AckStatus::delivered);
-        op.complete(core::fail(why, "queue commit failed: " + error->text));
+        op.complete(sqlite::fail(*error, "queue commit failed"));
       }
       return settled;
     }
@@ -440,8 +439,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     });
     if (failure) {
       next_id = first_id;
-      return core::fail(failure->disk_full ? core::Errc::storage_full : core::Errc::io_error,
-                        "queue move failed: " + failure->text);
+      return sqlite::fail(*failure, "queue move failed");
     }
     std::lock_guard lock(mu);
     state(from).depth -= moved;
@@ -465,8 +463,7 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       return SQLITE_DONE;
     });
     if (failure)
-      return core::fail(failure->disk_full ? core::Errc::storage_full : core::Errc::io_error,
-                        "queue delete failed: " + failure->text);
+      return sqlite::fail(*failure, "queue delete failed");
     std::lock_guard lock(mu);
     state(queue).depth -= removed;
     return removed;
