@@ -176,5 +176,38 @@ TEST_F(AckBatcherTest, OutlivedCallbacksDoNothing) {
   EXPECT_TRUE(flushes_.empty());
 }
 
+// The engine's forced stop: the io_context shuts down while run() waits
+// for acks that will never come (before any is pending, or for the age bound
+// after one). Its coroutine is destroyed then instead of leaking: the wake-up
+// it waits on lives in state its own frame keeps alive.
+class StoppingContext final : public boost::asio::io_context {
+ public:
+  void destroy_pending_work() { shutdown(); }
+};
+
+void expect_run_freed_at_shutdown(bool with_pending_ack) {
+  auto sentinel = std::make_shared<int>(0);
+  const std::weak_ptr<int> alive = sentinel;
+  StoppingContext io;
+  auto b = std::make_unique<Batcher>(io, 10, 1h, [](Batcher::Groups) -> Task<void> { co_return; });
+  async::spawn(io, [&b, sentinel = std::move(sentinel)]() -> Task<void> {
+    const auto keep = sentinel;  // in the coroutine's frame
+    co_await b->run();
+  });
+  io.poll();
+  if (with_pending_ack) b->handle(1).resolve(core::AckStatus::delivered);
+  io.poll();
+  ASSERT_FALSE(alive.expired()) << "run() should still be waiting";
+  io.destroy_pending_work();
+  EXPECT_TRUE(alive.expired()) << "the waiting run() coroutine outlived its io_context's shutdown";
+  b.reset();
+}
+
+TEST(AckBatcherTeardown, AWaitingRunIsDestroyedWhenItsContextShutsDown) { expect_run_freed_at_shutdown(false); }
+
+TEST(AckBatcherTeardown, ARunWaitingForTheAgeBoundIsDestroyedWhenItsContextShutsDown) {
+  expect_run_freed_at_shutdown(true);
+}
+
 }  // namespace
 }  // namespace sluice::runtime
