@@ -12,13 +12,13 @@
 #include "alerts/dashboard_html.h"
 #include "alerts/queue_api.h"
 #include "alerts/recipients.h"
+#include "alerts/resend_json.h"
 #include "async/blocking.h"
 #include "config/config.h"
 #include "connectors/ledger/ledger.h"
 #include "connectors/queue/queue.h"
 #include "connectors/queue/store.h"
 #include "core/clock.h"
-#include "core/json_text.h"
 #include "net/form.h"
 #include "logging/log.h"
 #include "runtime/component.h"
@@ -50,6 +50,7 @@ class AlertApi {
   struct NewAlert {
     std::string body, from;
     OnInvalid on_invalid = OnInvalid::refuse_alert;
+    ledger::ResendPolicy resend;
     Recipients recipients;
   };
 
@@ -68,7 +69,8 @@ class AlertApi {
                                  .created_ms = core::unix_ms(),
                                  .recipients = static_cast<int64_t>(numbers.size()),
                                  .body = alert->body,
-                                 .from = alert->from};
+                                 .from = alert->from,
+                                 .resend = alert->resend};
     // All or nothing: the ledger first (a send is never recorded against an
     // unknown alert), then one enqueue commit; if that fails, the ledger
     // forgets the alert again.
@@ -76,7 +78,9 @@ class AlertApi {
     if (!created) co_return refused(created.error());
     // One message per recipient, {"alert_id", "to", "body", "from"}, written
     // by the store as it commits: no second copy of a million recipients.
-    auto write = [&info, &numbers](size_t i, std::string& out) { write_message(out, info, numbers[i]); };
+    auto write = [&info, &numbers](size_t i, std::string& out) {
+      connectors::append_send_message(out, {.alert_id = info.id, .to = numbers[i], .body = info.body, .from = info.from});
+    };
     auto enqueued = co_await store_->enqueue_generated(cfg_.queue, numbers.size(), write);
     if (!enqueued) {
       auto removed = co_await ledger_->remove_alert(info.id);
@@ -99,20 +103,6 @@ class AlertApi {
 
   size_t max_numbers() const { return static_cast<size_t>(cfg_.max_recipients); }
 
-  static void write_message(std::string& out, const ledger::AlertInfo& info, std::string_view to) {
-    out += "{\"alert_id\":";
-    core::append_json_string(out, info.id);
-    out += ",\"to\":";
-    core::append_json_string(out, to);
-    out += ",\"body\":";
-    core::append_json_string(out, info.body);
-    if (!info.from.empty()) {
-      out += ",\"from\":";
-      core::append_json_string(out, info.from);
-    }
-    out += '}';
-  }
-
   std::expected<NewAlert, std::string> from_json(const Request& req) const {
     // One arena for the whole document: a million recipients are a million
     // small strings, and per-string allocations would double the memory.
@@ -133,6 +123,12 @@ class AlertApi {
     if (const auto* skip = o.if_contains("skip_invalid")) {
       if (!skip->is_bool()) return std::unexpected("'skip_invalid' must be true or false");
       if (skip->as_bool()) a.on_invalid = OnInvalid::skip;
+    }
+    a.resend = cfg_.resend;
+    if (const auto* resend = o.if_contains("resend")) {
+      auto policy = resend_from_json(*resend);
+      if (!policy) return std::unexpected(policy.error());
+      a.resend = std::move(*policy);
     }
     const auto* list = o.if_contains("recipients");
     if (!list) return std::unexpected("'recipients' is missing: a list of numbers or CSV text");
@@ -160,6 +156,7 @@ class AlertApi {
     if (!query) return std::unexpected("bad query string: " + query.error());
     NewAlert a;
     a.from = cfg_.from;
+    a.resend = cfg_.resend;
     for (const auto& [key, value] : *query) {
       if (key == "body") a.body = value;
       else if (key == "from") a.from = value;
@@ -188,7 +185,8 @@ class AlertApi {
     auto reports = co_await ledger_->reports();
     if (!reports) co_return Response::error(503, reports.error().to_string());
     json::array alerts;
-    for (const auto& r : *reports) alerts.push_back(ledger::to_json(r));
+    const int64_t now = core::unix_ms();
+    for (const auto& r : *reports) alerts.push_back(ledger::to_json(r, now));
     co_return Response::json(200, json::serialize(json::object{{"alerts", std::move(alerts)}}));
   }
 
@@ -229,11 +227,11 @@ class AlertApi {
     if (!page) co_return Response::error(503, page.error().to_string());
     if (!page->alert_found) co_return Response::error(404, "no alert " + id.substr(0, 64));
     if (csv) {
-      std::string out = "recipient,status,error_code,sid,sent_at_ms,final_at_ms\n";
+      std::string out = "recipient,status,error_code,sid,sent_at_ms,final_at_ms,attempts\n";
       for (const auto& m : page->messages)
-        out += fmt::format("{},{},{},{},{},{}\n", csv_field(m.recipient), ledger::to_string(m.status),
+        out += fmt::format("{},{},{},{},{},{},{}\n", csv_field(m.recipient), ledger::to_string(m.status),
                            csv_field(m.error_code), ledger::is_refused(m.sid) ? "" : csv_field(m.sid), m.send_ms,
-                           m.final_ms < 0 ? std::string() : std::to_string(m.final_ms));
+                           m.final_ms < 0 ? std::string() : std::to_string(m.final_ms), m.attempt);
       Response r{200, "text/csv; charset=utf-8", std::move(out), {}};
       r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + id.substr(0, 64) + "-recipients.csv\"");
       co_return r;
@@ -245,7 +243,8 @@ class AlertApi {
                                   {"error_code", m.error_code},
                                   {"sid", ledger::is_refused(m.sid) ? "" : m.sid},
                                   {"sent_at_ms", m.send_ms},
-                                  {"final_at_ms", m.final_ms < 0 ? json::value(nullptr) : json::value(m.final_ms)}});
+                                  {"final_at_ms", m.final_ms < 0 ? json::value(nullptr) : json::value(m.final_ms)},
+                                  {"attempts", m.attempt}});
     co_return Response::json(200, json::serialize(json::object{
                                       {"total", page->total}, {"offset", offset}, {"recipients", std::move(rows)}}));
   }
@@ -259,7 +258,7 @@ class AlertApi {
     auto report = co_await ledger_->report(id);
     if (!report) co_return Response::error(503, report.error().to_string());
     if (!*report) co_return Response::error(404, "no alert " + id.substr(0, 64));
-    co_return Response::json(200, json::serialize(ledger::to_json(**report)));
+    co_return Response::json(200, json::serialize(ledger::to_json(**report, core::unix_ms())));
   }
 
  private:
@@ -286,15 +285,41 @@ config::SectionSpec section_spec() {
                      {.name = "from", .doc = "Sender used when an alert names none."},
                      {.name = "token", .doc = "Bearer token /api/alerts requires; none when unset.", .secret = true},
                      {.name = "max_recipients", .type = config::Type::integer, .doc = "Most recipients in one alert.",
-                      .default_value = "1000000", .min = 1}}};
+                      .default_value = "1000000", .min = 1},
+                     {.name = "resend",
+                      .type = config::Type::object,
+                      .doc = "Every alert's resend policy (an alert may name its own): undelivered or failed messages "
+                             "with a listed error code are sent again `after` their final status, at most "
+                             "`max_attempts` more times, never later than `window` after the alert was created. Needs "
+                             "a `ledger_resend` input feeding the alert queue.",
+                      .children = {{.name = "codes", .type = config::Type::string_list,
+                                    .doc = "Error codes worth sending again, e.g. [30003, 30008]; none: no resend."},
+                                   {.name = "after", .type = config::Type::duration,
+                                    .doc = "How long after a failure it is sent again.", .default_value = "5m"},
+                                   {.name = "max_attempts", .type = config::Type::integer,
+                                    .doc = "Most resends per recipient.", .default_value = "2", .min = 1,
+                                    .max = static_cast<double>(ledger::kMaxResends)},
+                                   {.name = "window", .type = config::Type::duration,
+                                    .doc = "How long after its creation an alert is still worth sending.",
+                                    .default_value = "6h"}}}}};
 }
 
 AlertsSettings settings(const config::Values& v) {
   auto text = [&v](const char* name) { return v.has(name) ? v.str(name) : std::string(); };
+  ledger::ResendPolicy resend;
+  if (v.has("resend") && v.object("resend").has("codes")) {
+    const auto& r = v.object("resend");
+    auto ms = [&r](const char* name) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(r.duration(name)).count();
+    };
+    resend = {.codes = r.list("codes"), .after_ms = ms("after"), .max_attempts = r.integer("max_attempts"),
+              .window_ms = ms("window")};
+  }
   return {.queue = text("queue"),
           .from = text("from"),
           .token = text("token"),
-          .max_recipients = v.has("max_recipients") ? v.integer("max_recipients") : 0};
+          .max_recipients = v.has("max_recipients") ? v.integer("max_recipients") : 0,
+          .resend = std::move(resend)};
 }
 
 void install_alert_api(admin::Server& server, runtime::BuildContext& ctx) {

@@ -3,7 +3,9 @@
 // second), and the alert API on the admin server when the config has
 // `alerts: {queue}`:
 //   POST /api/alerts       {"body", "recipients": [...] or CSV text, "from"?,
-//                           "skip_invalid"?}, or a CSV file as the body with
+//                           "skip_invalid"?, "resend"?: {"codes": [...],
+//                           "after": "5m", "max_attempts": 2, "window": "6h"}
+//                           or null for none}, or a CSV file as the body with
 //                          Content-Type: text/csv and ?body=...&from=...
 //                          -> 201 {"id", "recipients", "duplicates_removed",
 //                                  with skip_invalid "refused", "refused_rows"}
@@ -19,6 +21,7 @@
 #include <string>
 
 #include "config/spec.h"
+#include "ledger/resend.h"
 
 namespace sluice::admin {
 class Server;
@@ -37,6 +40,7 @@ struct AlertsSettings {
   std::string from;
   std::string token;  // empty: no auth
   int64_t max_recipients;
+  ledger::ResendPolicy resend;  // every alert's, unless it names its own
 };
 AlertsSettings settings(const config::Values& section);
 

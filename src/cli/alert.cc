@@ -31,20 +31,15 @@ std::string bar(double fraction, int width) {
   return std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(width - full), '.');
 }
 
-// As the dashboard names it; stalled: open, and nothing sent or heard back
-// for a minute.
+// The server's state (ledger::alert_state), with what to do when stalled.
 std::string state_of(const json::object& r) {
-  const int64_t recipients = r.at("recipients").to_number<int64_t>();
-  const bool open = r.at("terminal").to_number<int64_t>() < recipients;
+  const std::string state = json::value_to<std::string>(r.at("state"));
+  if (state != "stalled") return state;
   const auto* last = r.if_contains("last_activity_ms");
   const int64_t since = (last && last->to_number<int64_t>() > 0 ? last : &r.at("created_ms"))->to_number<int64_t>();
   const int64_t quiet_s = (std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count() - since) / 1000;
-  if (open && quiet_s >= 60)
-    return fmt::format("stalled: nothing sent or heard back for {} s (check the pipelines, dead letters and log)",
-                       quiet_s);
-  if (r.at("messages").to_number<int64_t>() < recipients) return "sending";
-  return open ? "waiting for statuses" : "done";
+  return fmt::format("stalled: nothing sent or heard back for {} s (check the pipelines, dead letters and log)", quiet_s);
 }
 
 }  // namespace
@@ -67,6 +62,16 @@ void print_report(const json::object& r, std::ostream& out) {
     if (n > 0 || ledger::is_terminal(s)) out << fmt::format("    {:<12}{:>8}\n", ledger::to_string(s), n);
   }
   out << fmt::format("  delivered   {:.1f}%\n", r.at("delivered_percent").to_number<double>());
+  if (const auto* policy = r.if_contains("resend"); policy && !policy->is_null()) {
+    const auto& at = r.at("attempts").as_object();
+    auto n = [&at](const char* k) { return at.at(k).to_number<int64_t>(); };
+    out << fmt::format("  attempts    delivered first time {}, after a resend {}; still undelivered {}; "
+                       "waiting to be resent {}\n",
+                       n("delivered_first_attempt"), n("delivered_after_resend"), n("still_undelivered"),
+                       n("resends_waiting"));
+  }
+  if (const auto* late = r.if_contains("late_callbacks"); late && late->to_number<int64_t>() > 0)
+    out << fmt::format("  late        {} callbacks after the alert's window\n", late->to_number<int64_t>());
   const auto& deliveries = r.at("deliveries_per_second").as_array();
   double delivery_rate = 0;
   if (!deliveries.empty()) {  // over the seconds from the first delivery to the last
@@ -165,13 +170,14 @@ std::optional<json::object> wait_for_alert(const AlertOptions& o, const std::str
       last_sent = sent;
       last_t = now;
     }
-    const bool done = total > 0 && final >= total;
+    const std::string state = json::value_to<std::string>(r.at("state"));
+    const bool done = state == "done";
     const double eta = rate > 0 ? static_cast<double>(total - sent) / rate : 0;
     const std::string line = fmt::format(
         "accepted {}/{}  refused {}  delivered {}  failed {}  undelivered {}  {:.0f} msg/s  {}", sent - refused, total,
         refused, count(r, "delivered"), count(r, "failed"), count(r, "undelivered"), rate,
         done ? std::string("done")
-             : sent < total ? (rate > 0 ? fmt::format("ETA {:.0f}s", eta) : "ETA -") : "waiting for final statuses");
+             : sent < total && state == "sending" ? (rate > 0 ? fmt::format("ETA {:.0f}s", eta) : "ETA -") : state);
     if (tty) {
       out << fmt::format("\r[{}] {:3.0f}%  {}\x1b[K", bar(total ? static_cast<double>(final) / total : 0, 30),
                          total ? 100.0 * static_cast<double>(final) / total : 0, line)

@@ -24,6 +24,7 @@ const config::Registry& component_list() {
     r.add(connectors::queue_input_spec());
     r.add(connectors::http_server_input_spec());
     r.add(connectors::ledger_overdue_input_spec());
+    r.add(connectors::ledger_resend_input_spec());
     // Processors
     r.add(processors::mapping_spec());
     r.add(processors::filter_spec());

@@ -12,15 +12,18 @@ int64_t second_of(int64_t ms) { return ms / 1000; }
 bool is_failure(Status s) { return s == Status::failed || s == Status::undelivered; }
 }  // namespace
 
-Send refused_send(std::string alert_id, std::string recipient, std::string error_code, int64_t at_ms) {
+Send refused_send(std::string alert_id, std::string recipient, std::string error_code, int64_t at_ms,
+                  int64_t attempt) {
   std::string sid = "refused:" + alert_id + ":" + recipient;
+  if (attempt > 1) sid += ":" + std::to_string(attempt);
   return {.alert_id = std::move(alert_id),
           .recipient = std::move(recipient),
           .sid = std::move(sid),
           .status = Status::failed,
           .at_ms = at_ms,
           .segments = 0,
-          .error_code = std::move(error_code)};
+          .error_code = std::move(error_code),
+          .attempt = attempt};
 }
 
 bool is_refused(const std::string& sid) { return sid.starts_with("refused:"); }
@@ -59,7 +62,7 @@ std::string Book::conflict_key(const Send& send) { return send.sid + "~" + send.
 SendEffect Book::record_send(const Send& send) {
   if (auto it = messages_.find(send.sid); it != messages_.end()) {
     const Message& holder = it->second;
-    if (holder.alert_id == send.alert_id && holder.recipient == send.recipient) {
+    if (holder.alert_id == send.alert_id && holder.recipient == send.recipient && holder.attempt == send.attempt) {
       ++counters_.sends_duplicate;
       return SendEffect::duplicate;
     }
@@ -84,10 +87,11 @@ void Book::record_new(const Send& send) {
             .status = send.status,
             .send_ms = send.at_ms,
             .error_code = send.error_code,
-            .segments = send.segments};
+            .segments = send.segments,
+            .attempt = send.attempt};
   if (rank(m.status) >= rank(Status::sent) && !is_refused(m.sid)) m.sent_ms = send.at_ms;
   if (is_terminal(m.status)) m.final_ms = send.at_ms;
-  count_into(m, stats_for(send.alert_id, send.at_ms));
+  stats_for(send.alert_id, send.at_ms);
   index(messages_.emplace(send.sid, std::move(m)).first->second);
   ++counters_.sends_recorded;
   if (auto it = held_.find(send.sid); it != held_.end()) {
@@ -103,12 +107,96 @@ void Book::record_new(const Send& send) {
 
 void Book::restore(const Message& m) {
   if (messages_.contains(m.sid)) return;
-  count_into(m, stats_for(m.alert_id, m.send_ms));
-  index(messages_.emplace(m.sid, m).first->second);
+  stats_for(m.alert_id, m.send_ms);
+  Message copy = m;
+  copy.superseded = false;
+  index(messages_.emplace(m.sid, std::move(copy)).first->second);
 }
 
-// messages_ is node-based: the pointer stays valid as it grows.
-void Book::index(const Message& m) { by_alert_[m.alert_id].push_back(&m); }
+// Indexes a new message and counts it: as its recipient's outcome when it
+// is the latest attempt (superseding the one before), or only as a cost
+// when a later attempt is already known (restored out of order).
+// messages_ is node-based: the pointers stay valid as it grows.
+void Book::index(Message& m) {
+  AlertStats& a = alerts_.at(m.alert_id);
+  by_alert_[m.alert_id].push_back(&m);
+  auto [it, first] = latest_.try_emplace(recipient_key(m.alert_id, m.recipient), &m);
+  if (first) {
+    ++a.recipients_sent;
+  } else if (it->second->attempt < m.attempt) {
+    Message& before = *it->second;
+    uncount(before, a);
+    before.superseded = true;
+    it->second = &m;
+  } else {
+    m.superseded = true;
+  }
+  count_into(m, a);
+  consider_resend(m, a);
+}
+
+void Book::uncount(const Message& m, AlertStats& a) {
+  drop_resend(m, a);
+  --a.by_status[static_cast<size_t>(m.status)];
+  --a.messages;
+  if (is_refused(m.sid)) --a.refused;
+  if (is_failure(m.status)) {
+    auto f = a.failures_by_code.find(m.error_code.empty() ? "none" : m.error_code);
+    if (f != a.failures_by_code.end() && --f->second == 0) a.failures_by_code.erase(f);
+  }
+  if (m.status == Status::delivered && m.attempt > 1) --a.delivered_after_resend;
+}
+
+// A current message that failed with a code its alert's policy resends
+// waits in the queue until `after` its final status.
+void Book::consider_resend(const Message& m, const AlertStats& a) {
+  if (m.superseded || !is_failure(m.status) || !a.info.resend.resends(m.attempt, m.error_code)) return;
+  const int64_t due = std::max(m.final_ms, m.send_ms) + a.info.resend.after_ms;
+  if (!resend_due_.try_emplace(m.sid, due).second) return;
+  resend_queue_.emplace(due, m.sid);
+  ++alerts_.at(m.alert_id).resends_waiting;
+}
+
+void Book::drop_resend(const Message& m, AlertStats& a) {
+  auto it = resend_due_.find(m.sid);
+  if (it == resend_due_.end()) return;
+  resend_queue_.erase({it->second, m.sid});
+  resend_due_.erase(it);
+  --a.resends_waiting;
+}
+
+std::vector<ResendOrder> Book::take_resends(int64_t now_ms, int64_t lease_ms, size_t limit) {
+  std::vector<ResendOrder> out;
+  std::vector<std::pair<int64_t, std::string>> again;
+  while (!resend_queue_.empty() && out.size() < limit && resend_queue_.begin()->first <= now_ms) {
+    auto [due, sid] = *resend_queue_.begin();
+    const Message& m = messages_.at(sid);
+    AlertStats& a = alerts_.at(m.alert_id);
+    const int64_t validity = validity_seconds(a.info.created_ms, a.info.resend.window_ms, now_ms);
+    if (validity == 0) {  // the window has passed: this failure is final
+      drop_resend(m, a);
+      continue;
+    }
+    resend_queue_.erase(resend_queue_.begin());
+    again.emplace_back(now_ms + lease_ms, sid);
+    out.push_back({.alert_id = m.alert_id,
+                   .recipient = m.recipient,
+                   .body = a.info.body,
+                   .from = a.info.from,
+                   .attempt = m.attempt + 1,
+                   .validity_s = validity});
+  }
+  for (auto& [due, sid] : again) {
+    resend_due_[sid] = due;
+    resend_queue_.emplace(due, std::move(sid));
+  }
+  counters_.resends_ordered += out.size();
+  return out;
+}
+
+void Book::add_late_callbacks(const std::string& alert_id, int64_t n) {
+  if (auto it = alerts_.find(alert_id); it != alerts_.end()) it->second.late_callbacks += n;
+}
 
 void Book::restore_held(const StatusEvent& event) {
   auto& list = held_[event.sid];
@@ -117,17 +205,19 @@ void Book::restore_held(const StatusEvent& event) {
   ++held_count_;
 }
 
-// Adds a message, as it stands, to its alert's aggregates.
+// Adds a message, as it stands, to its alert's aggregates: its cost and
+// timings always, its status only while it is its recipient's latest.
 void Book::count_into(const Message& m, AlertStats& a) {
   a.last_activity_ms = std::max({a.last_activity_ms, m.send_ms, m.sent_ms, m.final_ms});
-  ++a.by_status[static_cast<size_t>(m.status)];
-  ++a.messages;
-  if (sent_recipients_.insert(recipient_key(m.alert_id, m.recipient)).second) ++a.recipients_sent;
-  if (is_failure(m.status)) ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
-  if (is_refused(m.sid)) {  // not a send: no rate, no timings
-    ++a.refused;
-    return;
+  if (m.attempt > 1) ++a.resent;
+  if (!m.superseded) {
+    ++a.by_status[static_cast<size_t>(m.status)];
+    ++a.messages;
+    if (is_failure(m.status)) ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
+    if (m.status == Status::delivered && m.attempt > 1) ++a.delivered_after_resend;
+    if (is_refused(m.sid)) ++a.refused;
   }
+  if (is_refused(m.sid)) return;  // not a send: no rate, no timings
   a.segments += m.segments;
   ++a.sends_per_second[second_of(m.send_ms)];
   if (a.first_send_ms == 0 || m.send_ms < a.first_send_ms) a.first_send_ms = m.send_ms;
@@ -159,6 +249,11 @@ Effect Book::apply(const StatusEvent& event) {
     return Effect::held;
   }
   Message& m = it->second;
+  AlertStats& a = alerts_.at(m.alert_id);
+  if (event.at_ms > a.info.created_ms + a.info.resend.window_ms) {
+    ++a.late_callbacks;
+    ++counters_.late_callbacks;
+  }
   if (m.status == *next) {
     ++counters_.duplicates_ignored;
     return Effect::duplicate;
@@ -167,12 +262,15 @@ Effect Book::apply(const StatusEvent& event) {
     ++counters_.stale_ignored;
     return Effect::stale;
   }
-  return move(m, alerts_.at(m.alert_id), *next, event);
+  return move(m, a, *next, event);
 }
 
 Effect Book::move(Message& m, AlertStats& a, Status next, const StatusEvent& event) {
-  --a.by_status[static_cast<size_t>(m.status)];
-  ++a.by_status[static_cast<size_t>(next)];
+  const bool current = !m.superseded;
+  if (current) {
+    --a.by_status[static_cast<size_t>(m.status)];
+    ++a.by_status[static_cast<size_t>(next)];
+  }
   m.status = next;
   if (rank(next) >= rank(Status::sent) && m.sent_ms < 0) {
     m.sent_ms = event.at_ms;
@@ -183,11 +281,13 @@ Effect Book::move(Message& m, AlertStats& a, Status next, const StatusEvent& eve
     if (next == Status::delivered) {
       a.to_delivered_ms.record(std::max<int64_t>(0, m.final_ms - m.send_ms));
       ++a.deliveries_per_second[second_of(m.final_ms)];
+      if (current && m.attempt > 1) ++a.delivered_after_resend;
     }
     if (is_failure(next)) {
       m.error_code = event.error_code;
-      ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
+      if (current) ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
     }
+    consider_resend(m, a);
   }
   // Activity counts what is persisted (the send, sent and final times), so
   // a reopened store reports the same.
@@ -196,8 +296,9 @@ Effect Book::move(Message& m, AlertStats& a, Status next, const StatusEvent& eve
   return Effect::moved;
 }
 
-bool Book::send_recorded(const std::string& alert_id, const std::string& recipient) const {
-  return sent_recipients_.contains(recipient_key(alert_id, recipient));
+bool Book::send_recorded(const std::string& alert_id, const std::string& recipient, int64_t attempt) const {
+  auto it = latest_.find(recipient_key(alert_id, recipient));
+  return it != latest_.end() && it->second->attempt >= attempt;
 }
 
 std::vector<Message> Book::overdue(int64_t sent_before_ms, const OverdueCursor& after, size_t limit) const {
@@ -222,7 +323,8 @@ RecipientPage Book::recipients(const std::string& alert_id, const std::vector<St
   std::vector<const Message*> matching;
   if (auto it = by_alert_.find(alert_id); it != by_alert_.end())
     for (const Message* m : it->second)
-      if (statuses.empty() || std::find(statuses.begin(), statuses.end(), m->status) != statuses.end())
+      if (!m->superseded &&
+          (statuses.empty() || std::find(statuses.begin(), statuses.end(), m->status) != statuses.end()))
         matching.push_back(m);
   std::sort(matching.begin(), matching.end(), [](const Message* a, const Message* b) {
     return a->send_ms != b->send_ms ? a->send_ms < b->send_ms : a->recipient < b->recipient;

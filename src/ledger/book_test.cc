@@ -78,6 +78,105 @@ TEST(Book, RecipientsAreTrackedPerAlert) {
   EXPECT_EQ(b.alert("A")->info.recipients, 2);
 }
 
+// Resends: an alert whose policy resends 30003 twice within an hour.
+AlertInfo resend_alert() {
+  return {.id = "A", .created_ms = 0, .recipients = 2, .body = "Evacuate", .from = "+1",
+          .resend = {.codes = {"30003"}, .after_ms = 1000, .max_attempts = 2, .window_ms = 3'600'000}};
+}
+Send attempt(const std::string& sid, const std::string& to, int64_t n, int64_t at) {
+  return {.alert_id = "A", .recipient = to, .sid = sid, .status = Status::queued, .at_ms = at, .attempt = n};
+}
+
+TEST(BookResend, AListedFailureIsDueAfterItsDelayAndALaterAttemptSupersedesIt) {
+  Book b;
+  b.add_alert(resend_alert());
+  b.record_send(attempt("SM1", "+1", 1, 100));
+  b.record_send(attempt("SM2", "+2", 1, 100));
+  b.apply(cb("SM1", "undelivered", 500, "30003"));
+  b.apply(cb("SM2", "undelivered", 500, "30008"));  // not listed: final
+  EXPECT_EQ(b.alert("A")->resends_waiting, 1);
+  EXPECT_TRUE(b.take_resends(1499, 60'000, 10).empty()) << "due 1 s after the failure";
+  auto due = b.take_resends(1500, 60'000, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].recipient, "+1");
+  EXPECT_EQ(due[0].attempt, 2);
+  EXPECT_EQ(due[0].body, "Evacuate");
+  EXPECT_EQ(due[0].validity_s, 3598);  // what is left of the hour at 1.5 s
+  EXPECT_TRUE(b.take_resends(2000, 60'000, 10).empty()) << "handed out once per lease";
+  EXPECT_FALSE(b.send_recorded("A", "+1", 2));
+
+  b.record_send(attempt("SM3", "+1", 2, 2000));
+  EXPECT_TRUE(b.send_recorded("A", "+1", 2));
+  b.apply(cb("SM3", "delivered", 2500));
+  const AlertStats& a = *b.alert("A");
+  EXPECT_EQ(a.messages, 2) << "one current message per recipient";
+  EXPECT_EQ(count(a, Status::delivered), 1);
+  EXPECT_EQ(count(a, Status::undelivered), 1);
+  EXPECT_EQ(a.failures_by_code, (std::map<std::string, int64_t>{{"30008", 1}})) << "the resent failure left the counts";
+  EXPECT_EQ(a.resent, 1);
+  EXPECT_EQ(a.delivered_after_resend, 1);
+  EXPECT_EQ(a.resends_waiting, 0);
+  EXPECT_EQ(a.recipients_sent, 2);
+  EXPECT_TRUE(b.message("SM1")->superseded);
+  EXPECT_EQ(b.take_resends(100'000, 60'000, 10).size(), 0u) << "a superseded failure is not resent";
+  EXPECT_EQ(b.apply(cb("SM1", "failed", 2600, "30003")), Effect::stale);
+  EXPECT_EQ(b.alert("A")->messages, 2);
+}
+
+TEST(BookResend, AttemptsStopAtTheMaximumAndTheWindow) {
+  Book b;
+  b.add_alert(resend_alert());
+  b.record_send(attempt("SM1", "+1", 1, 0));
+  b.apply(cb("SM1", "undelivered", 0, "30003"));
+  b.record_send(attempt("SM2", "+1", 2, 2000));
+  b.apply(cb("SM2", "undelivered", 2000, "30003"));
+  b.record_send(attempt("SM3", "+1", 3, 4000));
+  b.apply(cb("SM3", "undelivered", 4000, "30003"));
+  EXPECT_EQ(b.alert("A")->resends_waiting, 0) << "two resends done: the third failure is final";
+  EXPECT_EQ(b.alert("A")->resent, 2);
+
+  b.record_send(attempt("SM4", "+2", 1, 0));
+  b.apply(cb("SM4", "undelivered", 3'599'500, "30003"));
+  EXPECT_TRUE(b.take_resends(3'600'500, 60'000, 10).empty()) << "due when the window has passed";
+  EXPECT_EQ(b.alert("A")->resends_waiting, 0);
+  b.apply(cb("SM4", "delivered", 3'700'000));
+  EXPECT_EQ(b.alert("A")->late_callbacks, 1) << "timed after the window";
+}
+
+TEST(BookResend, AResendWhoseSendIsNotRecordedComesAgainAfterTheLease) {
+  Book b;
+  b.add_alert(resend_alert());
+  b.record_send(attempt("SM1", "+1", 1, 0));
+  b.apply(cb("SM1", "undelivered", 0, "30003"));
+  ASSERT_EQ(b.take_resends(1000, 5000, 10).size(), 1u);
+  EXPECT_TRUE(b.take_resends(5999, 5000, 10).empty());
+  EXPECT_EQ(b.take_resends(6000, 5000, 10).size(), 1u) << "the queue write was lost: ordered again";
+}
+
+TEST(BookResend, RestoringAttemptsInAnyOrderCountsTheLatest) {
+  Message first{.alert_id = "A", .recipient = "+1", .sid = "SM1", .status = Status::undelivered, .send_ms = 10,
+                .final_ms = 20, .error_code = "30003"};
+  Message second{.alert_id = "A", .recipient = "+1", .sid = "SM2", .status = Status::delivered, .send_ms = 10,
+                 .final_ms = 30, .attempt = 2};
+  for (bool second_first : {false, true}) {
+    Book b;
+    b.add_alert(resend_alert());
+    if (second_first) {
+      b.restore(second);
+      b.restore(first);
+    } else {
+      b.restore(first);
+      b.restore(second);
+    }
+    const AlertStats& a = *b.alert("A");
+    EXPECT_EQ(a.messages, 1) << second_first;
+    EXPECT_EQ(count(a, Status::delivered), 1) << second_first;
+    EXPECT_EQ(count(a, Status::undelivered), 0) << second_first;
+    EXPECT_EQ(a.resends_waiting, 0) << second_first;
+    EXPECT_EQ(a.delivered_after_resend, 1) << second_first;
+  }
+}
+
 // What a message's final state must be, computed the slow obvious way:
 // replay its callbacks in arrival order from the send's status.
 struct Expected {

@@ -17,6 +17,16 @@ boost::json::object to_json(const Percentiles& p) {
   return {{"count", p.count}, {"p50_ms", p.p50_ms}, {"p90_ms", p.p90_ms}, {"p99_ms", p.p99_ms}};
 }
 
+boost::json::value to_json(const ResendPolicy& p) {
+  if (!p.enabled()) return nullptr;
+  boost::json::array codes;
+  for (const auto& c : p.codes) codes.push_back(boost::json::string(c));
+  return boost::json::object{{"codes", std::move(codes)},
+                             {"after_ms", p.after_ms},
+                             {"max_attempts", p.max_attempts},
+                             {"window_ms", p.window_ms}};
+}
+
 boost::json::array series(const std::vector<std::pair<int64_t, int64_t>>& s) {
   boost::json::array a;
   for (const auto& [t, n] : s) a.push_back(boost::json::array{t, n});
@@ -45,15 +55,31 @@ AlertReport make_report(const AlertStats& a) {
   r.sends_per_second.assign(a.sends_per_second.begin(), a.sends_per_second.end());
   r.deliveries_per_second.assign(a.deliveries_per_second.begin(), a.deliveries_per_second.end());
   r.last_activity_ms = a.last_activity_ms;
+  r.resent = a.resent;
+  r.delivered_after_resend = a.delivered_after_resend;
+  r.delivered_first_attempt = delivered - a.delivered_after_resend;
+  r.still_undelivered =
+      a.by_status[static_cast<size_t>(Status::undelivered)] + a.by_status[static_cast<size_t>(Status::failed)];
+  r.resends_waiting = a.resends_waiting;
+  r.late_callbacks = a.late_callbacks;
   return r;
 }
 
-boost::json::object to_json(const AlertReport& r) {
+std::string_view alert_state(const AlertReport& r, int64_t now_ms) {
+  if (r.resends_waiting > 0 && now_ms < r.info.created_ms + r.info.resend.window_ms) return "resending";
+  if (r.terminal >= r.info.recipients && r.info.recipients > 0) return "done";
+  const int64_t since = r.last_activity_ms > 0 ? r.last_activity_ms : r.info.created_ms;
+  if (now_ms - since >= kStalledAfterMs) return "stalled";
+  return r.messages < r.info.recipients ? "sending" : "waiting for statuses";
+}
+
+boost::json::object to_json(const AlertReport& r, int64_t now_ms) {
   boost::json::object by_status;
   for (Status s : kAllStatuses) by_status[to_string(s)] = r.by_status[static_cast<size_t>(s)];
   boost::json::object failures;
   for (const auto& [code, n] : r.failures_by_code) failures[code] = n;
   return {{"id", r.info.id},
+          {"state", alert_state(r, now_ms)},
           {"created_ms", r.info.created_ms},
           {"recipients", r.info.recipients},
           {"body", r.info.body},
@@ -71,7 +97,15 @@ boost::json::object to_json(const AlertReport& r) {
           {"time_to_delivered", to_json(r.to_delivered)},
           {"sends_per_second", series(r.sends_per_second)},
           {"deliveries_per_second", series(r.deliveries_per_second)},
-          {"last_activity_ms", r.last_activity_ms}};
+          {"last_activity_ms", r.last_activity_ms},
+          {"resend", to_json(r.info.resend)},
+          {"window_ends_ms", r.info.created_ms + r.info.resend.window_ms},
+          {"attempts", boost::json::object{{"resent", r.resent},
+                                           {"delivered_first_attempt", r.delivered_first_attempt},
+                                           {"delivered_after_resend", r.delivered_after_resend},
+                                           {"still_undelivered", r.still_undelivered},
+                                           {"resends_waiting", r.resends_waiting}}},
+          {"late_callbacks", r.late_callbacks}};
 }
 
 }  // namespace sluice::ledger

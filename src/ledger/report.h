@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -35,9 +36,23 @@ struct AlertReport {
   std::vector<std::pair<int64_t, int64_t>> sends_per_second;       // unix second, count
   std::vector<std::pair<int64_t, int64_t>> deliveries_per_second;  // unix second, count
   int64_t last_activity_ms = 0;  // the latest send or status change; 0: none yet
+  // Attempts (an alert with a resend policy): recipients delivered on the
+  // first send and on a resend, and those whose latest attempt failed.
+  int64_t resent = 0, delivered_first_attempt = 0, delivered_after_resend = 0, still_undelivered = 0;
+  int64_t resends_waiting = 0;  // failures queued to be sent again
+  int64_t late_callbacks = 0;   // callbacks timed after the alert's window
 };
 
 AlertReport make_report(const AlertStats& stats);
-boost::json::object to_json(const AlertReport& r);
+
+// How long an open alert may be quiet (no send, no status) before it is stalled.
+inline constexpr int64_t kStalledAfterMs = 60'000;
+// The alert's state at `now_ms`, as the dashboard and the CLI name it:
+// "resending" (failures wait to be sent again), "stalled" (open, and nothing
+// sent or heard back for kStalledAfterMs), "sending" (recipients not yet
+// sent), "waiting for statuses", or "done".
+std::string_view alert_state(const AlertReport& r, int64_t now_ms);
+// With "state" at `now_ms`.
+boost::json::object to_json(const AlertReport& r, int64_t now_ms);
 
 }  // namespace sluice::ledger

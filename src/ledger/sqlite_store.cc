@@ -6,14 +6,18 @@
 // of a process that died unsettled are known as maybe-sent on open.
 //
 // Schema (inspect with `sqlite3 data/ledger.db`):
-//   ledger_alerts(id TEXT PRIMARY KEY, created_ms, recipients, body, sender)
+//   ledger_alerts(id TEXT PRIMARY KEY, created_ms, recipients, body, sender,
+//                 resend_codes /* "30003,30008" */, resend_after_ms,
+//                 resend_max_attempts, resend_window_ms)
 //   ledger_messages(sid TEXT PRIMARY KEY, alert_id, recipient, status,
-//                   send_ms, sent_ms, final_ms, error_code, segments)
+//                   send_ms, sent_ms, final_ms, error_code, segments, attempt)
 //   ledger_events(id INTEGER PRIMARY KEY, sid, status, error_code, at_ms,
 //                 effect /* moved, duplicate, stale, held, unknown_status */)
-//   ledger_claims(alert_id, recipient, claimed_ms, PRIMARY KEY (alert_id, recipient))
+//   ledger_claims(alert_id, recipient, claimed_ms, attempt, PRIMARY KEY (alert_id, recipient))
 // A callback still held is an event with effect 'held' whose sid has no
-// message row.
+// message row. Which attempt supersedes which, the resend queue and the
+// late callbacks are derived from these rows on open. A ledger.db from
+// before resends gets the new columns (with their defaults) on open.
 
 
 #include <filesystem>
@@ -50,10 +54,15 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     db_->exec(R"(CREATE TABLE IF NOT EXISTS ledger_alerts (
                    id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, recipients INTEGER NOT NULL,
                    body TEXT NOT NULL, sender TEXT NOT NULL))");
+    add_column("ledger_alerts", "resend_codes", "TEXT NOT NULL DEFAULT ''");
+    add_column("ledger_alerts", "resend_after_ms", "INTEGER NOT NULL DEFAULT 0");
+    add_column("ledger_alerts", "resend_max_attempts", "INTEGER NOT NULL DEFAULT 0");
+    add_column("ledger_alerts", "resend_window_ms", "INTEGER NOT NULL DEFAULT " + std::to_string(kDefaultWindowMs));
     db_->exec(R"(CREATE TABLE IF NOT EXISTS ledger_messages (
                    sid TEXT PRIMARY KEY, alert_id TEXT NOT NULL, recipient TEXT NOT NULL, status TEXT NOT NULL,
                    send_ms INTEGER NOT NULL, sent_ms INTEGER NOT NULL, final_ms INTEGER NOT NULL,
                    error_code TEXT NOT NULL, segments INTEGER NOT NULL))");
+    add_column("ledger_messages", "attempt", "INTEGER NOT NULL DEFAULT 1");
     db_->exec(R"(CREATE TABLE IF NOT EXISTS ledger_events (
                    id INTEGER PRIMARY KEY, sid TEXT NOT NULL, status TEXT NOT NULL, error_code TEXT NOT NULL,
                    at_ms INTEGER NOT NULL, effect TEXT NOT NULL))");
@@ -61,14 +70,18 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     db_->exec(R"(CREATE TABLE IF NOT EXISTS ledger_claims (
                    alert_id TEXT NOT NULL, recipient TEXT NOT NULL, claimed_ms INTEGER NOT NULL,
                    PRIMARY KEY (alert_id, recipient)) WITHOUT ROWID)");
-    insert_claim_ = std::make_unique<sqlite::Statement>(*db_, "INSERT OR REPLACE INTO ledger_claims VALUES (?1, ?2, ?3)");
+    add_column("ledger_claims", "attempt", "INTEGER NOT NULL DEFAULT 1");
+    insert_claim_ = std::make_unique<sqlite::Statement>(
+        *db_, "INSERT OR REPLACE INTO ledger_claims(alert_id, recipient, claimed_ms, attempt) VALUES (?1, ?2, ?3, ?4)");
     delete_claim_ = std::make_unique<sqlite::Statement>(
         *db_, "DELETE FROM ledger_claims WHERE alert_id = ?1 AND recipient = ?2");
     insert_alert_ = std::make_unique<sqlite::Statement>(
-        *db_, "INSERT OR REPLACE INTO ledger_alerts VALUES (?1, ?2, ?3, ?4, ?5)");
+        *db_, "INSERT OR REPLACE INTO ledger_alerts(id, created_ms, recipients, body, sender, resend_codes, "
+              "resend_after_ms, resend_max_attempts, resend_window_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     delete_alert_ = std::make_unique<sqlite::Statement>(*db_, "DELETE FROM ledger_alerts WHERE id = ?1");
     upsert_message_ = std::make_unique<sqlite::Statement>(
-        *db_, "INSERT OR REPLACE INTO ledger_messages VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+        *db_, "INSERT OR REPLACE INTO ledger_messages(sid, alert_id, recipient, status, send_ms, sent_ms, final_ms, "
+              "error_code, segments, attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     insert_event_ = std::make_unique<sqlite::Statement>(
         *db_, "INSERT INTO ledger_events(sid, status, error_code, at_ms, effect) VALUES (?1, ?2, ?3, ?4, ?5)");
     load();
@@ -84,6 +97,10 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
           .bind(3, info.recipients)
           .bind(4, info.body)
           .bind(5, info.from)
+          .bind(6, info.resend.codes_text())
+          .bind(7, info.resend.after_ms)
+          .bind(8, info.resend.max_attempts)
+          .bind(9, info.resend.window_ms)
           .run();
     });
   }
@@ -118,8 +135,8 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     });
     if (!r) return r;
     for (const auto& s : sends) {
-      claims_.erase(claim_key(s.alert_id, s.recipient));
-      maybe_sent_.erase(claim_key(s.alert_id, s.recipient));
+      claims_.erase(claim_key(s.alert_id, s.recipient, s.attempt));
+      maybe_sent_.erase(claim_key(s.alert_id, s.recipient, s.attempt));
     }
     for (const Send* s : conflicts) {
       const Message* holder = book_.message(s->sid);
@@ -204,6 +221,16 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     co_return co_await async::run_blocking(std::move(work));
   }
 
+  Task<core::Result<std::vector<ResendOrder>>> take_resends(int64_t now_ms, std::chrono::milliseconds lease,
+                                                            size_t limit) override {
+    auto self = shared_from_this();
+    auto work = [self, now_ms, lease, limit]() -> core::Result<std::vector<ResendOrder>> {
+      std::lock_guard lock(self->mu_);
+      return self->book_.take_resends(now_ms, lease.count(), limit);
+    };
+    co_return co_await async::run_blocking(std::move(work));
+  }
+
   Task<core::Result<RecipientPage>> recipients(std::string alert_id, std::vector<Status> statuses, size_t offset,
                                                size_t limit) override {
     auto self = shared_from_this();
@@ -240,11 +267,11 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     std::lock_guard lock(mu_);
     std::vector<const Recipient*> fresh_claims;  // not yet in ledger_claims
     for (const auto& r : recipients) {
-      if (book_.send_recorded(r.alert_id, r.recipient)) {
+      if (book_.send_recorded(r.alert_id, r.recipient, r.attempt)) {
         out.push_back({Claim::already_sent});
         continue;
       }
-      const std::string key = claim_key(r.alert_id, r.recipient);
+      const std::string key = claim_key(r.alert_id, r.recipient, r.attempt);
       auto [it, fresh] = claims_.try_emplace(key, ClaimHolder{owner, now + lease.count()});
       if (!fresh && it->second.owner != owner && it->second.expires_ms > now) {
         out.push_back({Claim::claimed_elsewhere});
@@ -261,12 +288,13 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     if (fresh_claims.empty()) return out;
     auto written = write([&] {
       for (const Recipient* r : fresh_claims)
-        if (int rc = insert_claim_->bind(1, r->alert_id).bind(2, r->recipient).bind(3, now).run(); rc != SQLITE_DONE)
+        if (int rc = insert_claim_->bind(1, r->alert_id).bind(2, r->recipient).bind(3, now).bind(4, r->attempt).run();
+            rc != SQLITE_DONE)
           return rc;
       return SQLITE_DONE;
     });
     if (!written) {  // not durable, so not granted: the sender tries again later
-      for (const Recipient* r : fresh_claims) claims_.erase(claim_key(r->alert_id, r->recipient));
+      for (const Recipient* r : fresh_claims) claims_.erase(claim_key(r->alert_id, r->recipient, r->attempt));
       return std::unexpected(written.error());
     }
     return out;
@@ -282,6 +310,7 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
         .bind(7, m.final_ms)
         .bind(8, m.error_code)
         .bind(9, m.segments)
+        .bind(10, m.attempt)
         .run();
   }
 
@@ -314,13 +343,22 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
 
   void load() {
     book_ = Book{};
-    sqlite::Statement alerts(*db_, "SELECT id, created_ms, recipients, body, sender FROM ledger_alerts ORDER BY created_ms");
+    sqlite::Statement alerts(*db_,
+                             "SELECT id, created_ms, recipients, body, sender, resend_codes, resend_after_ms, "
+                             "resend_max_attempts, resend_window_ms FROM ledger_alerts ORDER BY created_ms");
     while (alerts.step())
-      book_.add_alert({alerts.column_text(0), alerts.column_int(1), alerts.column_int(2), alerts.column_text(3),
-                       alerts.column_text(4)});
+      book_.add_alert({.id = alerts.column_text(0),
+                       .created_ms = alerts.column_int(1),
+                       .recipients = alerts.column_int(2),
+                       .body = alerts.column_text(3),
+                       .from = alerts.column_text(4),
+                       .resend = {.codes = ResendPolicy::codes_from_text(alerts.column_text(5)),
+                                  .after_ms = alerts.column_int(6),
+                                  .max_attempts = alerts.column_int(7),
+                                  .window_ms = alerts.column_int(8)}});
     sqlite::Statement messages(*db_,
                                "SELECT sid, alert_id, recipient, status, send_ms, sent_ms, final_ms, error_code, "
-                               "segments FROM ledger_messages ORDER BY send_ms");
+                               "segments, attempt FROM ledger_messages ORDER BY send_ms");
     while (messages.step()) {
       Message m{.alert_id = messages.column_text(1),
                 .recipient = messages.column_text(2),
@@ -330,9 +368,15 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
                 .sent_ms = messages.column_int(5),
                 .final_ms = messages.column_int(6),
                 .error_code = messages.column_text(7),
-                .segments = messages.column_int(8)};
+                .segments = messages.column_int(8),
+                .attempt = messages.column_int(9)};
       book_.restore(m);
     }
+    sqlite::Statement late(*db_,
+                           "SELECT m.alert_id, COUNT(*) FROM ledger_events e JOIN ledger_messages m ON m.sid = e.sid "
+                           "JOIN ledger_alerts a ON a.id = m.alert_id WHERE e.at_ms > a.created_ms + a.resend_window_ms "
+                           "AND e.effect != 'unknown_status' GROUP BY m.alert_id");
+    while (late.step()) book_.add_late_callbacks(late.column_text(0), late.column_int(1));
     sqlite::Statement held(*db_,
                            "SELECT e.sid, e.status, e.error_code, e.at_ms FROM ledger_events e WHERE e.effect = 'held' "
                            "AND NOT EXISTS (SELECT 1 FROM ledger_messages m WHERE m.sid = e.sid) ORDER BY e.id");
@@ -343,14 +387,25 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
   // On open only: claims left unsettled by a sender that stopped (or died)
   // before its send was recorded. The provider may have those messages.
   void load_unsettled_claims() {
-    sqlite::Statement claims(*db_, "SELECT alert_id, recipient, claimed_ms FROM ledger_claims");
-    while (claims.step())
-      if (!book_.send_recorded(claims.column_text(0), claims.column_text(1)))
-        maybe_sent_[claim_key(claims.column_text(0), claims.column_text(1))] = claims.column_int(2);
+    sqlite::Statement claims(*db_, "SELECT alert_id, recipient, claimed_ms, attempt FROM ledger_claims");
+    while (claims.step()) {
+      const std::string alert_id = claims.column_text(0), recipient = claims.column_text(1);
+      const int64_t attempt = claims.column_int(3);
+      if (!book_.send_recorded(alert_id, recipient, attempt))
+        maybe_sent_[claim_key(alert_id, recipient, attempt)] = claims.column_int(2);
+    }
   }
 
-  static std::string claim_key(const std::string& alert_id, const std::string& recipient) {
-    return alert_id + '\n' + recipient;
+  // A ledger.db from an older sluice lacks the newer columns.
+  void add_column(const char* table, const char* column, const std::string& declaration) {
+    sqlite::Statement info(*db_, (std::string("PRAGMA table_info(") + table + ")").c_str());
+    while (info.step())
+      if (info.column_text(1) == column) return;
+    db_->exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + declaration).c_str());
+  }
+
+  static std::string claim_key(const std::string& alert_id, const std::string& recipient, int64_t attempt) {
+    return alert_id + '\n' + recipient + '\n' + std::to_string(attempt);
   }
   struct ClaimHolder {
     std::string owner;

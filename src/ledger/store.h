@@ -42,6 +42,7 @@ using Task = boost::asio::awaitable<T>;
 struct Recipient {
   std::string alert_id;
   std::string recipient;
+  int64_t attempt = 1;  // a resend claims its own attempt
 };
 
 enum class Claim : uint8_t {
@@ -84,6 +85,12 @@ class Store {
   // ledger_overdue input asks the provider about.
   virtual Task<core::Result<std::vector<Message>>> overdue(int64_t sent_before_ms, OverdueCursor after,
                                                            size_t limit) = 0;
+
+  // Resends due at `now_ms` (see Book::take_resends): what the
+  // ledger_resend input puts on the send queue. A resend not recorded
+  // within `lease` is due again.
+  virtual Task<core::Result<std::vector<ResendOrder>>> take_resends(int64_t now_ms, std::chrono::milliseconds lease,
+                                                                    size_t limit) = 0;
 
   // The drill-down: an alert's messages at one of `statuses` (all when
   // empty), in send order, a page at a time.

@@ -51,7 +51,7 @@ class StoreTest : public ::testing::TestWithParam<StoreKind> {
     EXPECT_TRUE(r && r->has_value()) << "no report for " << id;
     return r && *r ? **r : AlertReport{};
   }
-  std::string report_json(Store& s, const std::string& id) { return boost::json::serialize(to_json(report(s, id))); }
+  std::string report_json(Store& s, const std::string& id) { return boost::json::serialize(to_json(report(s, id), 0)); }
 
   boost::asio::io_context io_;
   fs::path dir_;
@@ -90,7 +90,7 @@ TEST_P(StoreTest, ReopenedStoreReportsTheSameAndKeepsHeldCallbacks) {
   EXPECT_DOUBLE_EQ(r.delivered_percent, 75.0);
   EXPECT_EQ(r.to_delivered.count, 3);
   EXPECT_EQ(r.to_delivered.p50_ms, 700);  // 1500, 700, 150 -> sorted 150, 700, 1500
-  const std::string after = boost::json::serialize(to_json(r));
+  const std::string after = boost::json::serialize(to_json(r, 0));
   l.reset();
   EXPECT_EQ(report_json(*open(), "al_1"), after) << "once more from disk, after the reconcile";
 }
@@ -277,6 +277,41 @@ TEST_P(StoreTest, AClaimLeftUnsettledByADeadSenderComesBackAsMaybeSent) {
       << "+15553 was claimed by 'next' and never recorded";
 }
 
+TEST_P(StoreTest, AttemptsAndTheResendQueueSurviveAReopen) {
+  const ResendPolicy policy{.codes = {"30003"}, .after_ms = 0, .max_attempts = 1, .window_ms = 3'600'000};
+  const int64_t t0 = core::unix_ms();
+  {
+    auto l = open();
+    ok(l->create_alert({.id = "al_1", .created_ms = t0, .recipients = 3, .body = "Boil water", .resend = policy}));
+    ok(l->record_sends({send(1, t0), send(2, t0), send(3, t0)}));
+    ok(l->apply_statuses({{"SM1", "undelivered", "30003", t0 + 10}, {"SM2", "undelivered", "30003", t0 + 10},
+                          {"SM3", "delivered", "", t0 + 10}}));
+    auto due = run(l->take_resends(t0 + 20, 60s, 1));
+    ASSERT_TRUE(due && due->size() == 1u);
+    Send again = send(1, t0 + 30);
+    again.sid = "SM1b";
+    again.attempt = (*due)[0].attempt;
+    EXPECT_EQ(claims_of(run(l->claim_sends({{"al_1", again.recipient, 2}}, "me", 60s))),
+              std::vector<Claim>{Claim::granted})
+        << "the first attempt is recorded, the second is not";
+    ok(l->record_sends({again}));
+    EXPECT_EQ(claims_of(run(l->claim_sends({{"al_1", again.recipient, 2}}, "me", 60s))),
+              std::vector<Claim>{Claim::already_sent});
+  }
+  auto l = open();
+  auto r = report(*l, "al_1");
+  EXPECT_EQ(r.info.resend, policy);
+  EXPECT_EQ(r.messages, 3);
+  EXPECT_EQ(r.resent, 1);
+  EXPECT_EQ(r.resends_waiting, 1) << "+15552 still waits for its resend";
+  EXPECT_EQ(r.still_undelivered, 1) << "+15551's undelivered first attempt was superseded";
+  auto due = run(l->take_resends(t0 + 40, 60s, 10));
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].recipient, "+15552");
+  EXPECT_EQ((*due)[0].body, "Boil water");
+}
+
 // Random sends and callbacks (reordered, duplicated, early) in random
 // batches: the store's report equals a Book fed the same events one by one
 // (book_test.cc checks the Book against a brute-force recount), before and
@@ -325,7 +360,7 @@ TEST_P(StoreTest, BatchedRandomTrafficMatchesTheBook) {
     if (!sends.empty()) ok(l->record_sends(std::move(sends)));
     if (!callbacks.empty()) ok(l->apply_statuses(std::move(callbacks)));
   }
-  const std::string want = boost::json::serialize(to_json(make_report(*book.alert("A"))));
+  const std::string want = boost::json::serialize(to_json(make_report(*book.alert("A")), 0));
   EXPECT_EQ(report_json(*l, "A"), want);
   EXPECT_EQ(l->stats().held, book.held());
   l.reset();

@@ -11,6 +11,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <charconv>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -151,6 +152,14 @@ class Simulator {
     if (from.empty() && service.empty()) co_return reject(21603, "A 'From' or 'MessagingServiceSid' parameter is required.");
     if (body.empty()) co_return reject(21602, "Message body is required.");
     const std::string sender = from.empty() ? service : from;
+    // Twilio drops a message still queued after its ValidityPeriod (30036).
+    int64_t validity_s = 0;
+    if (const std::string v = field("ValidityPeriod"); !v.empty()) {
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), validity_s);
+      if (ec != std::errc() || end != v.data() + v.size() || validity_s < 1 || validity_s > 36000)
+        co_return reject(21624, "Validity period can only be set to integers between 1 and 36,000 seconds.");
+      count("with_validity_period");
+    }
 
     // The sender's queue drains at its MPS; a full queue refuses (21611).
     const int64_t now = now_ns();
@@ -183,7 +192,10 @@ class Simulator {
                      .segments = static_cast<int64_t>(net::sms::count_segments(body).count)});
     }
     const auto segments = net::sms::count_segments(body);
-    auto lifecycle = [this, sid, to, from = sender, callback, send_at]() { return deliver(sid, to, from, callback, send_at); };
+    const bool expires = validity_s > 0 && send_at - now > validity_s * 1'000'000'000;
+    auto lifecycle = [this, sid, to, from = sender, callback, send_at, expires]() {
+      return deliver(sid, to, from, callback, send_at, false, expires);
+    };
     asio::co_spawn(io_, std::move(lifecycle), asio::detached);
 
     const std::string date = rfc2822(unix_ms());
@@ -222,9 +234,18 @@ class Simulator {
 
   // One message's life after the 201: sent at its turn, then a final status.
   // `already_sent`: resumed after a restart, past its `sent`.
+  // `expires`: its ValidityPeriod ends before its turn: failed (30036), never sent.
   asio::awaitable<void> deliver(std::string sid, std::string to, std::string from, std::string callback,
-                                int64_t send_at, bool already_sent = false) {
+                                int64_t send_at, bool already_sent = false, bool expires = false) {
     co_await sleep_for(std::chrono::nanoseconds(send_at - now_ns()));
+    if (expires) {
+      {
+        std::lock_guard lock(mu_);
+        messages_.finish(sid, "failed", "30036");
+      }
+      if (!callback.empty()) co_await status_callback(callback, sid, to, from, "failed", "30036");
+      co_return;
+    }
     if (!already_sent) {
       std::lock_guard lock(mu_);
       messages_.mark_sent(sid, unix_ms());

@@ -5,7 +5,10 @@
 // at its MPS from a bounded queue (overflow: 400/21611), limits the
 // account's concurrent requests (429/20429), injects latency, 5xx and 429s,
 // and posts signed status callbacks (sent, then delivered / undelivered /
-// failed), optionally reordered and duplicated, retrying failed ones.
+// failed), optionally reordered and duplicated, retrying failed ones. It
+// honours ValidityPeriod as Twilio does (1 to 36,000 s, else 400/21624; a
+// message still queued past it fails with 30036; /sim/stats counts
+// `with_validity_period`).
 // GET .../Messages.json lists messages newest first with Twilio's filters
 // (To, From, DateSent, DateSent<, DateSent>, PageSize; all on one page by
 // default), and GET .../Messages/{sid}.json gives one (404 for a sid it does

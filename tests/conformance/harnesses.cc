@@ -467,6 +467,49 @@ class LedgerOverdueHarness final : public InputHarness {
   }
 };
 
+// Sends in the ledger of an alert that resends 30003 at once, each ended
+// undelivered with 30003: due for a resend. Each produced payload is a
+// recipient, which the resend message is addressed to.
+class LedgerResendHarness final : public InputHarness {
+ public:
+  std::string block(Env&, const std::vector<std::string>&) override {
+    return "ledger_resend: {interval: 50ms, batch_size: 7}";
+  }
+  void produce(Env& env, const std::vector<std::string>& payloads) override {
+    const int64_t now = core::unix_ms();
+    const ledger::AlertInfo alert{
+        .id = "al_conformance_resend", .created_ms = now, .recipients = static_cast<int64_t>(payloads.size()),
+        .body = "drill", .resend = {.codes = {"30003"}, .after_ms = 0, .max_attempts = 1, .window_ms = 3'600'000}};
+    std::vector<ledger::Send> sends;
+    std::vector<ledger::StatusEvent> failures;
+    for (const auto& p : payloads) {
+      sends.push_back({.alert_id = alert.id, .recipient = p, .sid = "SM" + p, .at_ms = now});
+      failures.push_back({.sid = "SM" + p, .status = "undelivered", .error_code = "30003", .at_ms = now});
+    }
+    auto ledger = connectors::shared_ledger(env.ctx());
+    core::Result<void> recorded = core::fail(core::Errc::closed, "not run");
+    env.run(
+        [&]() -> runtime::Task<void> {
+          auto creating = ledger->create_alert(alert);  // named: see async/blocking.h
+          recorded = co_await std::move(creating);
+          if (!recorded) co_return;
+          auto recording = ledger->record_sends(std::move(sends));
+          recorded = co_await std::move(recording);
+          if (!recorded) co_return;
+          auto failing = ledger->apply_statuses(std::move(failures));
+          recorded = co_await std::move(failing);
+        },
+        std::chrono::milliseconds(5000));
+    if (!recorded) throw std::runtime_error("ledger_resend harness: " + recorded.error().to_string());
+  }
+  bool acknowledges() const override { return false; }
+  std::string seen_as(const std::string& payload) const override {
+    const auto v = boost::json::parse(payload);
+    if (v.at("attempt").as_int64() != 2) throw std::runtime_error("ledger_resend harness: not the second attempt");
+    return std::string(v.at("to").as_string());
+  }
+};
+
 // Twilio's Messages API as twilio_lookup meets it: GET .../Messages/{sid}.json
 // answered 200 with the status, 503 to retry, 401 (bad credentials) for good.
 class TwilioLookupHarness final : public OutputHarness {
@@ -532,6 +575,7 @@ std::vector<InputCase> input_cases() {
       {"queue", [] { return std::make_unique<QueueInputHarness>(); }},
       {"http_server", [] { return std::make_unique<HttpServerHarness>(); }},
       {"ledger_overdue", [] { return std::make_unique<LedgerOverdueHarness>(); }},
+      {"ledger_resend", [] { return std::make_unique<LedgerResendHarness>(); }},
   };
 }
 

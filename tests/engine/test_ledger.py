@@ -222,7 +222,7 @@ def test_an_alert_sent_with_wrong_credentials_completes_with_every_recipient_fai
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.headers["Content-Type"].startswith("text/csv")
         rows = r.read().decode().splitlines()
-    assert rows[0] == "recipient,status,error_code,sid,sent_at_ms,final_at_ms" and len(rows) == 51, rows[:3]
+    assert rows[0] == "recipient,status,error_code,sid,sent_at_ms,final_at_ms,attempts" and len(rows) == 51, rows[:3]
     assert sorted(row.split(",")[0] for row in rows[1:]) == [f"+1555400{i:04d}" for i in range(50)]
     assert api(s, "GET", f"/api/alerts/{alert}/recipients?status=delivered")[1]["total"] == 0
     assert api(s, "GET", f"/api/alerts/{alert}/recipients?status=bogus")[0] == 400

@@ -7,11 +7,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <random>
 
 #include "config/config.h"
 #include "core/clock.h"
+#include "core/json_text.h"
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "runtime/component.h"
@@ -52,6 +54,10 @@ void export_metrics(metrics::Registry& m, const std::weak_ptr<ledger::Store>& we
           &S::early_held);
   counter("sluice_ledger_early_reconciled_total", "Early callbacks applied once their send was recorded.",
           &S::early_reconciled);
+  counter("sluice_ledger_resends_ordered_total",
+          "Failed messages put on the send queue again by their alert's resend policy.", &S::resends_ordered);
+  counter("sluice_ledger_late_callbacks_total", "Status callbacks timed after their alert's window.",
+          &S::late_callbacks);
   m.gauge_fn("sluice_ledger_held_callbacks", "Status callbacks waiting for their send to be recorded.", {}, [weak] {
     auto l = weak.lock();
     return l ? static_cast<double>(l->stats().held) : 0.0;
@@ -79,7 +85,8 @@ class LedgerOutput final : public runtime::Output {
         error_code_(v.has("error_code")
                         ? v.tmpl("error_code")
                         : compiled(record_ == Record::statuses ? "{{ErrorCode}}" : "{{meta.twilio_error_code}}")),
-        segments_(v.tmpl("segments")) {}
+        segments_(v.tmpl("segments")),
+        attempt_(v.tmpl("attempt")) {}
 
   size_t max_batch() const override { return 0; }
 
@@ -95,7 +102,7 @@ class LedgerOutput final : public runtime::Output {
         // by a processor); the dead letter's `error` metadata says why.
         std::string code = render_or_empty(error_code_, m);
         sends.push_back(ledger::refused_send(render_or_empty(alert_id_, m), render_or_empty(recipient_, m),
-                                             code.empty() ? "unsent" : std::move(code), now));
+                                             code.empty() ? "unsent" : std::move(code), now, attempt_of(m)));
         continue;
       }
       std::string sid = render_or_empty(sid_, m);
@@ -110,7 +117,8 @@ class LedgerOutput final : public runtime::Output {
                          .sid = std::move(sid),
                          .status = ledger::parse_status(render_or_empty(status_, m)).value_or(ledger::Status::queued),
                          .at_ms = sent_at ? to_int(*sent_at, now) : now,
-                         .segments = to_int(render_or_empty(segments_, m), 1)});
+                         .segments = to_int(render_or_empty(segments_, m), 1),
+                         .attempt = attempt_of(m)});
       } else {
         const std::string* received = m.meta().find("received_at");
         events.push_back({.sid = std::move(sid),
@@ -131,11 +139,12 @@ class LedgerOutput final : public runtime::Output {
 
  private:
   static tmpl::Template compiled(std::string_view text) { return tmpl::Template::compile(text).value(); }
+  int64_t attempt_of(const core::Message& m) const { return std::max<int64_t>(1, to_int(render_or_empty(attempt_, m), 1)); }
 
   enum class Record { sends, statuses, failures };
   std::shared_ptr<ledger::Store> ledger_;
   Record record_;
-  tmpl::Template alert_id_, recipient_, sid_, status_, error_code_, segments_;
+  tmpl::Template alert_id_, recipient_, sid_, status_, error_code_, segments_, attempt_;
 };
 
 // Claims each recipient before it is sent: granted goes on, already sent is
@@ -152,6 +161,7 @@ class LedgerDedupe final : public runtime::Processor {
         clock_(clock),
         alert_id_(v.tmpl("alert_id")),
         recipient_(v.tmpl("recipient")),
+        attempt_(v.tmpl("attempt")),
         lease_(std::chrono::duration_cast<std::chrono::milliseconds>(v.duration("claim_lease"))),
         skipped_(counters.skipped),
         elsewhere_(counters.elsewhere),
@@ -160,7 +170,9 @@ class LedgerDedupe final : public runtime::Processor {
   runtime::Task<void> process(core::Batch& batch, std::vector<runtime::Failure>& /*failures: none*/) override {
     std::vector<ledger::Recipient> keys;
     keys.reserve(batch.size());
-    for (const auto& m : batch.messages) keys.push_back({render_or_empty(alert_id_, m), render_or_empty(recipient_, m)});
+    for (const auto& m : batch.messages)
+      keys.push_back({render_or_empty(alert_id_, m), render_or_empty(recipient_, m),
+                      std::max<int64_t>(1, to_int(render_or_empty(attempt_, m), 1))});
     auto claims = co_await claim(std::move(keys));
     if (!claims) {
       // The ledger cannot say (or cannot write the claims: a full disk). Not
@@ -219,7 +231,7 @@ class LedgerDedupe final : public runtime::Processor {
 
   std::shared_ptr<ledger::Store> ledger_;
   const core::Clock& clock_;
-  tmpl::Template alert_id_, recipient_;
+  tmpl::Template alert_id_, recipient_, attempt_;
   std::chrono::milliseconds lease_;
   metrics::Counter& skipped_;
   metrics::Counter& elsewhere_;
@@ -234,8 +246,29 @@ config::Field recipient_field() {
   return {.name = "recipient", .type = config::Type::tmpl, .doc = "The recipient of a send.",
           .default_value = "{{to}}"};
 }
+config::Field attempt_field() {
+  return {.name = "attempt", .type = config::Type::tmpl,
+          .doc = "Which attempt a send is: 1 (also when missing) for the first, 2 for the first resend, ...",
+          .default_value = "{{attempt}}"};
+}
 
 }  // namespace
+
+void append_send_message(std::string& out, const SendMessage& m) {
+  out += "{\"alert_id\":";
+  core::append_json_string(out, m.alert_id);
+  out += ",\"to\":";
+  core::append_json_string(out, m.to);
+  out += ",\"body\":";
+  core::append_json_string(out, m.body);
+  if (!m.from.empty()) {
+    out += ",\"from\":";
+    core::append_json_string(out, m.from);
+  }
+  if (m.attempt > 1) out += ",\"attempt\":" + std::to_string(m.attempt);
+  if (m.validity_s > 0) out += ",\"validity_period\":" + std::to_string(m.validity_s);
+  out += '}';
+}
 
 namespace {
 // The stores `ledger: {store: ...}` can name.
@@ -301,6 +334,7 @@ config::ComponentSpec ledger_output_spec() {
                   .choices = {"sends", "statuses", "failures"}},
                  alert_id_field(),
                  recipient_field(),
+                 attempt_field(),
                  {.name = "sid", .type = Type::tmpl,
                   .doc = "The provider's message id; default {{meta.twilio_sid}} for sends, {{MessageSid}} for "
                          "statuses."},
@@ -330,7 +364,7 @@ config::ComponentSpec ledger_dedupe_spec() {
                  "before a crash whose send was never recorded goes on with metadata ledger_maybe_sent_ms (when "
                  "that attempt began, unix ms): the twilio output then looks for it at the provider and records "
                  "what it finds instead of sending again.",
-      .fields = {alert_id_field(), recipient_field(),
+      .fields = {alert_id_field(), recipient_field(), attempt_field(),
                  {.name = "claim_lease", .type = config::Type::duration,
                   .doc = "How long a claim holds without a recorded send before another instance may take it.",
                   .default_value = "5m", .min = 0.001}},

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <memory>
@@ -36,7 +37,7 @@ class TwilioOutput final : public runtime::MessageOutput {
     if (v.has("from")) from_ = v.tmpl("from");
     if (v.has("messaging_service_sid")) service_ = v.str("messaging_service_sid");
     if (v.has("status_callback")) callback_ = v.tmpl("status_callback");
-    if (v.has("validity_period")) validity_ = std::to_string(v.integer("validity_period"));
+    if (v.has("validity_period")) validity_ = v.integer("validity_period");
     client_ = http_client_for(v, ctx);
     auto counter = [&ctx](const char* result) -> metrics::Counter& {
       return ctx.metrics().counter("sluice_twilio_earlier_attempts_total",
@@ -75,7 +76,7 @@ class TwilioOutput final : public runtime::MessageOutput {
     if (callback_) {
       if (auto err = add("StatusCallback", *callback_)) co_return WriteOutcome::reject(*err);
     }
-    if (validity_) form.push_back({"ValidityPeriod", *validity_});
+    if (const int64_t validity = validity_for(m); validity > 0) form.push_back({"ValidityPeriod", std::to_string(validity)});
     if (const std::string* attempted = m.meta().find(ledger::kMaybeSentMetadata)) {
       auto earlier = co_await find_earlier_attempt(m, form, *attempted);
       if (earlier) co_return std::move(*earlier);
@@ -161,7 +162,21 @@ class TwilioOutput final : public runtime::MessageOutput {
   std::string auth_;
   tmpl::Template to_, body_;
   std::optional<tmpl::Template> from_, callback_;
-  std::optional<std::string> service_, validity_;
+  // The configured ValidityPeriod, or the message's own `validity_period`
+  // (a resend: what is left of its alert's window) when that is shorter.
+  int64_t validity_for(const core::Message& m) const {
+    int64_t own = 0;
+    if (auto text = message_validity_.render(m)) {
+      const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), own);
+      if (ec != std::errc() || end != text->data() + text->size() || own < 1 || own > 36000) own = 0;
+    }
+    if (own > 0 && validity_) return std::min(own, *validity_);
+    return own > 0 ? own : validity_.value_or(0);
+  }
+
+  std::optional<std::string> service_;
+  std::optional<int64_t> validity_;
+  tmpl::Template message_validity_ = tmpl::Template::compile("{{validity_period}}").value();
   bool segments_cost_;
   std::shared_ptr<net::HttpTransport> client_;
   metrics::Counter* found_ = nullptr;
@@ -191,7 +206,9 @@ config::ComponentSpec twilio_output_spec() {
            {.name = "to", .type = Type::tmpl, .doc = "Recipient, E.164.", .default_value = "{{to | required}}"},
            {.name = "body", .type = Type::tmpl, .doc = "Message text.", .default_value = "{{body | required}}"},
            {.name = "status_callback", .type = Type::tmpl, .doc = "URL Twilio posts delivery statuses to."},
-           {.name = "validity_period", .type = Type::integer, .doc = "Seconds the message may wait in Twilio's queue.",
+           {.name = "validity_period", .type = Type::integer,
+            .doc = "Seconds the message may wait in Twilio's queue. A message's own `validity_period` field (a resend "
+                   "carries what is left of its alert's window) is used when it is shorter.",
             .min = 1, .max = 36000},
            {.name = "cost", .doc = "What the output's rate limit counts: one per message, or its SMS segments.",
             .default_value = "message", .choices = {"message", "segments"}}},
