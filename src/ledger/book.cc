@@ -194,6 +194,11 @@ std::vector<ResendOrder> Book::take_resends(int64_t now_ms, int64_t lease_ms, si
   return out;
 }
 
+void Book::note_reconciling(const std::vector<Message>& overdue) {
+  for (const Message& m : overdue)
+    if (auto it = alerts_.find(m.alert_id); it != alerts_.end()) it->second.reconciling = true;
+}
+
 void Book::add_late_callbacks(const std::string& alert_id, int64_t n) {
   if (auto it = alerts_.find(alert_id); it != alerts_.end()) it->second.late_callbacks += n;
 }

@@ -143,6 +143,7 @@ struct AlertStats {
   int64_t delivered_after_resend = 0;  // of the delivered, those on a resend
   int64_t resends_waiting = 0;         // failed messages in the resend queue
   int64_t late_callbacks = 0;          // callbacks timed after the alert's window
+  bool reconciling = false;            // overdue messages of it are being looked up (this process)
   int64_t terminal() const;
 };
 
@@ -191,6 +192,8 @@ class Book {
   // has passed leaves the queue, final.
   std::vector<ResendOrder> take_resends(int64_t now_ms, int64_t lease_ms, size_t limit);
   void add_late_callbacks(const std::string& alert_id, int64_t n);
+  // The alerts of `overdue` messages are being reconciled (looked up at the provider).
+  void note_reconciling(const std::vector<Message>& overdue);
   // Messages with no final status sent before `sent_before_ms`, in (send_ms,
   // sid) order after `after`, at most `limit`.
   std::vector<Message> overdue(int64_t sent_before_ms, const OverdueCursor& after, size_t limit) const;

@@ -1,4 +1,5 @@
 #include "ledger/book.h"
+#include "ledger/report.h"
 
 #include <gtest/gtest.h>
 
@@ -175,6 +176,24 @@ TEST(BookResend, RestoringAttemptsInAnyOrderCountsTheLatest) {
     EXPECT_EQ(a.resends_waiting, 0) << second_first;
     EXPECT_EQ(a.delivered_after_resend, 1) << second_first;
   }
+}
+
+TEST(AlertState, NamesWhatAnOperatorShouldKnowFirst) {
+  AlertReport r;
+  r.info = {.id = "A", .created_ms = 0, .recipients = 10, .resend = resend_alert().resend};
+  r.last_activity_ms = 1000;
+  r.messages = 4;
+  EXPECT_EQ(alert_state(r, 2000), "sending");
+  EXPECT_EQ(alert_state(r, 1000 + kStalledAfterMs), "stalled");
+  r.messages = 10;
+  EXPECT_EQ(alert_state(r, 2000), "waiting for statuses");
+  r.reconciling = true;
+  EXPECT_EQ(alert_state(r, 1000 + kStalledAfterMs), "reconciling") << "quiet between lookups is not stalled";
+  r.terminal = 10;
+  EXPECT_EQ(alert_state(r, 2000), "done");
+  r.resends_waiting = 1;
+  EXPECT_EQ(alert_state(r, 2000), "resending") << "a failure that will be sent again keeps it open";
+  EXPECT_EQ(alert_state(r, 3'600'000), "done") << "the window has passed";
 }
 
 // What a message's final state must be, computed the slow obvious way:

@@ -62,12 +62,14 @@ AlertReport make_report(const AlertStats& a) {
       a.by_status[static_cast<size_t>(Status::undelivered)] + a.by_status[static_cast<size_t>(Status::failed)];
   r.resends_waiting = a.resends_waiting;
   r.late_callbacks = a.late_callbacks;
+  r.reconciling = a.reconciling;
   return r;
 }
 
 std::string_view alert_state(const AlertReport& r, int64_t now_ms) {
   if (r.resends_waiting > 0 && now_ms < r.info.created_ms + r.info.resend.window_ms) return "resending";
   if (r.terminal >= r.info.recipients && r.info.recipients > 0) return "done";
+  if (r.reconciling && r.messages >= r.info.recipients) return "reconciling";
   const int64_t since = r.last_activity_ms > 0 ? r.last_activity_ms : r.info.created_ms;
   if (now_ms - since >= kStalledAfterMs) return "stalled";
   return r.messages < r.info.recipients ? "sending" : "waiting for statuses";

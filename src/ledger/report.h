@@ -41,6 +41,7 @@ struct AlertReport {
   int64_t resent = 0, delivered_first_attempt = 0, delivered_after_resend = 0, still_undelivered = 0;
   int64_t resends_waiting = 0;  // failures queued to be sent again
   int64_t late_callbacks = 0;   // callbacks timed after the alert's window
+  bool reconciling = false;     // overdue messages are being looked up at the provider
 };
 
 AlertReport make_report(const AlertStats& stats);
@@ -48,9 +49,10 @@ AlertReport make_report(const AlertStats& stats);
 // How long an open alert may be quiet (no send, no status) before it is stalled.
 inline constexpr int64_t kStalledAfterMs = 60'000;
 // The alert's state at `now_ms`, as the dashboard and the CLI name it:
-// "resending" (failures wait to be sent again), "stalled" (open, and nothing
-// sent or heard back for kStalledAfterMs), "sending" (recipients not yet
-// sent), "waiting for statuses", or "done".
+// "resending" (failures wait to be sent again), "reconciling" (all sent;
+// messages whose status is overdue are being looked up), "stalled" (open,
+// and nothing sent or heard back for kStalledAfterMs), "sending"
+// (recipients not yet sent), "waiting for statuses", or "done".
 std::string_view alert_state(const AlertReport& r, int64_t now_ms);
 // With "state" at `now_ms`.
 boost::json::object to_json(const AlertReport& r, int64_t now_ms);

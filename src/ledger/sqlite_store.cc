@@ -216,7 +216,9 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
     auto self = shared_from_this();
     auto work = [self, sent_before_ms, after = std::move(after), limit]() -> core::Result<std::vector<Message>> {
       std::lock_guard lock(self->mu_);
-      return self->book_.overdue(sent_before_ms, after, limit);
+      auto found = self->book_.overdue(sent_before_ms, after, limit);
+      self->book_.note_reconciling(found);
+      return found;
     };
     co_return co_await async::run_blocking(std::move(work));
   }

@@ -82,7 +82,8 @@ class Store {
 
   // Messages still without a final status that were sent before
   // `sent_before_ms`, oldest first, continuing after `after`: what the
-  // ledger_overdue input asks the provider about.
+  // ledger_overdue input asks the provider about. Their alerts' reports
+  // say `reconciling` from then on.
   virtual Task<core::Result<std::vector<Message>>> overdue(int64_t sent_before_ms, OverdueCursor after,
                                                            size_t limit) = 0;
 

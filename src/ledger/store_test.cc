@@ -168,7 +168,9 @@ TEST_P(StoreTest, OverdueMessagesComeOldestFirstAndUnknownGivesWayToTheTruth) {
     for (const auto& m : *r) out.push_back(m.sid);
     return out;
   };
+  EXPECT_FALSE(report(*l, "al_1").reconciling);
   EXPECT_EQ(sids(2500, {}, 10), std::vector<std::string>{"SM1"});
+  EXPECT_TRUE(report(*l, "al_1").reconciling) << "its overdue messages are being looked up";
   EXPECT_EQ(sids(9000, {}, 1), std::vector<std::string>{"SM1"});
   EXPECT_EQ(sids(9000, {.send_ms = 1000, .sid = "SM1"}, 10), std::vector<std::string>{"SM3"});
   EXPECT_TRUE(sids(9000, {.send_ms = 3000, .sid = "SM3"}, 10).empty());
