@@ -42,7 +42,7 @@ std::string printable(std::string_view text);
 // config (700,000 unknown keys) costs a few lines, not megabytes.
 class Diagnostics {
  public:
-  static constexpr size_t kMaxErrors = 100;
+  static constexpr size_t kMaxErrors = 50;
   void error(Position where, std::string message);
   bool ok() const { return errors_.empty(); }
   const std::vector<Diagnostic>& errors() const { return errors_; }

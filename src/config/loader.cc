@@ -302,8 +302,28 @@ class Loader {
     return p;
   }
 
-  OutputConfig read_output(const YAML::Node& node, const std::string& what) {
+  // Outputs nest through `then` and `dead_letter`; a YAML alias may name
+  // one output block twice, and aliases of aliases double at each level (an
+  // "alias bomb": 1 KB of YAML naming 2^30 outputs). So nesting is bounded,
+  // and so is the whole config's count of outputs read, which fails fast
+  // with one error instead of expanding.
+  static constexpr int kMaxOutputDepth = 8;
+  static constexpr size_t kMaxOutputs = 1000;
+
+  OutputConfig read_output(const YAML::Node& node, const std::string& what, int depth = 0) {
     OutputConfig o;
+    if (depth > kMaxOutputDepth) {
+      r_.error(node, fmt::format("{} nests outputs more than {} deep through 'then' and 'dead_letter'", what,
+                                 kMaxOutputDepth));
+      return o;
+    }
+    if (++outputs_read_ > kMaxOutputs) {
+      if (outputs_read_ == kMaxOutputs + 1)
+        r_.error(node, fmt::format("the config names more than {} outputs (a YAML alias used many times over?); "
+                                   "stopped reading it there",
+                                   kMaxOutputs));
+      return o;
+    }
     std::vector<Field> common = output_common_fields();
     common.push_back({.name = "dead_letter", .type = Type::object});
     common.push_back({.name = "then", .type = Type::object});
@@ -330,10 +350,10 @@ class Loader {
       r_.diagnostics().error(rt.where("max"), "field 'max' of retry must not be less than 'initial'");
     if (node.IsMap()) {
       if (auto dl = node["dead_letter"]) {
-        o.dead_letter = std::make_shared<OutputConfig>(read_output(dl, "the dead_letter of " + what));
+        o.dead_letter = std::make_shared<OutputConfig>(read_output(dl, "the dead_letter of " + what, depth + 1));
       }
       if (auto then = node["then"]) {
-        o.then = std::make_shared<OutputConfig>(read_output(then, "the 'then' of " + what));
+        o.then = std::make_shared<OutputConfig>(read_output(then, "the 'then' of " + what, depth + 1));
       }
     }
     return o;
@@ -442,6 +462,7 @@ class Loader {
   YamlReader& r_;
   std::vector<std::pair<std::string, Position>> rate_limit_refs_;
   std::vector<ResourceRef> resource_refs_;
+  size_t outputs_read_ = 0;
 };
 
 }  // namespace

@@ -118,6 +118,52 @@ pipelines:
     assert "line 2: invalid JSON" in r.stderr
 
 
+def output_bomb(levels):
+    """An output whose 'then' and 'dead_letter' are both the output one level
+    down, by alias: under 1 KB of YAML naming 2^levels outputs."""
+    block = "{drop: {}}"
+    for i in range(levels):
+        block = f"{{drop: {{}}, then: &{chr(97 + i)} {block}, dead_letter: *{chr(97 + i)}}}"
+    return f"pipelines:\n  p:\n    input: {{generate: {{count: 1}}}}\n    output: {block}\n"
+
+
+def lint_with_peak_rss(path, tmp_path):
+    """`sluice lint PATH`: (exit code, stderr, this process's peak RSS in MB)."""
+    import os
+    import subprocess
+    import threading
+    from conftest import SLUICE
+    with open(tmp_path / "lint.err", "w+") as err:
+        p = subprocess.Popen([SLUICE, "lint", str(path)], stdout=subprocess.DEVNULL, stderr=err)
+        guard = threading.Timer(60, p.kill)  # a hang guard, not a timing assertion
+        guard.start()
+        _, status, usage = os.wait4(p.pid, 0)
+        guard.cancel()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return p.returncode, err.read(), usage.ru_maxrss / 1024
+
+
+def test_an_alias_bomb_of_outputs_fails_fast_in_bounded_memory(tmp_path):
+    from conftest import SANITIZED
+    bomb = tmp_path / "outputs.yaml"
+    bomb.write_text(output_bomb(26))  # 2^26 outputs
+    assert len(bomb.read_bytes()) < 1100
+    code, err, peak_mb = lint_with_peak_rss(bomb, tmp_path)
+    assert code == 2, err[-500:]
+    assert "nests outputs more than 8 deep through 'then' and 'dead_letter'" in err, err[-1000:]
+    assert len(err.splitlines()) <= 51, "at most 50 errors, then a count"
+    if not SANITIZED:  # ASan's shadow memory is not the product's
+        assert peak_mb < 100, f"lint peaked at {peak_mb:.0f} MB"
+
+    # Shallow enough to nest, wide enough to be a bomb: stopped by the count.
+    wide = tmp_path / "wide.yaml"
+    wide.write_text(output_bomb(8).replace("  p:\n", "  p0:\n") + "".join(
+        f"  p{i}: {{input: {{generate: {{count: 1}}}}, output: *h}}\n" for i in range(1, 40)))
+    r = run_cli("lint", str(wide), timeout=60)
+    assert r.returncode == 2 and "names more than 1000 outputs" in r.stderr, r.stderr[-1000:]
+
+
 def test_hostile_configs_fail_cleanly(tmp_path):
     deep = tmp_path / "deep.yaml"
     deep.write_text("pipelines: " + "[" * 100000 + "]" * 100000 + "\n")
