@@ -71,7 +71,7 @@ const Case kCases[] = {
      "t.yaml:4:25: error: field 'count' must be >= 0, got '-5'\n"},
     {"bad_rate",
      "rate_limits:\n  slow: {rate: fast}\npipelines:\n  p:\n    input: {stdin: {}}\n    output: {drop: {}}\n",
-     "t.yaml:2:16: error: field 'rate' must be a rate like 100/s, 20/min or 1000/h, at least 1e-6/s, got 'fast'\n"},
+     "t.yaml:2:16: error: field 'rate' must be a rate like 100/s, 20/min or 1000/h, at least 1/d, got 'fast'\n"},
     {"missing_rate",
      "rate_limits:\n  slow: {burst: 5}\npipelines:\n  p:\n    input: {stdin: {}}\n    output: {drop: {}}\n",
      "t.yaml:2:9: error: missing required field 'rate' in rate limit 'slow'\n"},

@@ -61,6 +61,7 @@ std::optional<double> parse_rate_per_second(std::string_view s) {
   if (per == "s" || per == "sec") rate = count->first;
   else if (per == "min" || per == "m") rate = count->first / 60;
   else if (per == "h") rate = count->first / 3600;
+  else if (per == "d" || per == "day") rate = count->first / 86400;
   if (rate && *rate < kMinRatePerSecond) return std::nullopt;
   return rate;
 }

@@ -16,9 +16,10 @@ namespace sluice::config {
 
 // The longest duration a config may give: 100 years (nanoseconds hold 292).
 inline constexpr std::chrono::nanoseconds kMaxDuration = std::chrono::hours(24 * 365 * 100);
-// The slowest rate: one per ~11.6 days; slower ones would overflow a token
-// bucket's nanoseconds per token.
-inline constexpr double kMinRatePerSecond = 1e-6;
+// The slowest rate a config may give: one a day. Slower is no rate limit
+// anyone means (and far slower would overflow a token bucket's
+// nanoseconds per token).
+inline constexpr double kMinRatePerSecond = 1.0 / 86400;
 
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view s);
 std::optional<uint64_t> parse_size(std::string_view s);

@@ -39,9 +39,11 @@ TEST(Units, Rates) {
   EXPECT_FALSE(parse_rate_per_second("0/s"));
   EXPECT_FALSE(parse_rate_per_second("100"));
   EXPECT_FALSE(parse_rate_per_second("100/fortnight"));
-  EXPECT_EQ(parse_rate_per_second("1e-6/s"), kMinRatePerSecond);
-  EXPECT_FALSE(parse_rate_per_second("1e-10/s")) << "slower than a token bucket can count";
-  EXPECT_FALSE(parse_rate_per_second("0.001/h"));
+  EXPECT_EQ(parse_rate_per_second("1/d"), kMinRatePerSecond);
+  EXPECT_EQ(parse_rate_per_second("24/day"), 24.0 / 86400);
+  EXPECT_FALSE(parse_rate_per_second("1e-6/s")) << "less than one a day";
+  EXPECT_FALSE(parse_rate_per_second("1e-10/s"));
+  EXPECT_FALSE(parse_rate_per_second("0.01/h"));
 }
 
 TEST(Units, EnvInterpolation) {

@@ -111,7 +111,7 @@ std::optional<Value> YamlReader::convert_text(const std::string& text, const YAM
     case Type::rate: {
       auto r = parse_rate_per_second(text);
       if (!r) {
-        error(node, fmt::format("field '{}' must be a rate like 100/s, 20/min or 1000/h, at least 1e-6/s{}", f.name, got));
+        error(node, fmt::format("field '{}' must be a rate like 100/s, 20/min or 1000/h, at least 1/d{}", f.name, got));
         return std::nullopt;
       }
       return Value(*r);
