@@ -1,12 +1,15 @@
 #include "admin/server.h"
 
+#include "admin/origin_guard.h"
+
 namespace sluice::admin {
 
 namespace {
 constexpr size_t kDefaultMaxBody = 1 << 20;
 }
 
-Server::Server(boost::asio::io_context& io, const std::string& address) {
+Server::Server(boost::asio::io_context& io, const std::string& address, std::vector<std::string> hosts)
+    : hosts_(std::move(hosts)) {
   net::HttpServerOptions options;
   options.address = address;
   options.idle_timeout = std::chrono::seconds(30);
@@ -44,11 +47,13 @@ size_t Server::body_limit(std::string_view method, std::string_view target) cons
 }
 
 boost::asio::awaitable<Response> Server::dispatch(const Request& req) const {
+  if (auto refusal = refuse_unknown_host(req, hosts_)) co_return *refusal;
   bool path_known = false;
   for (const auto& r : routes_) {
     if (!r.matches(req.path)) continue;
     path_known = true;
     if (r.method == req.method) {
+      if (auto refusal = refuse_cross_site(req)) co_return *refusal;
       Response res;
       if (r.async_handler)
         res = co_await r.async_handler(req);

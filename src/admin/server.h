@@ -28,7 +28,9 @@ class Server {
   // For handlers that wait (e.g. for a durable enqueue) without a thread.
   using AsyncHandler = std::function<boost::asio::awaitable<Response>(const Request&)>;
 
-  Server(boost::asio::io_context& io, const std::string& address);
+  // `hosts`: names it answers to beside IP addresses and localhost (see
+  // origin_guard.h: every request passes that guard first).
+  Server(boost::asio::io_context& io, const std::string& address, std::vector<std::string> hosts = {});
   ~Server();
 
   // `path` matches exactly, or as a prefix when it ends with '*'. Bodies are
@@ -54,6 +56,7 @@ class Server {
   size_t body_limit(std::string_view method, std::string_view target) const;
 
   std::vector<Route> routes_;
+  std::vector<std::string> hosts_;
   std::unique_ptr<net::HttpServer> http_;
 };
 

@@ -89,6 +89,7 @@ struct Config {
   std::string file;
   std::string admin_address = "127.0.0.1:4195";
   bool admin_enabled = true;
+  std::vector<std::string> admin_hosts;  // names the admin API answers to, beside IP addresses and localhost
   std::string data_dir = "./data";
   // Feature sections (Registry::sections), by name, defaults filled.
   std::map<std::string, Values> sections;

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -17,6 +19,9 @@ const std::vector<Field>& top_level_fields() {
        .type = Type::object,
        .doc = "Admin HTTP server: /metrics, /health/live, /health/ready, /api/pipelines.",
        .children = {{.name = "address", .doc = "host:port to listen on.", .default_value = "127.0.0.1:4195"},
+                    {.name = "hosts", .type = Type::string_list,
+                     .doc = "Host names the admin API answers to (it always answers to IP addresses and localhost); "
+                            "other Host headers get 421, against DNS rebinding."},
                     {.name = "enabled", .type = Type::boolean, .doc = "Serve the admin API.",
                      .default_value = "true"}}},
       {.name = "data_dir", .doc = "Directory for the embedded queue and ledger.", .default_value = "./data"},
@@ -146,6 +151,12 @@ class Loader {
     const Values& admin = top.object("admin");
     if (admin.has("address")) c.admin_address = admin.str("address");
     if (admin.has("enabled")) c.admin_enabled = admin.boolean("enabled");
+    if (admin.has("hosts"))
+      for (const auto& h : admin.list("hosts")) {
+        std::string name = h;
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        c.admin_hosts.push_back(std::move(name));
+      }
     const Values& log = top.object("log");
     if (log.has("level")) c.log_level = log.str("level");
     if (log.has("format")) c.log_format = log.str("format");

@@ -331,7 +331,12 @@ class SqliteStore final : public Store, public std::enable_shared_from_this<Sqli
       return {};
     }
     const Counters counters = book_.counters();  // they count what happened, written or not
-    load();
+    try {
+      load();
+    } catch (const std::runtime_error&) {
+      // A damaged database (logged, and /health/ready is 503): the book
+      // keeps what it could read back.
+    }
     for (const auto& id : unremoved_) book_.remove_alert(id);
     book_.set_counters(counters);
     return sqlite::fail(*failure, "ledger write failed");

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "admin/server.h"
+#include "core/health.h"
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "ratelimit/rate_limit.h"
@@ -49,7 +50,7 @@ struct Engine::Impl {
     }
     for (const auto& p : c.pipelines) pipelines.push_back(std::make_unique<Pipeline>(p, ctx, threads));
     if (c.admin_enabled) {
-      admin = std::make_unique<admin::Server>(io, c.admin_address);
+      admin = std::make_unique<admin::Server>(io, c.admin_address, c.admin_hosts);
       add_admin_routes();
       if (extend) extend(*admin, ctx);
     }
@@ -69,8 +70,13 @@ struct Engine::Impl {
       return admin::Response::json(200, R"({"status":"ok"})");
     });
     admin->route("GET", "/health/ready", [this](const admin::Request&) {
-      const bool ready = started && !stopping;
-      return admin::Response::json(ready ? 200 : 503, ready ? R"({"status":"ready"})" : R"({"status":"not ready"})");
+      // Not ready while starting or stopping, or once a fault (a damaged
+      // database) makes this process unfit for work: those are named.
+      const auto faults = core::faults();
+      if (started && !stopping && faults.empty()) return admin::Response::json(200, R"({"status":"ready"})");
+      boost::json::array named(faults.begin(), faults.end());
+      return admin::Response::json(
+          503, boost::json::serialize(boost::json::object{{"status", "not ready"}, {"faults", std::move(named)}}));
     });
     admin->route("GET", "/api/pipelines", [this](const admin::Request&) {
       boost::json::array arr;

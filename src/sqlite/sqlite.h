@@ -34,7 +34,10 @@ inline std::unexpected<core::Error> fail(const Failure& f, std::string_view what
 class Database {
  public:
   // Opens or creates `path` (WAL, synchronous=FULL, busy_timeout 5 s);
-  // throws std::runtime_error with the reason.
+  // throws std::runtime_error with the reason and what to do. It refuses a
+  // database that fails SQLite's quick_check, a WAL whose header is
+  // damaged, and a missing or empty database where one was created before
+  // (`<path>-created` marks that), instead of starting empty.
   explicit Database(const std::string& path);
   ~Database();
   Database(const Database&) = delete;
@@ -79,14 +82,23 @@ class Statement {
   // Runs a statement that returns no rows and resets it; returns the sqlite
   // result code (SQLITE_DONE on success).
   int run();
-  // Steps a query: true while there is a row; reset() when done.
-  bool step() { return sqlite3_step(stmt_) == SQLITE_ROW; }
+  // Steps a query: true while there is a row, false when done; reset()
+  // then. Any other result (a corrupt page, an I/O error) throws
+  // std::runtime_error naming the file: never read as "no more rows".
+  bool step();
   void reset();
   int64_t column_int(int i) { return sqlite3_column_int64(stmt_, i); }
   std::string column_text(int i);  // text or blob bytes, NULs kept
 
  private:
+  const Database& db_;
   sqlite3_stmt* stmt_ = nullptr;
 };
+
+// A result code that means the file or its disk is damaged (corrupt, not a
+// database, I/O error). The first one per file is logged and reported as a
+// process fault (core/health.h: /health/ready answers 503).
+bool is_damage(int rc);
+void report_damage(const std::string& path, const std::string& what);
 
 }  // namespace sluice::sqlite

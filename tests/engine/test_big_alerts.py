@@ -53,7 +53,7 @@ def announced_body_answer(s, path, length):
     route says once it has come."""
     import socket
     with socket.create_connection(("127.0.0.1", s.admin_port), timeout=10) as c:
-        c.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+        c.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
                   f"Content-Length: {length}\r\n\r\n".encode())
         c.settimeout(1)
         try:

@@ -19,7 +19,7 @@ def test_dashboard_shows_counts_changing_during_an_alert():
     assert shutil.which("chromium"), "Debian chromium is missing: run scripts/install-deps"
     assert (BROWSER_DIR / "node_modules/playwright-core").exists(), "run scripts/install-deps (npm ci in tests/browser)"
     port = free_port()
-    demo = subprocess.Popen([SLUICE, "demo", "--recipients", "4000", "--rate", "500", "--admin", f"127.0.0.1:{port}"],
+    demo = subprocess.Popen([SLUICE, "demo", "--recipients", "4000", "--rate", "200", "--admin", f"127.0.0.1:{port}"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}/"

@@ -114,6 +114,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
   // id once that row is deleted, and a reused id would sit below a reader's
   // loaded_up_to and never be loaded. Owned by the database thread.
   int64_t next_id = 1;
+  // Per delete of the last commit: whether a row was there to delete (the
+  // depth counts rows, so a row acked twice counts once). Database thread.
+  std::vector<char> deleted;
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -307,8 +310,11 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
         if (rc != SQLITE_DONE) return rc;
       }
     }
-    for (const auto& [q, id] : deletes)
+    deleted.clear();
+    for (const auto& [q, id] : deletes) {
       if (const int rc = remove->bind(1, id).run(); rc != SQLITE_DONE) return rc;
+      deleted.push_back(sqlite3_changes(db->get()) > 0);
+    }
     for (const auto& f : failures) {
       const int rc = f.dead ? move_dead->bind(1, f.id).bind(2, f.queue->name + ".dead").bind(3, f.failed).run()
                             : set_failed->bind(1, f.id).bind(2, f.failed).run();
@@ -356,8 +362,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       settled.emplace_back(std::move(it->second), status);
       followers.erase(it);
     };
-    for (const auto& [q, id] : deletes) {
-      --q->depth;
+    for (size_t i = 0; i < deletes.size(); ++i) {
+      const auto& [q, id] = deletes[i];
+      if (deleted[i]) --q->depth;  // a row acked twice (its lease had expired) is deleted once
       settle_follower(id, core::AckStatus::delivered);
     }
     for (const auto& f : failures) {
@@ -514,7 +521,15 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  std::vector<Row> load_rows(const std::string& queue, int64_t after, size_t limit) {
+  // A damaged database ends the load where it stands (step() has logged it
+  // and marked the process unready); what loaded is served.
+  std::vector<Row> load_rows(const std::string& queue, int64_t after, size_t limit) try {
+    return load_rows_or_throw(queue, after, limit);
+  } catch (const std::runtime_error&) {
+    return {};
+  }
+
+  std::vector<Row> load_rows_or_throw(const std::string& queue, int64_t after, size_t limit) {
     std::vector<Row> rows;
     load->bind(1, queue, false).bind(2, after).bind(3, static_cast<int64_t>(limit));
     while (load->step()) {
