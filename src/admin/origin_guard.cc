@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/utf8.h"
+
 namespace sluice::admin {
 
 namespace {
@@ -35,7 +37,7 @@ std::optional<net::HttpResponse> refuse_unknown_host(const net::HttpRequest& req
   if (host_header && (is_ip_literal(host) || host == "localhost" ||
                       std::find(hosts.begin(), hosts.end(), host) != hosts.end()))
     return std::nullopt;
-  return net::HttpResponse::error(421, "unknown Host '" + host.substr(0, 64) +
+  return net::HttpResponse::error(421, "unknown Host '" + core::clip(host, 64) +
                                            "': the admin API answers to IP addresses, localhost and the names in "
                                            "admin.hosts");
 }
@@ -45,10 +47,10 @@ std::optional<net::HttpResponse> refuse_cross_site(const net::HttpRequest& req) 
   const std::string* host_header = req.header("host");
   const std::string host = host_header ? lower(*host_header) : std::string();
   if (const std::string* site = req.header("sec-fetch-site"); site && *site != "same-origin" && *site != "none")
-    return net::HttpResponse::error(403, "refused: a " + site->substr(0, 16) + " request from a web page");
+    return net::HttpResponse::error(403, "refused: a " + core::clip(*site, 16) + " request from a web page");
   if (const std::string* origin = req.header("origin"))
     if (lower(*origin) != "http://" + host && lower(*origin) != "https://" + host)
-      return net::HttpResponse::error(403, "refused: a request from another origin (" + origin->substr(0, 64) + ")");
+      return net::HttpResponse::error(403, "refused: a request from another origin (" + core::clip(*origin, 64) + ")");
   const std::string* type = req.header("content-type");
   const std::string media = type ? lower(type->substr(0, type->find(';'))) : std::string();
   if (media != "application/json" && media != "text/csv")

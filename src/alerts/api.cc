@@ -19,6 +19,7 @@
 #include "connectors/queue/queue.h"
 #include "connectors/queue/store.h"
 #include "core/clock.h"
+#include "core/utf8.h"
 #include "net/form.h"
 #include "logging/log.h"
 #include "runtime/component.h"
@@ -59,7 +60,10 @@ class AlertApi {
     auto alert = type && type->starts_with("text/csv") ? from_csv_upload(req) : from_json(req);
     if (!alert) co_return Response::error(400, alert.error());
     if (alert->body.empty()) co_return Response::error(400, "'body' must be a non-empty string");
-    if (alert->body.size() > kMaxBodyChars)
+    if (!alert->from.empty() && !valid_sender(alert->from))
+      co_return Response::error(400, "'from' must be an E.164 number (+15551234567), an alphanumeric sender ID (up to "
+                                     "11 letters, digits and spaces) or a Messaging Service SID (MG...)");
+    if (core::utf8_length(alert->body) > kMaxBodyChars)
       co_return Response::error(400, fmt::format("'body' is longer than {} characters", kMaxBodyChars));
     const auto& numbers = alert->recipients.numbers;
     if (alert->recipients.over_limit)
@@ -163,7 +167,7 @@ class AlertApi {
       else if (key == "skip_invalid" && (value == "true" || value == "false"))
         a.on_invalid = value == "true" ? OnInvalid::skip : OnInvalid::refuse_alert;
       else if (key == "skip_invalid") return std::unexpected("skip_invalid must be true or false");
-      else return std::unexpected("unknown parameter '" + key.substr(0, 32) + "' (a CSV upload takes body, from, skip_invalid)");
+      else return std::unexpected("unknown parameter '" + core::clip(key, 32) + "' (a CSV upload takes body, from, skip_invalid)");
     }
     auto recipients = recipients_from_csv(req.body, a.on_invalid, max_numbers());
     if (!recipients) return std::unexpected(recipients.error());
@@ -203,7 +207,7 @@ class AlertApi {
           const size_t comma = std::min(value.find(',', at), value.size());
           const std::string name = value.substr(at, comma - at);
           auto st = ledger::parse_status(name);
-          if (!st) co_return Response::error(400, "unknown status '" + name.substr(0, 32) + "'");
+          if (!st) co_return Response::error(400, "unknown status '" + core::clip(name, 32) + "'");
           statuses.push_back(*st);
           at = comma + 1;
         }
@@ -218,14 +222,14 @@ class AlertApi {
         if (value != "json" && value != "csv") co_return Response::error(400, "format must be json or csv");
         csv = value == "csv";
       } else {
-        co_return Response::error(400, "unknown parameter '" + key.substr(0, 32) + "'");
+        co_return Response::error(400, "unknown parameter '" + core::clip(key, 32) + "'");
       }
     }
     if (!csv) limit = std::min<size_t>(limit, 10'000);
     else if (!limit_given) limit = std::numeric_limits<size_t>::max();  // CSV is the export: every row
     auto page = co_await ledger_->recipients(id, std::move(statuses), offset, limit);
     if (!page) co_return Response::error(503, page.error().to_string());
-    if (!page->alert_found) co_return Response::error(404, "no alert " + id.substr(0, 64));
+    if (!page->alert_found) co_return Response::error(404, "no alert " + core::clip(id, 64));
     if (csv) {
       std::string out = "recipient,status,error_code,sid,sent_at_ms,final_at_ms,attempts\n";
       for (const auto& m : page->messages)
@@ -257,7 +261,7 @@ class AlertApi {
     }
     auto report = co_await ledger_->report(id);
     if (!report) co_return Response::error(503, report.error().to_string());
-    if (!*report) co_return Response::error(404, "no alert " + id.substr(0, 64));
+    if (!*report) co_return Response::error(404, "no alert " + core::clip(id, 64));
     co_return Response::json(200, json::serialize(ledger::to_json(**report, core::unix_ms())));
   }
 

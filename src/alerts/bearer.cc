@@ -2,13 +2,21 @@
 
 #include <openssl/crypto.h>
 
+#include <cctype>
+#include <string_view>
+
 namespace sluice::alerts {
 
+// The scheme is case-insensitive (RFC 9110 section 11.1); the token is
+// compared in constant time.
 bool bearer_ok(const admin::Request& req, const std::string& token) {
   if (token.empty()) return true;
   const std::string* h = req.header("authorization");
-  const std::string want = "Bearer " + token;
-  return h && h->size() == want.size() && CRYPTO_memcmp(h->data(), want.data(), want.size()) == 0;
+  constexpr std::string_view scheme = "bearer ";
+  if (!h || h->size() != scheme.size() + token.size()) return false;
+  for (size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>((*h)[i])) != scheme[i]) return false;
+  return CRYPTO_memcmp(h->data() + scheme.size(), token.data(), token.size()) == 0;
 }
 
 admin::Response bearer_refused() {

@@ -9,6 +9,7 @@
 #include "alerts/bearer.h"
 #include "connectors/queue/queue.h"
 #include "connectors/queue/store.h"
+#include "core/utf8.h"
 #include "net/form.h"
 #include "runtime/component.h"
 
@@ -60,7 +61,7 @@ class QueueApi {
     int64_t after = 0;
     size_t limit = 100;
     for (const auto& [key, value] : *query) {
-      if (key != "after" && key != "limit") co_return Response::error(400, "unknown parameter '" + key.substr(0, 32) + "'");
+      if (key != "after" && key != "limit") co_return Response::error(400, "unknown parameter '" + core::clip(key, 32) + "'");
       int64_t n = 0;
       const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
       if (ec != std::errc() || end != value.data() + value.size() || n < 0)

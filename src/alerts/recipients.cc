@@ -21,6 +21,25 @@ bool looks_like_e164(std::string_view s) {
   return std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+}  // namespace
+
+bool valid_sender(std::string_view from) {
+  if (looks_like_e164(from)) return true;
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); };
+  if (from.size() == 34 && from.starts_with("MG") && std::all_of(from.begin() + 2, from.end(), hex)) return true;
+  // Alphanumeric sender ID: 1-11 of A-Z, a-z, 0-9 and space, with a letter.
+  if (from.empty() || from.size() > 11 || from.front() == ' ' || from.back() == ' ') return false;
+  bool letter = false;
+  for (char c : from) {
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alpha && !(c >= '0' && c <= '9') && c != ' ') return false;
+    letter = letter || alpha;
+  }
+  return letter;
+}
+
+namespace {
+
 // A bad entry as it can be shown anywhere (JSON, a terminal, HTML): at most
 // 40 bytes, anything but printable ASCII as \xNN.
 std::string printable(std::string_view raw) {

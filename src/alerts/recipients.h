@@ -39,6 +39,11 @@ enum class OnInvalid { refuse_alert, skip };
 // Past `max_numbers` distinct numbers no more are kept (over_limit), so a
 // hostile body costs at most that much memory.
 constexpr size_t kNoLimit = static_cast<size_t>(-1);
+
+// A sender Twilio takes as `From`: an E.164 number, an alphanumeric sender
+// ID (1-11 letters, digits and spaces, at least one letter) or a Messaging
+// Service SID (MG + 32 hex).
+bool valid_sender(std::string_view from);
 std::expected<Recipients, std::string> recipients_from_list(std::span<const std::string_view> list,
                                                             OnInvalid on_invalid = OnInvalid::refuse_alert,
                                                             size_t max_numbers = kNoLimit);

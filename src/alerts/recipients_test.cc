@@ -81,3 +81,17 @@ TEST(Recipients, OnlyTheFirstThousandRefusalsAreListedButAllAreCounted) {
 
 }  // namespace
 }  // namespace sluice::alerts
+
+namespace sluice::alerts {
+namespace {
+
+TEST(Sender, TwilioTakesANumberAnAlphanumericIdOrAMessagingService) {
+  for (const char* ok : {"+15005550006", "CityAlerts", "Fire Dept", "A1", "MG0123456789abcdef0123456789ABCDEF"})
+    EXPECT_TRUE(valid_sender(ok)) << ok;
+  for (const char* bad : {"", "15005550006", "+0123", "123456", "TooLongSender", " Lead", "Trail ", "Café", "a\nb",
+                          "MG0123", "<script>"})
+    EXPECT_FALSE(valid_sender(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace sluice::alerts

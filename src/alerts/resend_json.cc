@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "config/units.h"
+#include "core/utf8.h"
 
 namespace sluice::alerts {
 
@@ -45,7 +46,7 @@ std::expected<ledger::ResendPolicy, std::string> resend_from_json(const boost::j
       (key == "after" ? p.after_ms : p.window_ms) = *ms;
     } else {
       return std::unexpected(fmt::format("unknown field 'resend.{}' (codes, after, max_attempts, window)",
-                                         std::string_view(key).substr(0, 32)));
+                                         core::clip(key, 32)));
     }
   }
   if (p.window_ms < 1000) return std::unexpected("'resend.window' must be at least 1s");

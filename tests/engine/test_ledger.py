@@ -146,6 +146,28 @@ def test_alert_api_refuses_bad_requests(sluice_factory, provider):
     assert s.stop() == 0
 
 
+def test_alert_api_counts_characters_cuts_echoes_between_them_and_checks_the_sender(sluice_factory, provider):
+    s = sluice_factory(alert_config(provider(), free_port())).start()
+    one = ["+15551230001"]
+    status, created = api(s, "POST", "/api/alerts", {"body": "\u00e9" * 1600, "recipients": one})
+    assert status == 201, "1,600 characters (3,200 bytes) is within Twilio's limit"
+    status, err = api(s, "POST", "/api/alerts", {"body": "\u00e9" * 1601, "recipients": one})
+    assert status == 400 and "longer than 1600 characters" in err["error"], err
+    import urllib.parse
+    status, err = api(s, "GET", f"/api/alerts/{created['id']}/recipients?" + urllib.parse.quote("\u00e9" * 40) + "=1")
+    assert status == 400 and err["error"] == "unknown parameter '" + "\u00e9" * 16 + "'", err  # 32 bytes, whole characters
+    for sender in ("Fire Dept", "+15005550006", "MG" + "0" * 32):
+        assert api(s, "POST", "/api/alerts", {"body": "x", "recipients": one, "from": sender})[0] == 201, sender
+    for sender in ("<script>", "15005550006", "Far Too Long Name", "caf\u00e9"):
+        status, err = api(s, "POST", "/api/alerts", {"body": "x", "recipients": one, "from": sender})
+        assert status == 400 and "'from' must be an E.164 number" in err["error"], (sender, err)
+    import urllib.request
+    req = urllib.request.Request(s.url("/api/alerts"), headers={"Authorization": f"bEaReR {API_TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200, "the auth scheme is case-insensitive"
+    assert s.stop() == 0
+
+
 def test_alert_cli_sends_waits_and_reports(sluice_factory, provider, tmp_path):
     import json
     import subprocess
