@@ -89,7 +89,7 @@ TEST(Sender, TwilioTakesANumberAnAlphanumericIdOrAMessagingService) {
   for (const char* ok : {"+15005550006", "CityAlerts", "Fire Dept", "A1", "MG0123456789abcdef0123456789ABCDEF"})
     EXPECT_TRUE(valid_sender(ok)) << ok;
   for (const char* bad : {"", "15005550006", "+0123", "123456", "TooLongSender", " Lead", "Trail ", "Café", "a\nb",
-                          "MG0123", "<script>"})
+                          "MG0123456789abcdef0123456789ABCDEG", "<script>"})
     EXPECT_FALSE(valid_sender(bad)) << bad;
 }
 

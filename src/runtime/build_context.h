@@ -88,6 +88,23 @@ class BuildContext {
     if (!slot.has_value()) slot = make();
     return std::any_cast<std::shared_ptr<T>>(slot);
   }
+  // Messages that failed for good with no dead letter to take them (their
+  // source was nacked as rejected), and the first reasons: a finite run
+  // that had any exits 3 with this summary.
+  struct FailedForGood {
+    int64_t count = 0;
+    std::vector<std::string> first_reasons;
+  };
+  void note_failed_for_good(size_t n, const std::string& reason) {
+    std::lock_guard lock(mu_);
+    failed_.count += static_cast<int64_t>(n);
+    if (failed_.first_reasons.size() < 5) failed_.first_reasons.push_back(reason);
+  }
+  FailedForGood failed_for_good() {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+
   // Drops the shared objects (after every component is gone).
   void release_shared() {
     std::map<std::string, std::any> gone;
@@ -107,6 +124,7 @@ class BuildContext {
   std::string pipeline_;
   std::recursive_mutex mu_;
   std::map<std::string, std::any> shared_;
+  FailedForGood failed_;
 };
 
 // A spec's factory when the component is built from its values (and the

@@ -214,6 +214,16 @@ int Engine::run() {
   run_loop();
   for (auto& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);
+  // A run that ended on its own (every input exhausted) and lost messages
+  // for good, with no dead letter to keep them, says so and exits 3.
+  const auto lost = s.ctx.failed_for_good();
+  if (!s.stopping && lost.count > 0) {
+    std::string reasons;
+    for (const auto& r : lost.first_reasons) reasons += "\n  " + r;
+    logging::error("{} message(s) failed for good and no dead letter kept them; the first reasons:{}", lost.count,
+                   reasons);
+    return 3;
+  }
   return 0;
 }
 

@@ -34,7 +34,9 @@ class Engine {
   Engine(const config::Config& config, const config::Registry& registry, const AdminExtension& extend = {},
          const core::Clock& clock = core::SteadyClock::instance());
   ~Engine();
-  // Returns the process exit code: 0 after a clean drain or exhaustion.
+  // Returns the process exit code: 0 after a clean drain or exhaustion; 3
+  // when every input was exhausted but some message failed for good with no
+  // dead letter (a summary with the first reasons is logged).
   int run();
   // As if SIGTERM arrived; callable from any thread.
   void request_stop();

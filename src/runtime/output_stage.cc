@@ -29,6 +29,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
   Impl(const config::OutputConfig& c, BuildContext& ctx, StageLabels l, size_t entry_capacity)
       : cfg(c),
         labels(std::move(l)),
+        build(ctx),
         io(ctx.io()),
         clock(ctx.clock()),
         output(c.component.spec->make_output(c.component.values, ctx)),
@@ -83,6 +84,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
 
   const config::OutputConfig& cfg;
   StageLabels labels;
+  BuildContext& build;  // the engine's: outlives every stage
   asio::io_context& io;
   const core::Clock& clock;
   std::unique_ptr<Output> output;
@@ -347,6 +349,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     if (!dead_letter) {
       for (auto& m : messages) m.ack().resolve(core::AckStatus::rejected);
       rejected->inc(messages.size());
+      build.note_failed_for_good(messages.size(), reasons.front());
       co_return;
     }
     core::Batch dl;

@@ -308,6 +308,9 @@ class PipelineTest : public ::testing::Test {
   }
   void TearDown() override { world = nullptr; }
 
+  // What run() expects the engine to return: 3 when messages are lost for good.
+  int expected_exit_ = 0;
+
   // Runs the config until its inputs are exhausted (or `stop_after` elapses).
   void run(const std::string& pipeline_yaml, std::chrono::milliseconds stop_after = std::chrono::milliseconds(0),
            const std::string& top = "", const core::Clock& clock = core::SteadyClock::instance()) {
@@ -322,7 +325,7 @@ class PipelineTest : public ::testing::Test {
         engine.request_stop();
       });
     }
-    EXPECT_EQ(engine.run(), 0);
+    EXPECT_EQ(engine.run(), expected_exit_);
     if (stopper.joinable()) stopper.join();
   }
 
@@ -366,6 +369,7 @@ TEST_F(PipelineTest, RetriesThenDeadLettersAndLosesNothing) {
 }
 
 TEST_F(PipelineTest, PermanentFailureSkipsRetriesAndWithoutDeadLetterNacks) {
+  expected_exit_ = 3;  // 10 lost with no dead letter: the finite run says so
   run(R"(
     input: {test_source: {count: 50}}
     output:
@@ -394,6 +398,7 @@ TEST_F(PipelineTest, FanOutAcksOnlyWhenEveryOutputConfirmed) {
 }
 
 TEST_F(PipelineTest, FanOutWithOneFailingOutputNacksTheSource) {
+  expected_exit_ = 3;
   run(R"(
     input: {test_source: {count: 20}}
     outputs:

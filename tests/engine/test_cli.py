@@ -101,6 +101,46 @@ pipelines:
     assert count_lines(out) == 1234
 
 
+def test_a_finite_run_that_lost_messages_exits_3_with_the_reasons(tmp_path):
+    """Every input exhausted, but the output refused some for good and no
+    dead letter kept them: exit 3 and say how many and why, not 0."""
+    import http.server
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            odd = self.path.endswith("odd")
+            self.send_response(400 if odd else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    peer = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=peer.serve_forever, daemon=True).start()
+    cfg = tmp_path / "c.yaml"
+    base = f"http://127.0.0.1:{peer.server_port}"
+    cfg.write_text(f"""
+admin: {{enabled: false}}
+data_dir: {tmp_path}/data
+pipelines:
+  refused:
+    input: {{generate: {{count: 7}}}}
+    output: {{http_client: {{url: "{base}/odd"}}}}
+  fine:
+    input: {{generate: {{count: 5}}}}
+    output: {{http_client: {{url: "{base}/even"}}}}
+""")
+    try:
+        r = run_cli("run", "-c", str(cfg))
+    finally:
+        peer.shutdown()
+    assert r.returncode == 3, (r.returncode, r.stderr[-1000:])
+    assert "7 message(s) failed for good and no dead letter kept them; the first reasons:" in r.stderr, r.stderr
+    assert "400" in r.stderr.split("the first reasons:")[1], r.stderr
+
+
 def test_stdin_to_stdout_with_malformed_records(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("""
