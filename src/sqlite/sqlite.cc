@@ -77,19 +77,27 @@ Database::Database(const std::string& path) : path_(path) {
     sqlite3_close(db_);
     throw std::runtime_error(fmt::format("cannot open {}: {}", path, why));
   }
+  // A damaged file (it fails quick_check, or SQLite calls it corrupt or not
+  // a database) is named as such; any other failure (a lock held too long,
+  // no permission) is not damage and says what SQLite said.
+  bool damaged = false;
   try {
+    // First: a connection closing elsewhere may hold a lock for a moment.
+    exec("PRAGMA busy_timeout=5000");
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
-    exec("PRAGMA busy_timeout=5000");
     // Checkpoint at 1 MB of WAL, not SQLite's 4 MB: many small commits (acks,
     // callbacks) fill a WAL with old page copies, and a small data_dir
     // would be full of them before the first checkpoint.
     exec("PRAGMA wal_autocheckpoint=256");
     Statement check(*this, "PRAGMA quick_check(1)");
     const std::string verdict = check.step() ? check.column_text(0) : "no answer";
-    if (verdict != "ok") throw std::runtime_error("SQLite's quick_check says: " + verdict);
+    damaged = verdict != "ok";
+    if (damaged) throw std::runtime_error("SQLite's quick_check says: " + verdict);
   } catch (const std::exception& e) {
+    damaged = damaged || is_damage(sqlite3_errcode(db_));
     sqlite3_close(db_);
+    if (!damaged) throw std::runtime_error(fmt::format("cannot open {}: {}", path, e.what()));
     throw std::runtime_error(fmt::format(
         "{} is damaged ({}): restore it from a backup, or move it (and {}-wal) away to start with an empty one",
         path, e.what(), path));
