@@ -18,8 +18,7 @@ std::string lower(std::string_view s) {
 // "host:port" or "[v6]:port" -> host, lower case.
 std::string host_of(std::string_view authority) {
   if (authority.starts_with('[')) return lower(authority.substr(0, authority.find(']') + 1));
-  return lower(authority.substr(0, authority.rfind(':') == std::string_view::npos ? authority.size()
-                                                                                     : authority.rfind(':')));
+  return lower(authority.substr(0, authority.rfind(':')));  // npos: no port, the whole authority
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -49,7 +48,7 @@ std::optional<net::HttpResponse> refuse_cross_site(const net::HttpRequest& req) 
   if (const std::string* site = req.header("sec-fetch-site"); site && *site != "same-origin" && *site != "none")
     return net::HttpResponse::error(403, "refused: a " + core::clip(*site, 16) + " request from a web page");
   if (const std::string* origin = req.header("origin"))
-    if (lower(*origin) != "http://" + host && lower(*origin) != "https://" + host)
+    if (const std::string o = lower(*origin); o != "http://" + host && o != "https://" + host)
       return net::HttpResponse::error(403, "refused: a request from another origin (" + core::clip(*origin, 64) + ")");
   const std::string* type = req.header("content-type");
   const std::string media = type ? lower(type->substr(0, type->find(';'))) : std::string();

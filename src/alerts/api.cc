@@ -106,6 +106,13 @@ class AlertApi {
   }
 
   size_t max_numbers() const { return static_cast<size_t>(cfg_.max_recipients); }
+  // An alert with the config's defaults, before the request's fields.
+  NewAlert with_defaults() const {
+    NewAlert a;
+    a.from = cfg_.from;
+    a.resend = cfg_.resend;
+    return a;
+  }
 
   std::expected<NewAlert, std::string> from_json(const Request& req) const {
     // One arena for the whole document: a million recipients are a million
@@ -115,8 +122,7 @@ class AlertApi {
     const json::value v = json::parse(req.body, ec, &arena);
     if (ec || !v.is_object()) return std::unexpected("send a JSON object: {\"body\", \"recipients\"}");
     const auto& o = v.as_object();
-    NewAlert a;
-    a.from = cfg_.from;
+    NewAlert a = with_defaults();
     const auto* body = o.if_contains("body");
     if (!body || !body->is_string()) return std::unexpected("'body' must be a non-empty string");
     a.body = std::string(body->as_string());
@@ -128,7 +134,6 @@ class AlertApi {
       if (!skip->is_bool()) return std::unexpected("'skip_invalid' must be true or false");
       if (skip->as_bool()) a.on_invalid = OnInvalid::skip;
     }
-    a.resend = cfg_.resend;
     if (const auto* resend = o.if_contains("resend")) {
       auto policy = resend_from_json(*resend);
       if (!policy) return std::unexpected(policy.error());
@@ -158,9 +163,7 @@ class AlertApi {
   std::expected<NewAlert, std::string> from_csv_upload(const Request& req) const {
     auto query = net::parse_form(req.query);
     if (!query) return std::unexpected("bad query string: " + query.error());
-    NewAlert a;
-    a.from = cfg_.from;
-    a.resend = cfg_.resend;
+    NewAlert a = with_defaults();
     for (const auto& [key, value] : *query) {
       if (key == "body") a.body = value;
       else if (key == "from") a.from = value;

@@ -177,7 +177,7 @@ std::optional<json::object> wait_for_alert(const AlertOptions& o, const std::str
         "accepted {}/{}  refused {}  delivered {}  failed {}  undelivered {}  {:.0f} msg/s  {}", sent - refused, total,
         refused, count(r, "delivered"), count(r, "failed"), count(r, "undelivered"), rate,
         done ? std::string("done")
-             : sent < total && state == "sending" ? (rate > 0 ? fmt::format("ETA {:.0f}s", eta) : "ETA -") : state);
+             : state == "sending" ? (rate > 0 ? fmt::format("ETA {:.0f}s", eta) : "ETA -") : state);
     if (tty) {
       out << fmt::format("\r[{}] {:3.0f}%  {}\x1b[K", bar(total ? static_cast<double>(final) / total : 0, 30),
                          total ? 100.0 * static_cast<double>(final) / total : 0, line)

@@ -10,6 +10,7 @@ std::string recipient_key(const std::string& alert_id, const std::string& recipi
 }
 int64_t second_of(int64_t ms) { return ms / 1000; }
 bool is_failure(Status s) { return s == Status::failed || s == Status::undelivered; }
+std::string failure_key(const std::string& error_code) { return error_code.empty() ? "none" : error_code; }
 }  // namespace
 
 Send refused_send(std::string alert_id, std::string recipient, std::string error_code, int64_t at_ms,
@@ -108,9 +109,7 @@ void Book::record_new(const Send& send) {
 void Book::restore(const Message& m) {
   if (messages_.contains(m.sid)) return;
   stats_for(m.alert_id, m.send_ms);
-  Message copy = m;
-  copy.superseded = false;
-  index(messages_.emplace(m.sid, std::move(copy)).first->second);
+  index(messages_.emplace(m.sid, m).first->second);
 }
 
 // Indexes a new message and counts it: as its recipient's outcome when it
@@ -125,7 +124,8 @@ void Book::index(Message& m) {
     ++a.recipients_sent;
   } else if (it->second->attempt < m.attempt) {
     Message& before = *it->second;
-    uncount(before, a);
+    drop_resend(before, a);
+    add_current(before, a, -1);
     before.superseded = true;
     it->second = &m;
   } else {
@@ -135,26 +135,27 @@ void Book::index(Message& m) {
   consider_resend(m, a);
 }
 
-void Book::uncount(const Message& m, AlertStats& a) {
-  drop_resend(m, a);
-  --a.by_status[static_cast<size_t>(m.status)];
-  --a.messages;
-  if (is_refused(m.sid)) --a.refused;
-  if (is_failure(m.status)) {
-    auto f = a.failures_by_code.find(m.error_code.empty() ? "none" : m.error_code);
-    if (f != a.failures_by_code.end() && --f->second == 0) a.failures_by_code.erase(f);
-  }
-  if (m.status == Status::delivered && m.attempt > 1) --a.delivered_after_resend;
+// What a recipient's current message counts (by status, failures by code,
+// delivered after a resend, refused), added (n = 1) or taken away (n = -1):
+// one definition for a message counted, moved and superseded.
+void Book::add_current(const Message& m, AlertStats& a, int64_t n) {
+  a.by_status[static_cast<size_t>(m.status)] += n;
+  a.messages += n;
+  if (is_refused(m.sid)) a.refused += n;
+  if (m.status == Status::delivered && m.attempt > 1) a.delivered_after_resend += n;
+  if (!is_failure(m.status)) return;
+  auto f = a.failures_by_code.try_emplace(failure_key(m.error_code), 0).first;
+  if ((f->second += n) == 0) a.failures_by_code.erase(f);
 }
 
 // A current message that failed with a code its alert's policy resends
 // waits in the queue until `after` its final status.
-void Book::consider_resend(const Message& m, const AlertStats& a) {
+void Book::consider_resend(const Message& m, AlertStats& a) {
   if (m.superseded || !is_failure(m.status) || !a.info.resend.resends(m.attempt, m.error_code)) return;
   const int64_t due = std::max(m.final_ms, m.send_ms) + a.info.resend.after_ms;
   if (!resend_due_.try_emplace(m.sid, due).second) return;
   resend_queue_.emplace(due, m.sid);
-  ++alerts_.at(m.alert_id).resends_waiting;
+  ++a.resends_waiting;
 }
 
 void Book::drop_resend(const Message& m, AlertStats& a) {
@@ -215,13 +216,7 @@ void Book::restore_held(const StatusEvent& event) {
 void Book::count_into(const Message& m, AlertStats& a) {
   a.last_activity_ms = std::max({a.last_activity_ms, m.send_ms, m.sent_ms, m.final_ms});
   if (m.attempt > 1) ++a.resent;
-  if (!m.superseded) {
-    ++a.by_status[static_cast<size_t>(m.status)];
-    ++a.messages;
-    if (is_failure(m.status)) ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
-    if (m.status == Status::delivered && m.attempt > 1) ++a.delivered_after_resend;
-    if (is_refused(m.sid)) ++a.refused;
-  }
+  if (!m.superseded) add_current(m, a, 1);
   if (is_refused(m.sid)) return;  // not a send: no rate, no timings
   a.segments += m.segments;
   ++a.sends_per_second[second_of(m.send_ms)];
@@ -272,10 +267,7 @@ Effect Book::apply(const StatusEvent& event) {
 
 Effect Book::move(Message& m, AlertStats& a, Status next, const StatusEvent& event) {
   const bool current = !m.superseded;
-  if (current) {
-    --a.by_status[static_cast<size_t>(m.status)];
-    ++a.by_status[static_cast<size_t>(next)];
-  }
+  if (current) add_current(m, a, -1);  // counted again below, at its new status
   m.status = next;
   if (rank(next) >= rank(Status::sent) && m.sent_ms < 0) {
     m.sent_ms = event.at_ms;
@@ -286,14 +278,11 @@ Effect Book::move(Message& m, AlertStats& a, Status next, const StatusEvent& eve
     if (next == Status::delivered) {
       a.to_delivered_ms.record(std::max<int64_t>(0, m.final_ms - m.send_ms));
       ++a.deliveries_per_second[second_of(m.final_ms)];
-      if (current && m.attempt > 1) ++a.delivered_after_resend;
     }
-    if (is_failure(next)) {
-      m.error_code = event.error_code;
-      if (current) ++a.failures_by_code[m.error_code.empty() ? "none" : m.error_code];
-    }
+    if (is_failure(next)) m.error_code = event.error_code;
     consider_resend(m, a);
   }
+  if (current) add_current(m, a, 1);
   // Activity counts what is persisted (the send, sent and final times), so
   // a reopened store reports the same.
   a.last_activity_ms = std::max({a.last_activity_ms, m.sent_ms, m.final_ms});

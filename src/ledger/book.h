@@ -215,8 +215,8 @@ class Book {
   Effect move(Message& m, AlertStats& a, Status next, const StatusEvent& event);
   void count_into(const Message& m, AlertStats& a);  // the aggregates of a message at its status
   void index(Message& m);
-  void uncount(const Message& m, AlertStats& a);  // a superseded message leaves the current counts
-  void consider_resend(const Message& m, const AlertStats& a);
+  void add_current(const Message& m, AlertStats& a, int64_t n);
+  void consider_resend(const Message& m, AlertStats& a);
   void drop_resend(const Message& m, AlertStats& a);
 
   std::unordered_map<std::string, AlertStats> alerts_;

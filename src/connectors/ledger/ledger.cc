@@ -70,6 +70,11 @@ std::string render_or_empty(const tmpl::Template& t, const core::Message& m) {
   return r ? std::move(*r) : std::string();
 }
 
+// Which attempt `m` is (its `attempt` template): 1 when missing or not a number.
+int64_t attempt_of(const tmpl::Template& attempt, const core::Message& m) {
+  return std::max<int64_t>(1, to_int(render_or_empty(attempt, m), 1));
+}
+
 class LedgerOutput final : public runtime::Output {
  public:
   LedgerOutput(const config::Values& v, std::shared_ptr<ledger::Store> ledger)
@@ -102,7 +107,7 @@ class LedgerOutput final : public runtime::Output {
         // by a processor); the dead letter's `error` metadata says why.
         std::string code = render_or_empty(error_code_, m);
         sends.push_back(ledger::refused_send(render_or_empty(alert_id_, m), render_or_empty(recipient_, m),
-                                             code.empty() ? "unsent" : std::move(code), now, attempt_of(m)));
+                                             code.empty() ? "unsent" : std::move(code), now, attempt_of(attempt_, m)));
         continue;
       }
       std::string sid = render_or_empty(sid_, m);
@@ -118,7 +123,7 @@ class LedgerOutput final : public runtime::Output {
                          .status = ledger::parse_status(render_or_empty(status_, m)).value_or(ledger::Status::queued),
                          .at_ms = sent_at ? to_int(*sent_at, now) : now,
                          .segments = to_int(render_or_empty(segments_, m), 1),
-                         .attempt = attempt_of(m)});
+                         .attempt = attempt_of(attempt_, m)});
       } else {
         const std::string* received = m.meta().find("received_at");
         events.push_back({.sid = std::move(sid),
@@ -139,7 +144,6 @@ class LedgerOutput final : public runtime::Output {
 
  private:
   static tmpl::Template compiled(std::string_view text) { return tmpl::Template::compile(text).value(); }
-  int64_t attempt_of(const core::Message& m) const { return std::max<int64_t>(1, to_int(render_or_empty(attempt_, m), 1)); }
 
   enum class Record { sends, statuses, failures };
   std::shared_ptr<ledger::Store> ledger_;
@@ -171,8 +175,7 @@ class LedgerDedupe final : public runtime::Processor {
     std::vector<ledger::Recipient> keys;
     keys.reserve(batch.size());
     for (const auto& m : batch.messages)
-      keys.push_back({render_or_empty(alert_id_, m), render_or_empty(recipient_, m),
-                      std::max<int64_t>(1, to_int(render_or_empty(attempt_, m), 1))});
+      keys.push_back({render_or_empty(alert_id_, m), render_or_empty(recipient_, m), attempt_of(attempt_, m)});
     auto claims = co_await claim(std::move(keys));
     if (!claims) {
       // The ledger cannot say (or cannot write the claims: a full disk). Not

@@ -521,8 +521,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  // A damaged database ends the load where it stands (step() has logged it
-  // and marked the process unready); what loaded is served.
+  // A damaged database yields no rows from this load (step() has logged it
+  // and marked the process unready), and the queue stops loading until the
+  // next enqueue tries again.
   std::vector<Row> load_rows(const std::string& queue, int64_t after, size_t limit) try {
     return load_rows_or_throw(queue, after, limit);
   } catch (const std::runtime_error&) {

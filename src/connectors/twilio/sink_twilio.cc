@@ -11,6 +11,7 @@
 #include "connectors/twilio/twilio.h"
 #include "core/clock.h"
 #include "ledger/maybe_sent.h"
+#include "ledger/resend.h"
 #include "metrics/metrics.h"
 #include "net/form.h"
 #include "net/http_client.h"
@@ -168,7 +169,8 @@ class TwilioOutput final : public runtime::MessageOutput {
     int64_t own = 0;
     if (auto text = message_validity_.render(m)) {
       const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), own);
-      if (ec != std::errc() || end != text->data() + text->size() || own < 1 || own > 36000) own = 0;
+      if (ec != std::errc() || end != text->data() + text->size() || own < 1 || own > ledger::kMaxValiditySeconds)
+        own = 0;
     }
     if (own > 0 && validity_) return std::min(own, *validity_);
     return own > 0 ? own : validity_.value_or(0);
@@ -209,7 +211,7 @@ config::ComponentSpec twilio_output_spec() {
            {.name = "validity_period", .type = Type::integer,
             .doc = "Seconds the message may wait in Twilio's queue. A message's own `validity_period` field (a resend "
                    "carries what is left of its alert's window) is used when it is shorter.",
-            .min = 1, .max = 36000},
+            .min = 1, .max = static_cast<double>(ledger::kMaxValiditySeconds)},
            {.name = "cost", .doc = "What the output's rate limit counts: one per message, or its SMS segments.",
             .default_value = "message", .choices = {"message", "segments"}}},
           "15s"),
