@@ -101,7 +101,11 @@ boost::asio::awaitable<R> await_callback(Start start) {
 template <class F, class R = std::invoke_result_t<F>>
 boost::asio::awaitable<R> run_blocking(F fn) {
   return await_callback<R>([fn = std::move(fn)](std::function<void(R)> done) mutable {
-    boost::asio::post(blocking_pool(), [fn = std::move(fn), done = std::move(done)]() mutable { done(fn()); });
+    boost::asio::post(blocking_pool(), [fn = std::move(fn), done = std::move(done)]() mutable {
+      R result = fn();
+      F(std::move(fn));  // destroys its captures (a store's last reference) before the caller resumes
+      done(std::move(result));
+    });
   });
 }
 
