@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
@@ -57,7 +58,7 @@ void raise_descriptor_limit() {
 
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, HttpServerOptions o, Handler h)
-      : io(io_), state(std::make_shared<detail::ServerState>(io_, std::move(o), std::move(h))), acceptor(io_) {
+      : io(io_), state(std::make_shared<detail::ServerState>(std::move(o), std::move(h))), acceptor(io_) {
     raise_descriptor_limit();
     const auto& options = state->options;
     if (!options.tls_cert_file.empty()) {
@@ -91,7 +92,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     auto& tls = self->tls;
     auto& io = self->io;
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
+      // Each connection on its own strand: see detail::Connections.
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(use_awaitable));
       if (ec) {
         if (state->stopped || ec == asio::error::operation_aborted) co_return;
         logging::warn("http {}: accept failed: {}", state->options.address, ec.message());
@@ -101,10 +103,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
         continue;
       }
+      auto strand = socket.get_executor();
       if (tls) {
-        asio::co_spawn(io, detail::serve_tls(state, tls, std::move(socket)), asio::detached);
+        asio::co_spawn(strand, detail::serve_tls(state, tls, std::move(socket)), asio::detached);
       } else {
-        asio::co_spawn(io, detail::serve_plain(state, std::move(socket)), asio::detached);
+        asio::co_spawn(strand, detail::serve_plain(state, std::move(socket)), asio::detached);
       }
     }
   }
@@ -121,7 +124,7 @@ void HttpServer::stop() {
   if (impl_->state->stopped.exchange(true)) return;
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
-  impl_->state->stopping.close();
+  impl_->state->connections->wake_idle(impl_->state->connections);
 }
 
 std::string HttpServer::address() const {

@@ -6,16 +6,19 @@
 // http_server.cc holds the acceptor.
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <atomic>
 #include <limits>
+#include <map>
+#include <mutex>
 
 #include "logging/log.h"
 #include "net/http_server.h"
@@ -32,18 +35,54 @@ namespace http = beast::http;
 using asio::ip::tcp;
 using asio::use_awaitable;
 
+// Every live connection of one server, oldest first, so that stop() can wake
+// the idle ones (they close now instead of at their idle timeout). Each
+// session runs on its own strand, and a wake-up is posted to that strand:
+// only there may its socket be touched, and a closed socket's descriptor
+// number, reused by another connection, is never touched at all.
+class Connections {
+ public:
+  struct Entry {
+    asio::any_io_executor strand;
+    tcp::socket* socket;
+    const bool* idle;  // read and written on the strand only
+  };
+  uint64_t add(Entry e) {
+    std::lock_guard lock(mu_);
+    live_.emplace(next_, e);
+    return next_++;
+  }
+  void remove(uint64_t id) {
+    std::lock_guard lock(mu_);
+    live_.erase(id);
+  }
+  // Cancels the pending read of every connection waiting idle for a request.
+  void wake_idle(const std::shared_ptr<Connections>& self) {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : live_) asio::post(e.strand, [self, id] { self->cancel_if_idle(id); });
+  }
+
+ private:
+  void cancel_if_idle(uint64_t id) {  // on that connection's strand
+    std::lock_guard lock(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end() || !*it->second.idle) return;
+    boost::system::error_code ignored;
+    it->second.socket->cancel(ignored);
+  }
+  std::mutex mu_;
+  uint64_t next_ = 0;
+  std::map<uint64_t, Entry> live_;
+};
+
 // What every connection of one server shares.
 struct ServerState {
-  ServerState(asio::io_context& io, HttpServerOptions o, HttpServer::Handler h)
-      : options(std::move(o)), handler(std::move(h)), stopping(io, 0) {}
+  ServerState(HttpServerOptions o, HttpServer::Handler h) : options(std::move(o)), handler(std::move(h)) {}
   HttpServerOptions options;
   HttpServer::Handler handler;
   std::atomic<bool> stopped{false};
   std::atomic<size_t> open{0};
-  // Closed by stop(): wakes every connection waiting idle for a request, so
-  // they close now instead of at their idle timeout. A channel because
-  // closing it is thread-safe; closing their sockets from there would not be.
-  asio::experimental::concurrent_channel<void(boost::system::error_code)> stopping;
+  std::shared_ptr<Connections> connections = std::make_shared<Connections>();
 };
 
 // Counts a connection in ServerState::open while it lives.
@@ -53,18 +92,79 @@ struct OpenConnection {
   ~OpenConnection() { --n; }
 };
 
+// Lists a session in ServerState::connections while it lives. Destroyed on
+// the session's strand, before its socket.
+class ListedConnection {
+ public:
+  ListedConnection(Connections& c, tcp::socket& socket)
+      : connections_(c), id_(c.add({socket.get_executor(), &socket, &idle})) {}
+  ~ListedConnection() { connections_.remove(id_); }
+  ListedConnection(const ListedConnection&) = delete;
+  ListedConnection& operator=(const ListedConnection&) = delete;
+  bool idle = false;
+
+ private:
+  Connections& connections_;
+  uint64_t id_;
+};
+
 asio::awaitable<void> serve_plain(std::shared_ptr<ServerState> state, tcp::socket socket);
 asio::awaitable<void> serve_tls(std::shared_ptr<ServerState> state, std::shared_ptr<asio::ssl::context> tls,
                                 tcp::socket socket);
 
-inline http::response<http::string_body> to_beast(HttpResponse r, unsigned version, const std::string& server) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::server, server);
-  if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
-  for (auto& [k, v] : r.headers) res.set(k, v);
-  res.body() = std::move(r.body);
-  res.prepare_payload();
-  return res;
+// The response as it goes on the wire: a head written here (cheaper than
+// Beast's serializer, which showed in profiles) and the body.
+struct WireResponse {
+  std::string head;
+  std::string body;
+  bool keep_alive;
+  std::array<asio::const_buffer, 2> buffers() const { return {asio::buffer(head), asio::buffer(body)}; }
+};
+
+inline WireResponse wire_response(HttpResponse r, unsigned version, const std::string& server, bool keep_alive,
+                                  bool head_request) {
+  // Header values are ours, but a line break in one would split the
+  // response: such a header is left out.
+  auto safe = [](std::string_view v) { return v.find_first_of("\r\n") == std::string_view::npos; };
+  WireResponse w{.head = {}, .body = std::move(r.body), .keep_alive = keep_alive};
+  std::string& h = w.head;
+  h.reserve(160);
+  h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  h += std::to_string(r.status);
+  h += ' ';
+  h += http::obsolete_reason(static_cast<http::status>(r.status));
+  h += "\r\nServer: ";
+  h += server;
+  // RFC 9110 6.4.1: no content and no Content-Length in 1xx, 204 and 304.
+  const bool no_content = r.status < 200 || r.status == 204 || r.status == 304;
+  if (!r.content_type.empty() && !no_content && safe(r.content_type)) {
+    h += "\r\nContent-Type: ";
+    h += r.content_type;
+  }
+  for (const auto& [k, v] : r.headers) {
+    if (!safe(k) || !safe(v)) continue;
+    h += "\r\n";
+    h += k;
+    h += ": ";
+    h += v;
+  }
+  if (no_content) {
+    w.body.clear();
+  } else {
+    h += "\r\nContent-Length: ";
+    h += std::to_string(w.body.size());
+  }
+  if (!keep_alive) h += "\r\nConnection: close";
+  else if (version == 10) h += "\r\nConnection: keep-alive";
+  h += "\r\n\r\n";
+  if (head_request) w.body.clear();  // RFC 9110 9.3.2: the same head, no content
+  return w;
+}
+
+template <class Stream>
+asio::awaitable<boost::system::error_code> write_response(Stream& stream, const WireResponse& w) {
+  auto [ec, n] = co_await asio::async_write(stream, w.buffers(), asio::as_tuple(use_awaitable));
+  co_return ec;
 }
 
 // Answers an error and closes without the kernel resetting the connection
@@ -72,9 +172,8 @@ inline http::response<http::string_body> to_beast(HttpResponse r, unsigned versi
 // then close (nginx's lingering_close).
 template <class Stream>
 asio::awaitable<void> refuse(Stream& stream, HttpResponse r, const std::string& server) {
-  r.headers.emplace_back("Connection", "close");
-  auto res = to_beast(std::move(r), 11, server);
-  co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+  const auto w = wire_response(std::move(r), 11, server, false, false);
+  co_await write_response(stream, w);  // named: see async/blocking.h
   boost::system::error_code ignored;
   beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
@@ -98,18 +197,19 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
     co_await refuse(stream, std::move(r), o.server_name);
     co_return;
   }
+  ListedConnection listed(*self->connections, tcp_layer.socket());
   beast::flat_buffer buffer;
   for (;;) {
-    // Idle: wait for the first byte of the next request, or for stop().
+    // Idle: wait for the first byte of the next request. stop() cancels
+    // this read; it sets `stopped` before, so a session that turns idle
+    // after the wake-up went by sees the flag instead.
     if (buffer.size() == 0) {
-      using namespace asio::experimental::awaitable_operators;
+      listed.idle = true;
+      if (self->stopped) break;
       tcp_layer.expires_after(o.idle_timeout);
-      auto first_bytes = stream.async_read_some(buffer.prepare(4096), asio::as_tuple(use_awaitable));
-      auto stop = self->stopping.async_receive(asio::as_tuple(use_awaitable));
-      auto woke = co_await (std::move(first_bytes) || std::move(stop));  // named: see async/blocking.h
-      if (woke.index() == 1) break;  // the server is stopping
-      auto [ec, n] = std::get<0>(woke);
-      if (ec) break;
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(use_awaitable));
+      listed.idle = false;
+      if (ec) break;  // closed, timed out, or woken by stop()
       buffer.commit(n);
     }
     // Then the whole request must arrive within request_timeout.
@@ -175,11 +275,11 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
       logging::error("http {} {}: handler failed: {}", req.method, req.path, e.what());
       r = HttpResponse::error(500, "internal error");
     }
-    auto res = to_beast(std::move(r), version, o.server_name);
-    res.keep_alive(keep_alive && !self->stopped);
+    const auto w = wire_response(std::move(r), version, o.server_name, keep_alive && !self->stopped,
+                                 req.method == "HEAD");
     tcp_layer.expires_after(o.request_timeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
-    if (wec || !res.keep_alive()) break;
+    const auto wec = co_await write_response(stream, w);  // named: see async/blocking.h
+    if (wec || !w.keep_alive) break;
   }
   boost::system::error_code ignored;
   tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
