@@ -50,8 +50,7 @@ std::optional<net::HttpResponse> refuse_cross_site(const net::HttpRequest& req) 
   if (const std::string* origin = req.header("origin"))
     if (const std::string o = lower(*origin); o != "http://" + host && o != "https://" + host)
       return net::HttpResponse::error(403, "refused: a request from another origin (" + core::clip(*origin, 64) + ")");
-  const std::string* type = req.header("content-type");
-  const std::string media = type ? lower(type->substr(0, type->find(';'))) : std::string();
+  const std::string media = req.media_type();
   if (media != "application/json" && media != "text/csv")
     return net::HttpResponse::error(415, "send Content-Type: application/json (or text/csv for a recipients file)");
   return std::nullopt;

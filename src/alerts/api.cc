@@ -56,8 +56,7 @@ class AlertApi {
   };
 
   boost::asio::awaitable<Response> create(const Request& req) {
-    const std::string* type = req.header("content-type");
-    auto alert = type && type->starts_with("text/csv") ? from_csv_upload(req) : from_json(req);
+    auto alert = req.media_type() == "text/csv" ? from_csv_upload(req) : from_json(req);
     if (!alert) co_return Response::error(400, alert.error());
     if (alert->body.empty()) co_return Response::error(400, "'body' must be a non-empty string");
     if (!alert->from.empty() && !valid_sender(alert->from))

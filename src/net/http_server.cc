@@ -11,7 +11,9 @@
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <span>
 
 #include "logging/log.h"
 #include "net/http_session.h"
@@ -25,6 +27,73 @@ using asio::use_awaitable;
 HttpResponse HttpResponse::error(int status, std::string_view message) {
   return json(status, boost::json::serialize(boost::json::value{{"error", message}}));
 }
+
+namespace {
+
+std::string trimmed_lower(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// The comma-separated tokens of every field `name`, trimmed, lower-cased.
+std::vector<std::string> tokens_of(const detail::http::request<detail::http::string_body>& head,
+                                   detail::http::field name) {
+  std::vector<std::string> out;
+  for (auto [it, end] = head.equal_range(name); it != end; ++it) {
+    std::string_view v = it->value();
+    for (size_t start = 0; start <= v.size();) {
+      const size_t comma = std::min(v.find(',', start), v.size());
+      if (auto t = trimmed_lower(v.substr(start, comma - start)); !t.empty()) out.push_back(std::move(t));
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string HttpRequest::media_type() const {
+  const std::string* type = header("content-type");
+  return type ? trimmed_lower(std::string_view(*type).substr(0, type->find(';'))) : std::string();
+}
+
+namespace detail {
+
+std::optional<HttpResponse> refusal_of_head(const http::request<http::string_body>& head) {
+  const auto [first_host, end_host] = head.equal_range(http::field::host);
+  const auto hosts = std::distance(first_host, end_host);
+  if (hosts > 1) return HttpResponse::error(400, "more than one Host header");  // RFC 9112 3.2
+  if (hosts == 0 && head.version() >= 11) return HttpResponse::error(400, "HTTP/1.1 requires a Host header");
+  // RFC 9112 6.3: a Transfer-Encoding whose final coding is not chunked
+  // leaves the body's length unknown; 6.1: codings we do not implement get
+  // 501. Beast already refuses Transfer-Encoding together with
+  // Content-Length.
+  const auto codings = tokens_of(head, http::field::transfer_encoding);
+  if (!codings.empty()) {
+    if (codings.back() != "chunked")
+      return HttpResponse::error(400, "Transfer-Encoding must end in chunked");
+    const std::span earlier(codings.data(), codings.size() - 1);
+    if (std::ranges::find(earlier, "chunked") != earlier.end())
+      return HttpResponse::error(400, "chunked applied more than once");
+    if (!earlier.empty())
+      return HttpResponse::error(501, "transfer coding '" + earlier.front().substr(0, 32) + "' is not supported");
+  }
+  // RFC 9110 15.5.16: a content coding the server does not accept is 415,
+  // and Accept-Encoding says what it does accept (RFC 7694).
+  for (const auto& coding : tokens_of(head, http::field::content_encoding)) {
+    if (coding == "identity") continue;
+    auto r = HttpResponse::error(415, "Content-Encoding '" + coding.substr(0, 32) + "' is not supported; send the body "
+                                      "uncompressed");
+    r.headers.emplace_back("Accept-Encoding", "identity");
+    return r;
+  }
+  return std::nullopt;
+}
+
+}  // namespace detail
 
 namespace {
 

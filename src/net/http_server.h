@@ -3,7 +3,10 @@
 // input: keep-alive, and limits that answer with clear statuses instead of
 // letting a client exhaust us:
 //   body over max_body -> 413, headers over max_header -> 431,
-//   malformed request -> 400, a request not complete within request_timeout
+//   malformed request -> 400 (also: HTTP/1.1 without exactly one Host, a
+//   Transfer-Encoding that does not end in chunked), a transfer coding other
+//   than chunked -> 501, a Content-Encoding other than identity -> 415
+//   (each closes the connection: the body's framing is unknown), a request not complete within request_timeout
 //   or a connection idle for idle_timeout -> connection closed,
 //   more than max_connections -> 503 with Retry-After.
 // Optional TLS (TLS 1.2 and later) from PEM certificate and key files.
@@ -38,6 +41,9 @@ struct HttpRequest {
   Headers headers;  // names lower-cased
   std::string body;
   const std::string* header(std::string_view lower_name) const { return find_header(headers, lower_name); }
+  // Content-Type without its parameters, lower-cased and trimmed (media
+  // types are case-insensitive): "application/json", or "" when absent.
+  std::string media_type() const;
 };
 
 struct HttpResponse {
@@ -62,6 +68,10 @@ struct HttpServerOptions {
   std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
   size_t max_connections = 50'000;
   std::string server_name = "sluice";
+  // Told the status of each answer the server makes itself, without the
+  // handler (400 malformed, 413, 431, 415/501 unsupported codings, 503 too
+  // many connections), so they can be counted with the handler's answers.
+  std::function<void(int status)> on_refused;
   // TLS when both are set: PEM certificate chain and private key.
   std::string tls_cert_file;
   std::string tls_key_file;

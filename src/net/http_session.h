@@ -18,6 +18,7 @@
 #include <atomic>
 #include <limits>
 #include <map>
+#include <optional>
 #include <mutex>
 
 #include "logging/log.h"
@@ -83,6 +84,9 @@ struct ServerState {
   std::atomic<bool> stopped{false};
   std::atomic<size_t> open{0};
   std::shared_ptr<Connections> connections = std::make_shared<Connections>();
+  void count(int status) const {
+    if (options.on_refused) options.on_refused(status);
+  }
 };
 
 // Counts a connection in ServerState::open while it lives.
@@ -186,6 +190,11 @@ asio::awaitable<void> refuse(Stream& stream, HttpResponse r, const std::string& 
 }
 
 
+// What a request's head must not be (RFC 9112 and 9110), answered before
+// its body is read; the connection is closed after, since the body's framing
+// is not known. Implemented in http_server.cc.
+std::optional<HttpResponse> refusal_of_head(const http::request<http::string_body>& head);
+
 // One connection's requests, over plain TCP or TLS.
 template <class Stream>
 asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream) {
@@ -194,6 +203,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
   if (self->open.load() > o.max_connections) {
     auto r = HttpResponse::error(503, "too many connections");
     r.headers.emplace_back("Retry-After", "1");
+    self->count(503);
     co_await refuse(stream, std::move(r), o.server_name);
     co_return;
   }
@@ -212,23 +222,25 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
       if (ec) break;  // closed, timed out, or woken by stop()
       buffer.commit(n);
     }
-    // Then the whole request must arrive within request_timeout.
+    // Then the whole request must arrive within request_timeout: the head
+    // first, checked before any of the body is read, then the body.
     http::request_parser<http::string_body> parser;
-    parser.body_limit(o.max_body);
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // set once the head is in
     parser.header_limit(static_cast<uint32_t>(o.max_header));
     tcp_layer.expires_after(o.request_timeout);
-    boost::system::error_code ec;
-    if (o.body_limit_for) {
-      // Beast checks Content-Length against the limit while it parses the
-      // headers, so the route's limit is applied here, once they are in.
-      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-      auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
-      ec = hec;
-      if (!ec) {
-        const size_t limit = o.body_limit_for(parser.get().method_string(), parser.get().target());
-        if (parser.content_length() && *parser.content_length() > limit) ec = http::error::body_limit;
-        else parser.body_limit(limit);  // a chunked body is counted as it comes
+    auto [ec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
+    if (!ec) {
+      if (auto refusal = refusal_of_head(parser.get())) {
+        self->count(refusal->status);
+        co_await refuse(stream, std::move(*refusal), o.server_name);  // named: see async/blocking.h
+        break;
       }
+      // Beast checks Content-Length against the limit as soon as it is set;
+      // a chunked body is counted as it comes.
+      const size_t limit = o.body_limit_for ? o.body_limit_for(parser.get().method_string(), parser.get().target())
+                                            : o.max_body;
+      if (parser.content_length() && *parser.content_length() > limit) ec = http::error::body_limit;
+      else parser.body_limit(limit);
     }
     if (!ec) {
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
@@ -237,6 +249,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       auto r = ec == http::error::body_limit ? HttpResponse::error(413, "body too large")
                                              : HttpResponse::error(431, "headers too large");
+      self->count(r.status);
       co_await refuse(stream, std::move(r), o.server_name);  // named: see async/blocking.h
       break;
     }
@@ -246,6 +259,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
       if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != asio::error::operation_aborted &&
           ec != asio::error::connection_reset && ec != beast::error::timeout) {
         auto r = HttpResponse::error(400, "bad request: " + ec.message());
+        self->count(400);
         co_await refuse(stream, std::move(r), o.server_name);  // named: see async/blocking.h
       }
       break;

@@ -44,7 +44,10 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     retries = &m.counter("sluice_output_retries_total", "Messages written again after a failure.", ml);
     dead_lettered = &m.counter("sluice_output_dead_lettered_total", "Messages sent to the dead letter output.", ml);
     rejected = &m.counter("sluice_output_rejected_total",
-                          "Messages that failed for good with no dead letter; their source is nacked.", ml);
+                          "Messages that failed for good with no dead letter; their source is told rejected.", ml);
+    nacked = &m.counter("sluice_output_nacked_total",
+                        "Messages refused for overload on every attempt (a full disk, 429s) with no dead letter; "
+                        "their source is nacked and keeps them.", ml);
     in_flight = &m.gauge("sluice_output_in_flight", "Writes under way.", ml);
     batch_size = &m.histogram("sluice_output_batch_size", "Messages per write.", ml, metrics::size_buckets());
     if (rate_limit) {
@@ -108,7 +111,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
   std::optional<asio::experimental::concurrent_channel<void(boost::system::error_code)>> permits;
   metrics::Gauge* concurrency_limit = nullptr;
 
-  metrics::Counter *sent, *errors, *retries, *dead_lettered, *rejected;
+  metrics::Counter *sent, *errors, *retries, *dead_lettered, *rejected, *nacked;
   metrics::Gauge* in_flight;
   metrics::Histogram* batch_size;
   metrics::Histogram* rate_wait = nullptr;
@@ -224,8 +227,8 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     in_flight->add(1);
     int attempt = 0;
     while (!batch.empty()) {
-      std::vector<core::Message> failed;
-      std::vector<std::string> reasons;
+      std::vector<core::Message> failed, given_back;
+      std::vector<std::string> reasons, given_back_reasons;
       if (rate_limit) co_await take_tokens(batch, failed, reasons);
       if (batch.empty()) {
         co_await fail(std::move(failed), std::move(reasons), attempt);
@@ -254,6 +257,11 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
           hint = std::max(hint, o.retry_after);
           last_reason = o.reason;
           again.messages.push_back(std::move(m));
+        } else if (o.kind == WriteOutcome::Kind::retry && o.overloaded) {
+          // Refused for overload every time (a full disk, 429s): not a
+          // verdict on the message, so its source keeps it.
+          given_back_reasons.push_back(fmt::format("gave up after {} attempts: {}", attempt, o.reason));
+          given_back.push_back(std::move(m));
         } else {
           reasons.push_back(o.kind == WriteOutcome::Kind::retry
                                 ? fmt::format("gave up after {} attempts: {}", attempt, o.reason)
@@ -263,6 +271,8 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
       }
       if (!confirmed.empty()) co_await then->push(std::move(confirmed));
       if (!failed.empty()) co_await fail(std::move(failed), std::move(reasons), attempt);
+      if (!given_back.empty())
+        co_await fail(std::move(given_back), std::move(given_back_reasons), attempt, core::AckStatus::errored);
       if (again.empty()) break;
       retries->inc(again.size());
       core::Nanos delay;
@@ -340,15 +350,24 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  Task<void> fail(std::vector<core::Message> messages, std::vector<std::string> reasons, int attempts) {
+  // Without a dead letter, `status` goes to the source: rejected (a verdict
+  // on the message: the queue moves it to `.dead`, a webhook gets 500) or
+  // errored (refused for overload: the queue delivers it again, a webhook
+  // gets 503 and Retry-After).
+  Task<void> fail(std::vector<core::Message> messages, std::vector<std::string> reasons, int attempts,
+                  core::AckStatus status = core::AckStatus::rejected) {
     if (messages.empty()) co_return;
-    logging::limited(logging::Level::error, labels.pipeline + "/" + labels.component + "/fail",
-                     fmt::format("pipeline '{}' output '{}': {} message(s) failed for good: {}{}", labels.pipeline,
-                                 labels.component, messages.size(), reasons.front(),
-                                 dead_letter ? "; sent to dead letter" : "; nacked"));
+    const bool reject = status == core::AckStatus::rejected;
+    logging::limited(logging::Level::error, labels.pipeline + "/" + labels.component + (reject ? "/fail" : "/give-back"),
+                     fmt::format("pipeline '{}' output '{}': {} message(s) {}: {}{}", labels.pipeline,
+                                 labels.component, messages.size(), reject ? "failed for good" : "not taken",
+                                 reasons.front(),
+                                 dead_letter ? "; sent to the dead letter"
+                                 : reject    ? "; rejected to their source"
+                                             : "; nacked: their source keeps them"));
     if (!dead_letter) {
-      for (auto& m : messages) m.ack().resolve(core::AckStatus::rejected);
-      rejected->inc(messages.size());
+      for (auto& m : messages) m.ack().resolve(status);
+      (reject ? rejected : nacked)->inc(messages.size());
       build.note_failed_for_good(messages.size(), reasons.front());
       co_return;
     }

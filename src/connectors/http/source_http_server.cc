@@ -64,12 +64,13 @@ class HttpServerInput final : public runtime::Input {
     }
     const metrics::Labels l = {{"pipeline", ctx.pipeline()}, {"component", "http_server"}};
     auto& m = ctx.metrics();
-    for (int code : {200, 202, 400, 403, 404, 405, 413, 415, 500, 503})
+    for (int code : {200, 202, 400, 403, 404, 405, 413, 415, 431, 500, 501, 503})
       responses_[code] = &m.counter("sluice_http_responses_total", "Webhook requests answered, by status code.",
                                     {l[0], l[1], {"code", std::to_string(code)}});
     signature_failures_ = &m.counter("sluice_http_signature_failures_total",
                                      "Requests refused because X-Twilio-Signature did not verify.", l);
     net::HttpServerOptions o;
+    o.on_refused = [this](int code) { count(code); };
     o.address = v.str("address");
     o.max_body = static_cast<size_t>(v.integer("max_body"));
     o.max_header = static_cast<size_t>(v.integer("max_header"));
@@ -123,8 +124,7 @@ class HttpServerInput final : public runtime::Input {
     if (req.method != "POST") co_return answer(405, "use POST");
     if (closed_) co_return answer(503, "shutting down");
 
-    const std::string* type = req.header("content-type");
-    const std::string_view media = type ? std::string_view(*type).substr(0, type->find(';')) : "";
+    const std::string media = req.media_type();
     core::Message m;
     if (media == "application/x-www-form-urlencoded") {
       auto form = net::parse_form(req.body);
@@ -230,10 +230,12 @@ config::ComponentSpec http_server_input_spec() {
       .summary =
           "Receives webhooks on its own listener. Form bodies become a JSON object (a repeated field becomes an "
           "array); JSON bodies pass as they are. Metadata: http_method, http_path, http_query and header_<name> for "
-          "the headers listed, and received_at (unix ms). Each request is answered 200 once its message is confirmed (see `ack`), 503 with "
-          "Retry-After when it could not be taken (saturated, shutting down), 500 when it failed for good. Bad "
-          "requests: 400 malformed, 403 bad signature, 404 path, 405 method, 413 body, 415 type, 431 headers; a "
-          "client too slow to send its request is cut off.",
+          "the headers listed, and received_at (unix ms). Each request is answered 200 once its message is confirmed "
+          "(see `ack`), 503 with Retry-After when it could not be taken (saturated, shutting down, a full disk), 500 "
+          "when it failed for good. Bad requests: 400 malformed (also HTTP/1.1 without exactly one Host, or a "
+          "Transfer-Encoding not ending in chunked), 403 bad signature, 404 path, 405 method, 413 body, 415 type or "
+          "Content-Encoding, 431 headers, 501 a transfer coding other than chunked; a client too slow to send its "
+          "request is cut off.",
       .fields =
           {{.name = "address", .doc = "host:port to listen on.", .required = true},
            {.name = "path", .doc = "Path to accept.", .default_value = "/"},

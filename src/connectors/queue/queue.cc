@@ -87,11 +87,15 @@ class QueueInput final : public runtime::Input {
 };
 
 class QueueOutput final : public runtime::Output {
+  static constexpr core::Nanos kFullDiskPause = std::chrono::milliseconds(200);
+
  public:
   QueueOutput(std::shared_ptr<Store> store, std::string name) : store_(std::move(store)), name_(std::move(name)) {}
 
   runtime::Task<runtime::BatchOutcome> write(core::Batch& batch) override {
     auto r = co_await store_->enqueue(name_, batch);
+    if (!r && r.error().is(core::Errc::storage_full))  // ours, not the message's: its source keeps it
+      co_return runtime::BatchOutcome::all(runtime::WriteOutcome::overload(r.error().to_string(), kFullDiskPause));
     if (!r) co_return runtime::BatchOutcome::all(runtime::WriteOutcome::retry(r.error().to_string()));
     co_return runtime::BatchOutcome{};
   }
