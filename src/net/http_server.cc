@@ -114,13 +114,25 @@ tcp::endpoint parse_endpoint(const std::string& address) {
 }
 
 // Many idle keep-alive connections are normal for a webhook endpoint: allow
-// as many descriptors as the hard limit permits.
-void raise_descriptor_limit() {
+// as many descriptors as the hard limit permits. Returns the limit now.
+size_t raise_descriptor_limit() {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
   }
+  return lim.rlim_cur == RLIM_INFINITY ? size_t{1} << 20 : static_cast<size_t>(lim.rlim_cur);
+}
+
+// The default max_connections: the descriptor limit less room for what
+// else the process opens (stores, outgoing clients, the admin API, logs),
+// so that connections are refused or shed with an answer before accept()
+// runs out of descriptors.
+size_t connections_within(size_t descriptor_limit) {
+  const size_t headroom = std::max<size_t>(256, descriptor_limit / 10);
+  return descriptor_limit > headroom + 16 ? descriptor_limit - headroom : 16;
 }
 
 }  // namespace
@@ -128,8 +140,10 @@ void raise_descriptor_limit() {
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, HttpServerOptions o, Handler h)
       : io(io_), state(std::make_shared<detail::ServerState>(std::move(o), std::move(h))), acceptor(io_) {
-    raise_descriptor_limit();
-    const auto& options = state->options;
+    const size_t descriptors = raise_descriptor_limit();
+    auto& options = state->options;
+    options.max_connections = options.max_connections ? std::min(options.max_connections, connections_within(descriptors))
+                                                      : connections_within(descriptors);
     if (!options.tls_cert_file.empty()) {
       tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
       tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -165,11 +179,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(use_awaitable));
       if (ec) {
         if (state->stopped || ec == asio::error::operation_aborted) co_return;
-        logging::warn("http {}: accept failed: {}", state->options.address, ec.message());
-        if (ec == asio::error::no_descriptors) {
-          asio::steady_timer pause(io, std::chrono::milliseconds(50));
-          co_await pause.async_wait(asio::as_tuple(use_awaitable));
-        }
+        // Out of descriptors (EMFILE/ENFILE): close the oldest idle
+        // connection and pause accepting a moment, instead of spinning;
+        // connections keep being served meanwhile.
+        const bool out_of_descriptors = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+        const bool shed = out_of_descriptors && state->connections->shed_oldest_idle(state->connections);
+        logging::limited(logging::Level::warn, "http-accept:" + state->options.address,
+                         fmt::format("http {}: accept failed: {}{}", state->options.address, ec.message(),
+                                     !out_of_descriptors ? ""
+                                     : shed              ? "; closing the oldest idle connection, pausing accepts"
+                                                         : "; no idle connection to close, pausing accepts"));
+        asio::steady_timer pause(io, std::chrono::milliseconds(out_of_descriptors ? 50 : 5));
+        co_await pause.async_wait(asio::as_tuple(use_awaitable));
         continue;
       }
       auto strand = socket.get_executor();

@@ -8,7 +8,9 @@
 //   than chunked -> 501, a Content-Encoding other than identity -> 415
 //   (each closes the connection: the body's framing is unknown), a request not complete within request_timeout
 //   or a connection idle for idle_timeout -> connection closed,
-//   more than max_connections -> 503 with Retry-After.
+//   more than max_connections -> the oldest idle connection is closed, or
+//   503 with Retry-After when none is idle; out of descriptors -> the same,
+//   and accepting pauses for 50 ms (logged at most every 5 s).
 // Optional TLS (TLS 1.2 and later) from PEM certificate and key files.
 //
 // The handler is a coroutine, so it may wait (e.g. for a message's ack)
@@ -66,7 +68,10 @@ struct HttpServerOptions {
   size_t max_header = 16 << 10;
   std::chrono::nanoseconds request_timeout = std::chrono::seconds(10);
   std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
-  size_t max_connections = 50'000;
+  // Open connections at most: above it a new connection closes the oldest
+  // idle one, or is answered 503 when none is idle. 0, and any value
+  // above it: the descriptor limit (raised to the hard limit) less headroom.
+  size_t max_connections = 0;
   std::string server_name = "sluice";
   // Told the status of each answer the server makes itself, without the
   // handler (400 malformed, 413, 431, 415/501 unsupported codings, 503 too

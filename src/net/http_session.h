@@ -45,8 +45,9 @@ class Connections {
  public:
   struct Entry {
     asio::any_io_executor strand;
-    tcp::socket* socket;
-    const bool* idle;  // read and written on the strand only
+    tcp::socket* socket;         // touched on the strand only
+    const std::atomic<bool>* idle;
+    bool shed = false;           // chosen by shed_oldest_idle() already
   };
   uint64_t add(Entry e) {
     std::lock_guard lock(mu_);
@@ -62,12 +63,25 @@ class Connections {
     std::lock_guard lock(mu_);
     for (const auto& [id, e] : live_) asio::post(e.strand, [self, id] { self->cancel_if_idle(id); });
   }
+  // Closes the oldest connection waiting idle, to make room for a new one
+  // (as nginx reuses keep-alive connections when it runs short); false when
+  // none is idle.
+  bool shed_oldest_idle(const std::shared_ptr<Connections>& self) {
+    std::lock_guard lock(mu_);
+    for (auto& [id, e] : live_) {
+      if (e.shed || !e.idle->load(std::memory_order_relaxed)) continue;
+      e.shed = true;
+      asio::post(e.strand, [self, id = id] { self->cancel_if_idle(id); });
+      return true;
+    }
+    return false;
+  }
 
  private:
   void cancel_if_idle(uint64_t id) {  // on that connection's strand
     std::lock_guard lock(mu_);
     auto it = live_.find(id);
-    if (it == live_.end() || !*it->second.idle) return;
+    if (it == live_.end() || !it->second.idle->load(std::memory_order_relaxed)) return;
     boost::system::error_code ignored;
     it->second.socket->cancel(ignored);
   }
@@ -105,7 +119,7 @@ class ListedConnection {
   ~ListedConnection() { connections_.remove(id_); }
   ListedConnection(const ListedConnection&) = delete;
   ListedConnection& operator=(const ListedConnection&) = delete;
-  bool idle = false;
+  std::atomic<bool> idle{false};  // written on the strand; read by shed_oldest_idle()
 
  private:
   Connections& connections_;
@@ -200,25 +214,25 @@ template <class Stream>
 asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream) {
   const auto& o = self->options;
   auto& tcp_layer = beast::get_lowest_layer(stream);
-  if (self->open.load() > o.max_connections) {
+  ListedConnection listed(*self->connections, tcp_layer.socket());
+  if (self->open.load() > o.max_connections && !self->connections->shed_oldest_idle(self->connections)) {
     auto r = HttpResponse::error(503, "too many connections");
     r.headers.emplace_back("Retry-After", "1");
     self->count(503);
     co_await refuse(stream, std::move(r), o.server_name);
     co_return;
   }
-  ListedConnection listed(*self->connections, tcp_layer.socket());
   beast::flat_buffer buffer;
   for (;;) {
     // Idle: wait for the first byte of the next request. stop() cancels
     // this read; it sets `stopped` before, so a session that turns idle
     // after the wake-up went by sees the flag instead.
     if (buffer.size() == 0) {
-      listed.idle = true;
+      listed.idle.store(true, std::memory_order_relaxed);
       if (self->stopped) break;
       tcp_layer.expires_after(o.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(use_awaitable));
-      listed.idle = false;
+      listed.idle.store(false, std::memory_order_relaxed);
       if (ec) break;  // closed, timed out, or woken by stop()
       buffer.commit(n);
     }

@@ -46,7 +46,7 @@ def wait_for(predicate, timeout, what, interval=0.05):
 class Sluice:
     """One `sluice run` process with its config in a temp dir."""
 
-    def __init__(self, tmp_path, config, env=None, name="sluice"):
+    def __init__(self, tmp_path, config, env=None, name="sluice", prefix=()):
         self.dir = tmp_path
         self.admin_port = free_port()
         text = config.replace("{dir}", str(tmp_path)).replace("{admin}", f"127.0.0.1:{self.admin_port}")
@@ -54,10 +54,11 @@ class Sluice:
         self.config.write_text(text)
         self.log = open(tmp_path / f"{name}.log", "ab")
         self.env = dict(os.environ, **(env or {}))
+        self.prefix = list(prefix)  # e.g. ["prlimit", "--nofile=1024"]
         self.proc = None
 
     def start(self, wait_ready=True):
-        self.proc = subprocess.Popen([SLUICE, "run", "-c", str(self.config)], stdout=self.log, stderr=self.log,
+        self.proc = subprocess.Popen([*self.prefix, SLUICE, "run", "-c", str(self.config)], stdout=self.log, stderr=self.log,
                                      env=self.env)
         if wait_ready:
             wait_for(self.admin_ready, 20, "the admin API to answer")

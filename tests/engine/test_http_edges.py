@@ -6,10 +6,11 @@ handler's."""
 import os
 import socket
 import subprocess
+import time
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, http_get, wait_for
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -69,7 +70,8 @@ def request(headers=b"", body=b"", start=b"POST /hook HTTP/1.1", host=b"Host: x\
 
 
 def status(head):
-    return int(head.split(" ", 2)[1])
+    """The status code, 0 when nothing was answered."""
+    return int(head.split(" ", 2)[1]) if head else 0
 
 
 @pytest.fixture
@@ -206,3 +208,35 @@ def test_full_disk_answers_503_with_retry_after_and_loses_nothing(sluice_factory
         assert rows == accepted + 1, (rows, accepted)
     finally:
         subprocess.run(["umount", "-l", str(data)])
+
+
+def test_descriptor_limit_sheds_idle_connections_and_keeps_answering(sluice_factory, tmp_path):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 2500:
+        pytest.skip(f"the test itself needs 2,500 descriptors, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    port = free_port()
+    s = sluice_factory(config(port), prefix=["prlimit", "--nofile=1024:1024"]).start()
+    idle = []
+    try:
+        for _ in range(1100):
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(1)  # let the server accept them all
+        answers = [status(post_form(port, b"n=%d" % n, timeout=10)) for n in range(5)]
+        assert all(a in (200, 503) for a in answers), answers
+        assert 200 in answers, answers  # idle connections made room
+        assert http_get(s.url("/health/live"))[0] == 200
+        shed = 0
+        for c in idle:
+            c.setblocking(False)
+            try:
+                shed += c.recv(1) == b""
+            except BlockingIOError:
+                pass
+        assert shed >= 1100 - 1024, shed  # the oldest idle ones were closed, not left to pile up
+    finally:
+        for c in idle:
+            c.close()
+    assert s.log_text().count("accept failed") <= 3, s.log_text()
+    assert s.stop() == 0

@@ -76,7 +76,7 @@ class HttpServerInput final : public runtime::Input {
     o.max_header = static_cast<size_t>(v.integer("max_header"));
     o.request_timeout = v.duration("request_timeout");
     o.idle_timeout = v.duration("idle_timeout");
-    o.max_connections = static_cast<size_t>(v.integer("max_connections"));
+    if (v.has("max_connections")) o.max_connections = static_cast<size_t>(v.integer("max_connections"));
     const auto& tls = v.object("tls");
     if (tls.has("cert_file")) {
       o.tls_cert_file = tls.str("cert_file");
@@ -264,8 +264,12 @@ config::ComponentSpec http_server_input_spec() {
             .default_value = "10s", .min = 0.001},
            {.name = "idle_timeout", .type = Type::duration, .doc = "Keep-alive connections idle longer are closed.",
             .default_value = "60s", .min = 0.001},
-           {.name = "max_connections", .type = Type::integer, .doc = "Open connections at most (503 above).",
-            .default_value = "50000", .min = 1},
+           {.name = "max_connections", .type = Type::integer,
+            .doc = "Open connections at most. Above it a new connection closes the oldest idle one, or is answered "
+                   "503 with Retry-After when none is idle. Default and upper bound: the process's descriptor limit "
+                   "(raised to the hard limit at start) less a tenth (at least 256) for stores, clients and the admin "
+                   "API.",
+            .min = 1},
            {.name = "ack",
             .doc = "When to answer 200. buffered: once the pipeline's outputs confirmed the message; with a queue "
                    "output, once it is durable there. delivered: with a queue output, once a downstream pipeline "
