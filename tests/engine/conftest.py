@@ -25,6 +25,16 @@ def http_get(url, timeout=5):
         return r.status, r.read().decode()
 
 
+def allow_descriptors(needed):
+    """Raises this test process's descriptor limit to its hard limit; skips
+    the test when that is below `needed`."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < needed:
+        pytest.skip(f"needs {needed:,} descriptors, the hard limit is {hard:,}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def count_lines(path):
     try:
         with open(path, "rb") as f:

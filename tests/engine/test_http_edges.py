@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import free_port, http_get, wait_for
+from conftest import allow_descriptors, free_port, http_get, wait_for
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -211,11 +211,7 @@ def test_full_disk_answers_503_with_retry_after_and_loses_nothing(sluice_factory
 
 
 def test_descriptor_limit_sheds_idle_connections_and_keeps_answering(sluice_factory, tmp_path):
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < 2500:
-        pytest.skip(f"the test itself needs 2,500 descriptors, the hard limit is {hard}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    allow_descriptors(2500)
     port = free_port()
     s = sluice_factory(config(port), prefix=["prlimit", "--nofile=1024:1024"]).start()
     idle = []

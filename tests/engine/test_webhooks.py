@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import allow_descriptors, free_port, wait_for
 
 twilio = pytest.importorskip("twilio.request_validator")
 
@@ -162,11 +162,7 @@ def test_bad_requests_get_clear_statuses(sluice_factory, tmp_path):
 
 
 def test_ten_thousand_idle_connections_do_not_stop_service(sluice_factory, tmp_path):
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < 10_500:
-        pytest.skip(f"needs 10,500 descriptors, the hard limit is {hard}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    allow_descriptors(10_500)
     port = free_port()
     public_url = f"http://127.0.0.1:{port}/twilio/status"
     s = sluice_factory(config(port, public_url)).start()
