@@ -9,6 +9,15 @@
 #include "cli/did_you_mean.h"
 #include "provider_sim/provider_sim.h"
 
+// jemalloc reads this at start when it is linked (CMakeLists.txt). Freed
+// pages go back to the kernel after a few seconds from a background thread:
+// without it jemalloc purges only while allocating, so an idle daemon kept
+// the ~190 MB of a 20,000-connection burst. MALLOC_CONF still overrides it.
+extern "C" {
+extern const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0";
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"sluice: move messages between queues, webhooks and HTTP APIs at a controlled rate, losing none."};
   app.require_subcommand(1);
