@@ -93,7 +93,7 @@ const std::vector<Field>& input_common_fields() {
 
 const std::vector<Field>& output_common_fields() {
   static const std::vector<Field> fields = {
-      {.name = "rate_limit", .doc = "Name of a rate limit from rate_limits. Each message takes its cost in tokens before it is written; a write reserves the tokens of all its messages at once.",
+      {.name = "rate_limit", .doc = "Name of a rate limit from rate_limits. Each message takes its cost in tokens before each attempt to write it (a retry is another request to the peer, so it takes them again); a write reserves the tokens of all its messages at once.",
        .names_rate_limit = true},
       {.name = "max_in_flight", .type = Type::integer, .doc = "Writes (batches) under way at once.",
        .default_value = "64", .min = 1, .max = 65536},

@@ -33,6 +33,7 @@ struct World {
   int64_t outstanding = 0, max_outstanding = 0;
   int in_flight = 0, max_in_flight = 0;
   std::map<std::string, int> attempts;
+  int64_t reserves = 0;  // tokens asked of a FlakyBackend
   bool fanout_violation = false;
 };
 World* world = nullptr;
@@ -188,6 +189,8 @@ class FlakyBackend final : public ratelimit::Backend {
   explicit FlakyBackend(int64_t fail_first) : fail_first_(fail_first) {}
   Task<core::Result<int64_t>> reserve(std::string, double) override {
     if (calls_++ < fail_first_) co_return core::fail(core::Errc::unavailable, "limiter restarting");
+    std::lock_guard lock(world->mu);
+    ++world->reserves;
     co_return int64_t{0};
   }
   std::string describe() const override { return "flaky"; }
@@ -581,6 +584,22 @@ TEST_F(PipelineTest, RateLimitBackendErrorsAreTransient) {
       std::chrono::milliseconds(0), "rate_limits:\n  fleet: {rate: 1000/s, burst: 100, flaky: {fail_first: 5}}\n");
   EXPECT_EQ(w.seen["a"].size(), 40u);
   EXPECT_EQ(count_acks(core::AckStatus::delivered), 40) << "a limiter outage must not fail messages for good";
+}
+
+// Tokens are taken per attempt, as documented on `rate_limit`: a retry is
+// another request to the peer, which counts it against its limit too.
+TEST_F(PipelineTest, RateLimitTokensAreTakenOncePerAttempt) {
+  run(R"(
+    input: {test_source: {count: 10, batch: 10}}
+    output:
+      test_output: {name: a, fail_first: 1}
+      rate_limit: fleet
+      retry: {initial: 1ms, max: 5ms}
+)",
+      std::chrono::milliseconds(0), "rate_limits:\n  fleet: {rate: 1000/s, burst: 100, flaky: {fail_first: 0}}\n");
+  EXPECT_EQ(count_acks(core::AckStatus::delivered), 10);
+  EXPECT_EQ(w.attempts["am0"], 2);
+  EXPECT_EQ(w.reserves, 20) << "10 messages, each written twice";
 }
 
 // Retry backoff and batching periods are measured on the engine's clock: on
