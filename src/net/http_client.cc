@@ -1,6 +1,5 @@
 #include "net/http_client.h"
 
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,6 +19,7 @@
 #include <mutex>
 
 #include "async/blocking.h"
+#include "logging/log.h"
 #include "net/base64.h"
 
 namespace sluice::net {
@@ -204,9 +204,12 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     c->lowest().expires_after(options.connect_timeout);
     auto [cec, ep] = co_await c->lowest().async_connect(endpoints, asio::as_tuple(use_awaitable));
     if (cec) {
-      co_return core::fail(cec == beast::error::timeout ? core::Errc::timeout : core::Errc::unavailable,
-                           fmt::format("connect {}:{}: {}", t.host, t.port, cec.message()));
+      if (cec == beast::error::timeout)
+        co_return core::fail(core::Errc::timeout, fmt::format("connect {}:{}: no connection within {} ms", t.host,
+                                                              t.port, options.connect_timeout.count() / 1'000'000));
+      co_return core::fail(core::Errc::unavailable, fmt::format("connect {}:{}: {}", t.host, t.port, cec.message()));
     }
+    logging::debug("http client: connected to {}:{}", t.host, t.port);
     c->lowest().socket().set_option(tcp::no_delay(true));
     if (t.tls) {
       if (!SSL_set_tlsext_host_name(c->tls->native_handle(), t.host.c_str()))
@@ -300,8 +303,12 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
                            (ec == http::error::end_of_stream || ec == asio::error::eof ||
                             ec == asio::error::connection_reset || ec == asio::error::broken_pipe);
         if (stale) continue;  // the server closed an idle connection: try once more on a new one
-        co_return core::fail(ec == beast::error::timeout ? core::Errc::timeout : core::Errc::unavailable,
-                             fmt::format("{} {}: {}", r.method, r.url, ec.message()));
+        if (ec == beast::error::timeout) {
+          const auto limit = r.timeout.count() > 0 ? r.timeout : options.request_timeout;
+          co_return core::fail(core::Errc::timeout, fmt::format("{} {}: no response within {} ms", r.method, r.url,
+                                                                limit.count() / 1'000'000));
+        }
+        co_return core::fail(core::Errc::unavailable, fmt::format("{} {}: {}", r.method, r.url, ec.message()));
       }
       auto& msg = parser.get();
       ClientResponse out;

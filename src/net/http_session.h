@@ -222,6 +222,15 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
     co_await refuse(stream, std::move(r), o.server_name);
     co_return;
   }
+  // Debug lines name the peer; its address is formatted only when they are on.
+  std::string peer;
+  if (logging::enabled(logging::Level::debug)) {
+    boost::system::error_code ignored;
+    const auto ep = tcp_layer.socket().remote_endpoint(ignored);
+    peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+    logging::debug("http {}: connection from {} ({} open)", o.address, peer, self->open.load());
+  }
+  size_t requests = 0;
   beast::flat_buffer buffer;
   for (;;) {
     // Idle: wait for the first byte of the next request. stop() cancels
@@ -307,8 +316,10 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
                                  req.method == "HEAD");
     tcp_layer.expires_after(o.request_timeout);
     const auto wec = co_await write_response(stream, w);  // named: see async/blocking.h
+    ++requests;
     if (wec || !w.keep_alive) break;
   }
+  logging::debug("http {}: connection from {} closed after {} request(s)", o.address, peer, requests);
   boost::system::error_code ignored;
   tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
 }

@@ -284,6 +284,9 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
                        fmt::format("pipeline '{}' output '{}': {} message(s) failed ({}); retrying in {}ms",
                                    labels.pipeline, labels.component, again.size(), last_reason,
                                    delay.count() / 1'000'000));
+      logging::debug("pipeline '{}' output '{}': attempt {} of {} failed for {} message(s) ({}); next in {} ms",
+                     labels.pipeline, labels.component, attempt, cfg.retry.max_attempts, again.size(), last_reason,
+                     delay.count() / 1'000'000);
       co_await sleep_for(clock, delay);
       batch = std::move(again);
     }

@@ -352,3 +352,36 @@ def test_https_with_a_certificate(sluice_factory, tmp_path):
         assert r.status == 200
     assert [p["MessageSid"] for p in queued(tmp_path)] == ["SMtls"]
     assert s.stop() == 0
+
+
+def test_signature_failures_are_logged_rate_limited_without_the_token(sluice_factory, tmp_path):
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}/twilio/status"
+    s = sluice_factory(config(port, public_url)).start()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for n in range(20):
+        assert post(public_url + "?alert=7", b"MessageSid=SM%d" % n,
+                    dict(form, **{"X-Twilio-Signature": "bogus"}))[0] == 403
+    assert post(public_url, b"MessageSid=SMx", form)[0] == 403
+    log = s.log_text()
+    lines = [line for line in log.splitlines() if "refused a request" in line]
+    assert len(lines) == 1, log  # 21 failures, at most one line per 5 s
+    assert f"checked over {public_url}?alert=7" in lines[0], lines[0]  # the URL it was computed over
+    assert "X-Twilio-Signature does not match" in lines[0]
+    assert TOKEN not in log
+    assert s.metric("sluice_http_signature_failures_total") == 21
+    assert s.stop() == 0
+
+
+def test_debug_log_follows_connections_and_queue_leases(sluice_factory, tmp_path):
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}/twilio/status"
+    out = tmp_path / "out.jsonl"
+    s = sluice_factory(delivered_config(port, public_url, out).replace("data_dir:", "log: {level: debug}\ndata_dir:",
+                                                                           1)).start()
+    assert signed_post(public_url, "SMdebug")[0] == 200
+    log = s.stop() == 0 and s.log_text()
+    assert log, "sluice did not stop cleanly"
+    for expected in ("connection from 127.0.0.1:", "closed after 1 request(s)", "leased 1 message(s)",
+                     "acks: 1 delivered"):
+        assert expected in log, (expected, log)

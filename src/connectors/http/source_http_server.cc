@@ -13,6 +13,8 @@
 #include "net/twilio_signature.h"
 #include "async/blocking.h"
 #include "core/clock.h"
+#include "core/utf8.h"
+#include "logging/log.h"
 #include "runtime/component.h"
 
 namespace sluice::connectors {
@@ -61,6 +63,7 @@ class HttpServerInput final : public runtime::Input {
     if (verify.object("twilio").has("auth_token")) {
       const auto& t = verify.object("twilio");
       twilio_ = std::make_unique<net::twilio::Verifier>(t.str("auth_token"), t.str("public_url"));
+      public_url_ = t.str("public_url");
     }
     const metrics::Labels l = {{"pipeline", ctx.pipeline()}, {"component", "http_server"}};
     auto& m = ctx.metrics();
@@ -115,6 +118,19 @@ class HttpServerInput final : public runtime::Input {
     if (code == 503) r.headers.emplace_back("Retry-After", "1");
     return r;
   }
+  // 403, counted and logged (at most every 5 s, with how many were left
+  // out): the URL the signature was checked against is what an operator
+  // compares with the one configured at Twilio. Never the token.
+  net::HttpResponse refuse_signature(const net::HttpRequest& req, bool present, std::string_view mismatch) {
+    signature_failures_->inc();
+    const std::string url = public_url_ + (req.query.empty() ? "" : "?" + req.query);
+    logging::limited(logging::Level::warn, "signature:" + public_url_,
+                     fmt::format("http_server {}: refused a request: {}; the signature was checked over {} (its "
+                                 "port variants too); check verify.twilio.public_url and auth_token",
+                                 req.path, present ? std::string(mismatch) : "no X-Twilio-Signature header",
+                                 core::clip(url, 300)));
+    return answer(403, present ? mismatch : "missing X-Twilio-Signature");
+  }
   void count(int code) {
     if (auto it = responses_.find(code); it != responses_.end()) it->second->inc();
   }
@@ -131,10 +147,8 @@ class HttpServerInput final : public runtime::Input {
       if (!form) co_return answer(400, "malformed form body: " + form.error());
       if (twilio_) {
         const std::string* sig = req.header("x-twilio-signature");
-        if (!sig || !twilio_->form(req.query, *form, *sig)) {
-          signature_failures_->inc();
-          co_return answer(403, sig ? "X-Twilio-Signature does not match" : "missing X-Twilio-Signature");
-        }
+        if (!sig || !twilio_->form(req.query, *form, *sig))
+          co_return refuse_signature(req, sig != nullptr, "X-Twilio-Signature does not match");
       }
       m.set_payload(net::form_to_json(*form));
     } else if (media == "application/json") {
@@ -143,10 +157,8 @@ class HttpServerInput final : public runtime::Input {
       if (ec) co_return answer(400, "malformed JSON body: " + ec.message());
       if (twilio_) {
         const std::string* sig = req.header("x-twilio-signature");
-        if (!sig || !twilio_->json(req.query, req.body, *sig)) {
-          signature_failures_->inc();
-          co_return answer(403, sig ? "X-Twilio-Signature or bodySHA256 does not match" : "missing X-Twilio-Signature");
-        }
+        if (!sig || !twilio_->json(req.query, req.body, *sig))
+          co_return refuse_signature(req, sig != nullptr, "X-Twilio-Signature or bodySHA256 does not match");
       }
       m.set_payload(std::move(req.body));
     } else {
@@ -214,6 +226,7 @@ class HttpServerInput final : public runtime::Input {
   std::vector<std::string> paths_;
   std::vector<std::string> headers_;
   std::unique_ptr<net::twilio::Verifier> twilio_;
+  std::string public_url_;
   std::map<int, metrics::Counter*> responses_;
   metrics::Counter* signature_failures_;
   std::unique_ptr<net::HttpServer> server_;

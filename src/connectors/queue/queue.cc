@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "config/config.h"
+#include "logging/log.h"
 #include "connectors/queue/store.h"
 #include "metrics/metrics.h"
 #include "runtime/ack_batcher.h"
@@ -74,6 +75,8 @@ class QueueInput final : public runtime::Input {
     co_return;
   }
   void settle_now(Acks::Groups g) {
+    logging::debug("queue '{}': acks: {} delivered (deleted), {} errored (delivered again), {} rejected (to {}.dead)",
+                   name_, g.delivered.size(), g.errored.size(), g.rejected.size(), name_);
     store_->settle(name_, g.delivered, core::AckStatus::delivered);
     store_->settle(name_, g.errored, core::AckStatus::errored);
     store_->settle(name_, g.rejected, core::AckStatus::rejected);

@@ -561,6 +561,9 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
       batch.messages.push_back(std::move(m));
       q.leased.emplace(id, Lease{std::move(row), deadline, options});
     }
+    if (!batch.empty())
+      logging::debug("queue '{}': leased {} message(s) for {} ms ({} leased in all)", q.name, batch.size(),
+                     options.visibility_timeout.count() / 1'000'000, q.leased.size());
     return batch;
   }
 
