@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "config/yaml_reader.h"
 #include "core/closest.h"
+#include "core/listen_address.h"
 
 namespace sluice::config {
 
@@ -149,7 +150,11 @@ class Loader {
     Values top = r_.read(root, top_level_fields(registry_), "the config", nullptr,
                          {"rate_limits", "resources", "pipelines"});
     const Values& admin = top.object("admin");
-    if (admin.has("address")) c.admin_address = admin.str("address");
+    if (admin.has("address")) {
+      c.admin_address = admin.str("address");
+      if (auto a = core::parse_listen_address(c.admin_address); !a)
+        r_.diagnostics().error(admin.where("address"), "admin.address: " + a.error());
+    }
     if (admin.has("enabled")) c.admin_enabled = admin.boolean("enabled");
     if (admin.has("hosts"))
       for (const auto& h : admin.list("hosts")) {

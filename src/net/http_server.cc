@@ -15,6 +15,7 @@
 #include <charconv>
 #include <span>
 
+#include "core/listen_address.h"
 #include "logging/log.h"
 #include "net/http_session.h"
 
@@ -98,19 +99,9 @@ std::optional<HttpResponse> refusal_of_head(const http::request<http::string_bod
 namespace {
 
 tcp::endpoint parse_endpoint(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("address must be host:port, got '" + address + "'");
-  std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  uint16_t port = 0;
-  auto port_text = std::string_view(address).substr(colon + 1);
-  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || p != port_text.data() + port_text.size())
-    throw std::runtime_error("bad port in address '" + address + "'");
-  boost::system::error_code aec;
-  auto ip = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, aec);
-  if (aec) throw std::runtime_error("address host must be an IP address, got '" + host + "'");
-  return {ip, port};
+  auto parsed = core::parse_listen_address(address);
+  if (!parsed) throw std::runtime_error(parsed.error());
+  return {asio::ip::make_address(parsed->host), parsed->port};
 }
 
 // Many idle keep-alive connections are normal for a webhook endpoint: allow

@@ -420,7 +420,7 @@ class TwilioHarness final : public OutputHarness {
       return net::HttpResponse::json(201, fmt::format(R"({{"sid":"SM{}","status":"queued","num_segments":"1"}})", id));
     };
     peer_ = std::make_unique<FakePeer>(env, parse, answer);
-    return fmt::format("twilio: {{base_url: 'http://{}', account_sid: ACconformance, auth_token: secret, from: '+15005550006'}}",
+    return fmt::format("twilio: {{base_url: 'http://{}', account_sid: ACcccccccccccccccccccccccccccccccc, auth_token: secret, from: '+15005550006'}}",
                        peer_->address());
   }
   std::string payload(const std::string& id, Kind kind) override {
@@ -429,7 +429,7 @@ class TwilioHarness final : public OutputHarness {
   bool supports(Kind) const override { return true; }
   std::vector<std::string> received(Env&) override { return peer_->confirmed(); }
   std::string unreachable_block(Env&) override {
-    return fmt::format("twilio: {{base_url: 'http://127.0.0.1:{}', account_sid: AC1, auth_token: t, from: '+15005550006', "
+    return fmt::format("twilio: {{base_url: 'http://127.0.0.1:{}', account_sid: AC11111111111111111111111111111111, auth_token: t, from: '+15005550006', "
                        "request_timeout: 2s}}",
                        free_port());
   }
@@ -528,7 +528,7 @@ class TwilioLookupHarness final : public OutputHarness {
       return net::HttpResponse::json(200, fmt::format(R"({{"sid":"{}","status":"delivered","error_code":null}})", id));
     };
     peer_ = std::make_unique<FakePeer>(env, parse, answer);
-    return fmt::format("twilio_lookup: {{base_url: 'http://{}', account_sid: ACconformance, auth_token: secret}}",
+    return fmt::format("twilio_lookup: {{base_url: 'http://{}', account_sid: ACcccccccccccccccccccccccccccccccc, auth_token: secret}}",
                        peer_->address());
   }
   std::string payload(const std::string& id, Kind kind) override {
@@ -537,7 +537,7 @@ class TwilioLookupHarness final : public OutputHarness {
   bool supports(Kind) const override { return true; }
   std::vector<std::string> received(Env&) override { return peer_->confirmed(); }
   std::string unreachable_block(Env&) override {
-    return fmt::format("twilio_lookup: {{base_url: 'http://127.0.0.1:{}', account_sid: AC1, auth_token: t, request_timeout: 2s}}",
+    return fmt::format("twilio_lookup: {{base_url: 'http://127.0.0.1:{}', account_sid: AC11111111111111111111111111111111, auth_token: t, request_timeout: 2s}}",
                        free_port());
   }
 

@@ -224,3 +224,32 @@ def test_hostile_configs_fail_cleanly(tmp_path):
     binary.write_bytes(b"\x00\xff\xfe garbage \x01\x02")
     r = run_cli("lint", str(binary))
     assert r.returncode == 2 and "error:" in r.stderr
+
+
+RUN_TIME_ERRORS = [
+    # (the config's pipelines, what lint must say at which line:col)
+    ("admin: {address: localhost}\n", "admin.address: address must be host:port"),
+    ("p: {input: {http_server: {address: bogus}}, output: {drop: {}}}", "address must be host:port"),
+    ("p: {input: {http_server: {address: '127.0.0.1:99999'}}, output: {drop: {}}}", "bad port"),
+    ("p: {input: {http_server: {address: 'example.com:80'}}, output: {drop: {}}}", "must be an IP address"),
+    ("p: {input: {http_server: {address: '127.0.0.1:0', path: no-slash}}, output: {drop: {}}}",
+     "path must start with '/'"),
+    ("p: {input: {generate: {count: 1}}, output: {twilio: {base_url: 'htp:/x', account_sid: AC" + "0" * 32 +
+     ", auth_token: t, from: '+15005550006'}}}", "base_url must be an http(s) URL"),
+    ("p: {input: {generate: {count: 1}}, output: {twilio: {account_sid: XYZ, auth_token: t, from: '+15005550006'}}}",
+     "account_sid must be AC followed by 32 hex digits"),
+    ("p: {input: {generate: {count: 1}}, output: {twilio_lookup: {account_sid: AC123, auth_token: t}}}",
+     "account_sid must be AC followed by 32 hex digits"),
+]
+
+
+def test_lint_catches_what_run_refuses(tmp_path):
+    for n, (text, expected) in enumerate(RUN_TIME_ERRORS):
+        path = tmp_path / f"bad{n}.yaml"
+        path.write_text(text if text.startswith("admin") else "pipelines:\n  " + text.replace("\n", "\n  ") + "\n")
+        if text.startswith("admin"):
+            path.write_text(text + "pipelines:\n  p: {input: {generate: {count: 1}}, output: {drop: {}}}\n")
+        lint = run_cli("lint", str(path))
+        assert lint.returncode == 2 and expected in lint.stderr and f"{path}:" in lint.stderr, (text, lint.stderr)
+        run = run_cli("run", "-c", str(path), timeout=30)
+        assert run.returncode == 2 and expected in run.stderr, (text, run.stderr)

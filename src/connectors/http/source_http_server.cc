@@ -13,6 +13,7 @@
 #include "net/twilio_signature.h"
 #include "async/blocking.h"
 #include "core/clock.h"
+#include "core/listen_address.h"
 #include "core/utf8.h"
 #include "logging/log.h"
 #include "runtime/component.h"
@@ -302,6 +303,11 @@ config::ComponentSpec http_server_input_spec() {
                  "\"https://hooks.example.com/twilio/status\"}}",
       .validate =
           [](const config::Values& v) {
+            if (auto a = core::parse_listen_address(v.str("address")); !a) throw v.error("address", a.error());
+            if (!v.str("path").starts_with('/')) throw v.error("path", "path must start with '/'");
+            if (v.has("paths"))
+              for (const auto& p : v.list("paths"))
+                if (!p.starts_with('/')) throw v.error("paths", "each of paths must start with '/', got '" + p + "'");
             const auto& t = v.object("verify").object("twilio");
             if (t.has("auth_token") != t.has("public_url"))
               throw v.error("verify", "verify.twilio needs both auth_token and public_url");

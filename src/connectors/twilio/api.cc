@@ -1,7 +1,11 @@
 #include "connectors/twilio/api.h"
 
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
 
 #include "net/http_client.h"
 
@@ -14,6 +18,19 @@ std::string account_url(const config::Values& v) {
 }
 
 std::string authorization(const config::Values& v) { return net::basic_auth(v.str("account_sid"), v.str("auth_token")); }
+
+void validate_account(const config::Values& v) {
+  const std::string base = v.str("base_url");
+  auto url = boost::urls::parse_absolute_uri(base);
+  if (!url || (url->scheme() != "https" && url->scheme() != "http") || url->host().empty())
+    throw v.error("base_url", "base_url must be an http(s) URL like https://api.twilio.com, got '" + base + "'");
+  const std::string sid = v.str("account_sid");
+  const bool hex = sid.size() == 34 && std::all_of(sid.begin() + 2, sid.end(), [](unsigned char c) {
+    return std::isxdigit(c);
+  });
+  if (!sid.starts_with("AC") || !hex)
+    throw v.error("account_sid", "account_sid must be AC followed by 32 hex digits (Twilio Console, Account Info)");
+}
 
 Answer::Answer(const std::string& body) {
   boost::system::error_code ec;

@@ -18,6 +18,9 @@ namespace sluice::connectors::twilio {
 std::string account_url(const config::Values& v);
 // The Authorization header for the account's sid and token.
 std::string authorization(const config::Values& v);
+// For a spec's validate: base_url is an http(s) URL and account_sid looks
+// like one (AC and 32 hex digits), so `lint` catches a typo in either.
+void validate_account(const config::Values& v);
 
 // An answer's JSON body, read field by field; not JSON reads as empty.
 class Answer {

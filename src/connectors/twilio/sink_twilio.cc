@@ -220,6 +220,7 @@ config::ComponentSpec twilio_output_spec() {
                  "  rate_limit: provider\n  max_in_flight: 32",
       .validate =
           [](const config::Values& v) {
+            twilio::validate_account(v);
             if (v.has("from") == v.has("messaging_service_sid"))
               throw v.error("from", "twilio needs exactly one of 'from' or 'messaging_service_sid'");
           },

@@ -81,6 +81,7 @@ config::ComponentSpec twilio_lookup_output_spec() {
                  "    account_sid: \"${TWILIO_ACCOUNT_SID}\"\n    auth_token: \"${TWILIO_AUTH_TOKEN}\"\n"
                  "  then:\n    ledger: {record: statuses, sid: '{{sid}}', status: '{{meta.twilio_status}}', "
                  "error_code: '{{meta.twilio_error_code}}'}",
+      .validate = twilio::validate_account,
       .make_output = runtime::build<TwilioLookup>,
   };
 }

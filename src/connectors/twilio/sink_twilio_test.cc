@@ -32,7 +32,7 @@ class TwilioOutputTest : public ::testing::Test {
   std::unique_ptr<runtime::Output> make(const std::string& extra = "") {
     const std::string yaml =
         "admin: {enabled: false}\npipelines:\n  p:\n    input: {generate: {count: 1}}\n    output:\n      twilio: "
-        "{account_sid: AC123, auth_token: secret, from: '+15005550006', base_url: 'https://api.example/'" +
+        "{account_sid: AC12300000000000000000000000000000, auth_token: secret, from: '+15005550006', base_url: 'https://api.example/'" +
         extra + "}\n";
     auto loaded = config::load_string(yaml, "t.yaml", registry_);
     if (!loaded) throw std::runtime_error(loaded.error().to_string());
@@ -75,7 +75,7 @@ TEST_F(TwilioOutputTest, PostsTheMessageFormWithBasicAuthAndRecordsTheSid) {
   const auto reqs = http_->requests();
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].method, "POST");
-  EXPECT_EQ(reqs[0].url, "https://api.example/2010-04-01/Accounts/AC123/Messages.json");
+  EXPECT_EQ(reqs[0].url, "https://api.example/2010-04-01/Accounts/AC12300000000000000000000000000000/Messages.json");
   auto form = net::parse_form(reqs[0].body);
   ASSERT_TRUE(form);
   std::map<std::string, std::string> fields;
@@ -85,7 +85,7 @@ TEST_F(TwilioOutputTest, PostsTheMessageFormWithBasicAuthAndRecordsTheSid) {
   EXPECT_EQ(fields["Body"], "Flood warning");
   EXPECT_EQ(fields["StatusCallback"], "https://hooks.example/s");
   bool auth = false;
-  for (const auto& [k, v] : reqs[0].headers) auth |= k == "Authorization" && v == net::basic_auth("AC123", "secret");
+  for (const auto& [k, v] : reqs[0].headers) auth |= k == "Authorization" && v == net::basic_auth("AC12300000000000000000000000000000", "secret");
   EXPECT_TRUE(auth) << "no HTTP Basic auth with the account SID and token";
 }
 
@@ -143,7 +143,7 @@ TEST(TwilioOutputResources, OutputsNamingOneHttpResourceShareItsClient) {
   registry.add(generate_input_spec());
   registry.add(twilio_output_spec());
   registry.add(http_resource_spec());
-  const std::string twilio = "{account_sid: AC1, auth_token: t, from: '+15005550006'";
+  const std::string twilio = "{account_sid: AC11111111111111111111111111111111, auth_token: t, from: '+15005550006'";
   const std::string yaml = "admin: {enabled: false}\nresources:\n  http:\n    pool: {max_connections: 8, request_timeout: 3s}\n"
                            "pipelines:\n  p:\n    input: {generate: {count: 1}}\n    outputs:\n"
                            "      - twilio: " + twilio + ", client: pool}\n"
@@ -174,7 +174,7 @@ TEST(TwilioOutputResources, NamingAnUndefinedResourceIsAConfigError) {
   registry.add(http_resource_spec());
   const std::string yaml = "resources:\n  http:\n    pool: {}\n  htp:\n    x: {}\n"
                            "pipelines:\n  p:\n    input: {generate: {count: 1}}\n    output:\n"
-                           "      twilio: {account_sid: AC1, auth_token: t, from: '+1', client: pol}\n";
+                           "      twilio: {account_sid: AC11111111111111111111111111111111, auth_token: t, from: '+1', client: pol}\n";
   auto cfg = config::load_string(yaml, "t.yaml", registry);
   ASSERT_FALSE(cfg);
   const std::string errors = cfg.error().to_string();
@@ -211,7 +211,7 @@ TEST_F(TwilioOutputTest, AMaybeSentMessageFoundAtTwilioIsRecordedNotSentAgain) {
   ASSERT_EQ(reqs.size(), 1u) << "no second send";
   EXPECT_EQ(reqs[0].method, "GET");
   EXPECT_EQ(reqs[0].url,
-            "https://api.example/2010-04-01/Accounts/AC123/Messages.json?PageSize=50&To=%2B15555550100&From=%2B15005550006");
+            "https://api.example/2010-04-01/Accounts/AC12300000000000000000000000000000/Messages.json?PageSize=50&To=%2B15555550100&From=%2B15005550006");
 }
 
 TEST_F(TwilioOutputTest, AMaybeSentMessageTwilioDoesNotHaveIsSent) {
