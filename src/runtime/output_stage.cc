@@ -132,7 +132,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
     }
     if (--writers_left == 0) {
       co_await output->close();
-      if (dead_letter) co_await dead_letter->impl_->output->close();
+      if (dead_letter) co_await dead_letter->finish();  // no more failures come; it reports its own end
       if (then)
         co_await then->finish();  // its writers end next, and report done for both
       else if (on_done)
@@ -384,7 +384,7 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
       dl.messages.push_back(std::move(m));
     }
     dead_lettered->inc(dl.size());
-    co_await dead_letter->deliver(std::move(dl));
+    co_await dead_letter->push(std::move(dl));
   }
 };
 
@@ -401,10 +401,20 @@ bool OutputStage::has_dead_letter() const { return impl_->dead_letter != nullptr
 Task<void> OutputStage::deliver_dead_letter(core::Batch batch) {
   auto self = impl_;
   self->dead_lettered->inc(batch.size());
-  co_await self->dead_letter->deliver(std::move(batch));
+  co_await self->dead_letter->push(std::move(batch));
 }
 
 void OutputStage::start(std::function<void()> on_done) {
+  // The dead letter is a stage of its own (its batching, concurrency and
+  // `then` apply), started here and finished when this stage's writers end.
+  // This stage is done when both it (or its `then`) and the dead letter are.
+  if (impl_->dead_letter) {
+    auto left = std::make_shared<std::atomic<int>>(2);
+    on_done = [left, all_done = std::move(on_done)] {
+      if (--*left == 0 && all_done) all_done();
+    };
+    impl_->dead_letter->start(on_done);
+  }
   if (impl_->then)
     impl_->then->start(std::move(on_done));  // the stage is done when `then` is
   else
@@ -429,12 +439,6 @@ Task<void> OutputStage::finish() {
   // One end marker per consumer of the entry channel.
   const int64_t consumers = impl_->rebatch ? 1 : impl_->cfg.max_in_flight;
   for (int64_t i = 0; i < consumers; ++i) co_await impl_->entry().async_send({}, core::Batch{}, use_awaitable);
-}
-
-Task<void> OutputStage::deliver(core::Batch batch) {
-  auto self = impl_;
-  auto pieces = std::move(batch).split(self->max_split);
-  for (auto& piece : pieces) co_await self->write_with_retries(std::move(piece));
 }
 
 }  // namespace sluice::runtime

@@ -13,9 +13,12 @@
 // `then`: a second stage that receives each message once this output
 // confirmed it (with the metadata the output set); it is started, fed and
 // finished by this one, and this stage is done when it is.
+// `dead_letter`: a stage too (its batching, concurrency and `then` apply),
+// started, fed and finished by this one; this stage is done when both are.
 // Acks: each message's handle is resolved here: delivered once written (or
 // dead-lettered; with `then`, once `then` confirmed it too), rejected when it
-// failed for good without a dead letter.
+// failed for good without a dead letter (errored when it was refused for
+// overload every time: its source keeps it).
 // Threads: its coroutines run on any of the engine's threads.
 
 #include <memory>
@@ -44,9 +47,6 @@ class OutputStage {
   // leaving it untouched, if not.
   bool try_push(core::Batch& batch);
   Task<void> finish();
-  // Writes `batch` now, with retries, in the caller's coroutine; used for
-  // dead letters, which must not wait behind the queue they relieve.
-  Task<void> deliver(core::Batch batch);
   bool has_dead_letter() const;
   // Sends messages that failed before reaching this output to its dead letter.
   Task<void> deliver_dead_letter(core::Batch batch);

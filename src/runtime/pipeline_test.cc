@@ -371,6 +371,28 @@ TEST_F(PipelineTest, RetriesThenDeadLettersAndLosesNothing) {
   EXPECT_EQ(w.attempts["am1"], 3);  // failed twice, then written
 }
 
+// The dead letter is a stage like any other: its `then`, batching and
+// concurrency work, and the run ends once it has written everything.
+TEST_F(PipelineTest, DeadLetterStageRunsItsThenAndBatching) {
+  run(R"(
+    input: {test_source: {count: 200, batch: 10}}
+    output:
+      test_output: {name: a, reject_every: 1}
+      dead_letter:
+        test_output: {name: dead}
+        batching: {count: 50, period: 1h}
+        max_in_flight: 2
+        then: {test_output: {name: dlthen}}
+)");
+  ASSERT_EQ(w.acks.size(), 200u);
+  EXPECT_EQ(count_acks(core::AckStatus::delivered), 200) << "each dead-lettered and confirmed by the dead letter's then";
+  EXPECT_EQ(w.seen["a"].size(), 0u);
+  EXPECT_EQ(w.seen["dead"].size(), 200u);
+  EXPECT_EQ(w.seen["dlthen"].size(), 200u) << "the dead letter's then was never fed";
+  EXPECT_TRUE(std::find(w.write_sizes.begin(), w.write_sizes.end(), 50u) != w.write_sizes.end())
+      << "the dead letter's batching was ignored";
+}
+
 TEST_F(PipelineTest, PermanentFailureSkipsRetriesAndWithoutDeadLetterNacks) {
   expected_exit_ = 3;  // 10 lost with no dead letter: the finite run says so
   run(R"(
