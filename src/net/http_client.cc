@@ -119,6 +119,12 @@ struct Connection {
 
 }  // namespace
 
+std::optional<std::string> url_problem(const std::string& url) {
+  auto target = parse_target(url);
+  if (target) return std::nullopt;
+  return target.error().detail;
+}
+
 struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, HttpClientOptions o) : io(io_), options(std::move(o)), tls_context(ssl::context::tls_client) {
     if (options.verify_tls) {

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -105,5 +106,10 @@ class HttpClient final : public HttpTransport {
 
 // Basic auth header value: "Basic base64(user:password)".
 std::string basic_auth(std::string_view user, std::string_view password);
+
+// Why requests to `url` cannot be made (not an absolute URL, not http or
+// https, no host), as HttpClient would refuse them; nothing when they can.
+// For config checks, so lint refuses what a request would.
+std::optional<std::string> url_problem(const std::string& url);
 
 }  // namespace sluice::net

@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <span>
 
 #include "core/listen_address.h"
@@ -131,10 +130,9 @@ size_t connections_within(size_t descriptor_limit) {
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, HttpServerOptions o, Handler h)
       : io(io_), state(std::make_shared<detail::ServerState>(std::move(o), std::move(h))), acceptor(io_) {
-    const size_t descriptors = raise_descriptor_limit();
     auto& options = state->options;
-    options.max_connections = options.max_connections ? std::min(options.max_connections, connections_within(descriptors))
-                                                      : connections_within(descriptors);
+    const size_t budget = connections_within(raise_descriptor_limit());
+    options.max_connections = options.max_connections ? std::min(options.max_connections, budget) : budget;
     if (!options.tls_cert_file.empty()) {
       tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
       tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -174,7 +172,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         // connection and pause accepting a moment, instead of spinning;
         // connections keep being served meanwhile.
         const bool out_of_descriptors = ec == asio::error::no_descriptors || ec.value() == ENFILE;
-        const bool shed = out_of_descriptors && state->connections->shed_oldest_idle(state->connections);
+        const bool shed = out_of_descriptors && state->connections->shed_oldest_idle();
         logging::limited(logging::Level::warn, "http-accept:" + state->options.address,
                          fmt::format("http {}: accept failed: {}{}", state->options.address, ec.message(),
                                      !out_of_descriptors ? ""
@@ -205,7 +203,7 @@ void HttpServer::stop() {
   if (impl_->state->stopped.exchange(true)) return;
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
-  impl_->state->connections->wake_idle(impl_->state->connections);
+  impl_->state->connections->wake_idle();
 }
 
 std::string HttpServer::address() const {

@@ -6,8 +6,9 @@
 //   malformed request -> 400 (also: HTTP/1.1 without exactly one Host, a
 //   Transfer-Encoding that does not end in chunked), a transfer coding other
 //   than chunked -> 501, a Content-Encoding other than identity -> 415
-//   (each closes the connection: the body's framing is unknown), a request not complete within request_timeout
-//   or a connection idle for idle_timeout -> connection closed,
+//   (each closes the connection: the body's framing is unknown),
+//   a request not complete within request_timeout or a connection idle for
+//   idle_timeout -> connection closed,
 //   more than max_connections -> the oldest idle connection is closed, or
 //   503 with Retry-After when none is idle; out of descriptors -> the same,
 //   and accepting pauses for 50 ms (logged at most every 5 s).

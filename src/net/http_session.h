@@ -41,7 +41,7 @@ using asio::use_awaitable;
 // session runs on its own strand, and a wake-up is posted to that strand:
 // only there may its socket be touched, and a closed socket's descriptor
 // number, reused by another connection, is never touched at all.
-class Connections {
+class Connections : public std::enable_shared_from_this<Connections> {
  public:
   struct Entry {
     asio::any_io_executor strand;
@@ -59,25 +59,28 @@ class Connections {
     live_.erase(id);
   }
   // Cancels the pending read of every connection waiting idle for a request.
-  void wake_idle(const std::shared_ptr<Connections>& self) {
+  void wake_idle() {
     std::lock_guard lock(mu_);
-    for (const auto& [id, e] : live_) asio::post(e.strand, [self, id] { self->cancel_if_idle(id); });
+    for (const auto& [id, e] : live_) post_cancel(e, id);
   }
   // Closes the oldest connection waiting idle, to make room for a new one
   // (as nginx reuses keep-alive connections when it runs short); false when
   // none is idle.
-  bool shed_oldest_idle(const std::shared_ptr<Connections>& self) {
+  bool shed_oldest_idle() {
     std::lock_guard lock(mu_);
     for (auto& [id, e] : live_) {
       if (e.shed || !e.idle->load(std::memory_order_relaxed)) continue;
       e.shed = true;
-      asio::post(e.strand, [self, id = id] { self->cancel_if_idle(id); });
+      post_cancel(e, id);
       return true;
     }
     return false;
   }
 
  private:
+  void post_cancel(const Entry& e, uint64_t id) {
+    asio::post(e.strand, [self = shared_from_this(), id] { self->cancel_if_idle(id); });
+  }
   void cancel_if_idle(uint64_t id) {  // on that connection's strand
     std::lock_guard lock(mu_);
     auto it = live_.find(id);
@@ -185,12 +188,14 @@ asio::awaitable<boost::system::error_code> write_response(Stream& stream, const 
   co_return ec;
 }
 
-// Answers an error and closes without the kernel resetting the connection
-// under a client that is still sending: stop sending, drain for a moment,
-// then close (nginx's lingering_close).
+// Answers an error the server makes itself (counted through on_refused)
+// and closes without the kernel resetting the connection under a client that
+// is still sending: stop sending, drain for a moment, then close (nginx's
+// lingering_close).
 template <class Stream>
-asio::awaitable<void> refuse(Stream& stream, HttpResponse r, const std::string& server) {
-  const auto w = wire_response(std::move(r), 11, server, false, false);
+asio::awaitable<void> refuse(Stream& stream, const ServerState& server, HttpResponse r) {
+  server.count(r.status);
+  const auto w = wire_response(std::move(r), 11, server.options.server_name, false, false);
   co_await write_response(stream, w);  // named: see async/blocking.h
   boost::system::error_code ignored;
   beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -215,11 +220,10 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
   const auto& o = self->options;
   auto& tcp_layer = beast::get_lowest_layer(stream);
   ListedConnection listed(*self->connections, tcp_layer.socket());
-  if (self->open.load() > o.max_connections && !self->connections->shed_oldest_idle(self->connections)) {
+  if (self->open.load() > o.max_connections && !self->connections->shed_oldest_idle()) {
     auto r = HttpResponse::error(503, "too many connections");
     r.headers.emplace_back("Retry-After", "1");
-    self->count(503);
-    co_await refuse(stream, std::move(r), o.server_name);
+    co_await refuse(stream, *self, std::move(r));
     co_return;
   }
   // Debug lines name the peer; its address is formatted only when they are on.
@@ -254,8 +258,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
     auto [ec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
     if (!ec) {
       if (auto refusal = refusal_of_head(parser.get())) {
-        self->count(refusal->status);
-        co_await refuse(stream, std::move(*refusal), o.server_name);  // named: see async/blocking.h
+        co_await refuse(stream, *self, std::move(*refusal));  // named: see async/blocking.h
         break;
       }
       // Beast checks Content-Length against the limit as soon as it is set;
@@ -272,8 +275,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       auto r = ec == http::error::body_limit ? HttpResponse::error(413, "body too large")
                                              : HttpResponse::error(431, "headers too large");
-      self->count(r.status);
-      co_await refuse(stream, std::move(r), o.server_name);  // named: see async/blocking.h
+      co_await refuse(stream, *self, std::move(r));  // named: see async/blocking.h
       break;
     }
     // beast::error::timeout: the stream has already closed the socket; a
@@ -282,8 +284,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
       if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != asio::error::operation_aborted &&
           ec != asio::error::connection_reset && ec != beast::error::timeout) {
         auto r = HttpResponse::error(400, "bad request: " + ec.message());
-        self->count(400);
-        co_await refuse(stream, std::move(r), o.server_name);  // named: see async/blocking.h
+        co_await refuse(stream, *self, std::move(r));  // named: see async/blocking.h
       }
       break;
     }

@@ -257,16 +257,14 @@ struct OutputStage::Impl : std::enable_shared_from_this<Impl> {
           hint = std::max(hint, o.retry_after);
           last_reason = o.reason;
           again.messages.push_back(std::move(m));
-        } else if (o.kind == WriteOutcome::Kind::retry && o.overloaded) {
-          // Refused for overload every time (a full disk, 429s): not a
-          // verdict on the message, so its source keeps it.
-          given_back_reasons.push_back(fmt::format("gave up after {} attempts: {}", attempt, o.reason));
-          given_back.push_back(std::move(m));
         } else {
-          reasons.push_back(o.kind == WriteOutcome::Kind::retry
-                                ? fmt::format("gave up after {} attempts: {}", attempt, o.reason)
-                                : o.reason);
-          failed.push_back(std::move(m));
+          // Refused for overload every time (a full disk, 429s) is not a
+          // verdict on the message: its source keeps it.
+          const bool retried = o.kind == WriteOutcome::Kind::retry;
+          const bool give_back = retried && o.overloaded;
+          (give_back ? given_back_reasons : reasons)
+              .push_back(retried ? fmt::format("gave up after {} attempts: {}", attempt, o.reason) : o.reason);
+          (give_back ? given_back : failed).push_back(std::move(m));
         }
       }
       if (!confirmed.empty()) co_await then->push(std::move(confirmed));

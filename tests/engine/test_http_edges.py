@@ -5,6 +5,7 @@ read as the next request), and the server's own answers are counted with the
 handler's."""
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -203,7 +204,6 @@ def test_full_disk_answers_503_with_retry_after_and_loses_nothing(sluice_factory
         # Room again: the next webhook is taken, and every accepted one is there.
         assert status(post_form(port, b"n=last")) == 200
         assert s.stop() == 0
-        import sqlite3
         with sqlite3.connect(data / "queue.db") as db:
             rows = db.execute("SELECT COUNT(*) FROM messages WHERE queue='hooks'").fetchone()[0]
         assert rows == accepted + 1, (rows, accepted)

@@ -1,7 +1,6 @@
 #include "connectors/twilio/api.h"
 
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,10 +19,8 @@ std::string account_url(const config::Values& v) {
 std::string authorization(const config::Values& v) { return net::basic_auth(v.str("account_sid"), v.str("auth_token")); }
 
 void validate_account(const config::Values& v) {
-  const std::string base = v.str("base_url");
-  auto url = boost::urls::parse_absolute_uri(base);
-  if (!url || (url->scheme() != "https" && url->scheme() != "http") || url->host().empty())
-    throw v.error("base_url", "base_url must be an http(s) URL like https://api.twilio.com, got '" + base + "'");
+  if (auto problem = net::url_problem(v.str("base_url")))
+    throw v.error("base_url", "base_url must be an http(s) URL like https://api.twilio.com: " + *problem);
   const std::string sid = v.str("account_sid");
   const bool hex = sid.size() == 34 && std::all_of(sid.begin() + 2, sid.end(), [](unsigned char c) {
     return std::isxdigit(c);
