@@ -35,7 +35,7 @@ test-asan: asan
 test-tsan: tsan
 	@cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) -L runtime
 
-# A short libFuzzer run over webhook parsing (clang 14; see tests/fuzz/).
+# A short run of each libFuzzer target (clang 14 preset `fuzz`; see tests/fuzz/).
 test-fuzz: deps
 	@tests/fuzz/run
 

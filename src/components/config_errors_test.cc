@@ -128,6 +128,26 @@ const Case kCases[] = {
      "pipelines:\n  p:\n    input: {stdin: {}}\n    output:\n      drop: {}\n      dead_letter: {queue: {nam: x}}\n",
      "t.yaml:6:29: error: unknown field 'nam' in queue output; did you mean 'name'?\n"
      "t.yaml:6:28: error: missing required field 'name' in queue output\n"},
+    // Found by tests/fuzz: an output that is a string threw logic_error out of lint.
+    {"output_not_a_map", "pipelines:\n  p:\n    input: {stdin: {}}\n    output: abc\n",
+     "t.yaml:4:13: error: output of pipeline 'p' must be a map naming one output type\n"},
+    // Found by tests/fuzz: a feature section that is not a map threw logic_error out of lint.
+    {"section_not_a_map", "alerts: 5\npipelines:\n  p:\n    input: {stdin: {}}\n    output: {drop: {}}\n",
+     "t.yaml:1:9: error: field 'alerts' must be a map, got a scalar\n"},
+    // Found by tests/fuzz: a second `output:` (a key the loader reads itself) was ignored.
+    {"output_given_twice",
+     "pipelines:\n  p:\n    input: {stdin: {}}\n    output: {drop: {}}\n    output: {stdout: {}}\n",
+     "t.yaml:5:5: error: field 'output' is set twice in pipeline 'p'\n"},
+    // Found by tests/fuzz: bytes that only look like UTF-8 (FF, an overlong
+    // E0 80 80, a surrogate ED A0 80) reached the terminal raw.
+    {"invalid_utf8_escaped", "pipelines:\n  p:\n    input: {stdin: {}}\n    output: {drop: {}}\n\xff\x85\x85: 1\n"
+     "\xe0\x80\x80: 2\n\xed\xa0\x80: 3\n",
+     "t.yaml:5:1: error: unknown field '\\xff\\x85\\x85' in the config (fields: admin, data_dir, log, threads, "
+     "shutdown_timeout, alerts, ledger, rate_limits, resources, pipelines)\n"
+     "t.yaml:6:1: error: unknown field '\\xe0\\x80\\x80' in the config (fields: admin, data_dir, log, threads, "
+     "shutdown_timeout, alerts, ledger, rate_limits, resources, pipelines)\n"
+     "t.yaml:7:1: error: unknown field '\\xed\\xa0\\x80' in the config (fields: admin, data_dir, log, threads, "
+     "shutdown_timeout, alerts, ledger, rate_limits, resources, pipelines)\n"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Config, BadConfig, ::testing::ValuesIn(kCases),

@@ -35,9 +35,6 @@ class ConfigError : public std::runtime_error {
   std::string message_;
 };
 
-// `text` with control characters and invalid UTF-8 escaped as \xNN.
-std::string printable(std::string_view text);
-
 // Keeps the first kMaxErrors errors and counts the rest, so a hostile
 // config (700,000 unknown keys) costs a few lines, not megabytes.
 class Diagnostics {

@@ -344,6 +344,7 @@ class Loader {
     common.push_back({.name = "dead_letter", .type = Type::object});
     common.push_back({.name = "then", .type = Type::object});
     o.component = read_component(node, Kind::output, common, what);
+    if (!node.IsMap()) return o;  // read_component said so; there are no settings to read
     auto ignore = type_keys(node, common);
     ignore.push_back("dead_letter");
     ignore.push_back("then");

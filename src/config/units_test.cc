@@ -63,11 +63,6 @@ TEST(Units, EnvInterpolation) {
   EXPECT_EQ(interpolate_env("${A B}", lookup).error(), "bad environment variable name 'A B'");
 }
 
-TEST(Diagnostics, EscapeControlCharactersAndBrokenUtf8) {
-  EXPECT_EQ(printable("ok caf\xc3\xa9"), "ok caf\xc3\xa9");  // valid UTF-8 stays
-  EXPECT_EQ(printable("bad \xff\x1b[31m"), "bad \\xff\\x1b[31m");
-}
-
 TEST(Diagnostics, AFloodOfErrorsIsCutToTheFirstHundredAndACount) {
   Diagnostics d;
   for (int i = 0; i < 700'000; ++i) d.error({"big.yaml", i + 1, 1}, "unknown field 'k" + std::to_string(i) + "'");

@@ -184,23 +184,24 @@ Values YamlReader::read(const YAML::Node& node, const std::vector<Field>& fields
                         const tmpl::Functions* functions, const std::vector<std::string>& ignore) {
   Values values;
   values.set_block(position(node));
-  if (!node.IsMap() && !node.IsNull() && node.IsDefined()) {
-    error(node, fmt::format("{} must be a map of settings, got {}", what, node_kind(node)));
-    return values;
-  }
+  // Not a map: said once; its fields get their defaults below, as if absent.
+  const bool refused_block = !node.IsMap() && !node.IsNull() && node.IsDefined();
+  if (refused_block) error(node, fmt::format("{} must be a map of settings, got {}", what, node_kind(node)));
   std::vector<std::string> names;
   for (const auto& f : fields) names.push_back(f.name);
   for (const auto& key : ignore)
     if (std::find(names.begin(), names.end(), key) == names.end()) names.push_back(key);
-  std::set<std::string> seen;
+  // Every key once (YAML allows repeats; we do not); the fields given; those read.
+  std::set<std::string> keys, seen, read_ok;
   if (node.IsMap()) {
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
-      if (std::find(ignore.begin(), ignore.end(), key) != ignore.end()) continue;
-      if (!seen.insert(key).second) {
+      if (!keys.insert(key).second) {
         error(kv.first, fmt::format("field '{}' is set twice in {}", key, what));
         continue;
       }
+      if (std::find(ignore.begin(), ignore.end(), key) != ignore.end()) continue;
+      seen.insert(key);
       auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == key; });
       if (it == fields.end()) {
         if (auto hint = core::closest(key, names)) {
@@ -212,18 +213,23 @@ Values YamlReader::read(const YAML::Node& node, const std::vector<Field>& fields
         }
         continue;
       }
-      if (auto v = convert(kv.second, *it, functions)) values.set(key, std::move(*v), position(kv.second));
+      if (auto v = convert(kv.second, *it, functions)) {
+        values.set(key, std::move(*v), position(kv.second));
+        read_ok.insert(key);
+      }
     }
   }
+  // Fields not given, or given but refused (their error is out already),
+  // still get a value of their type, so the loader can go on to find more.
   for (const auto& f : fields) {
-    if (seen.count(f.name)) continue;
+    if (read_ok.count(f.name)) continue;
     if (f.type == Type::object) {
       values.set(f.name, std::make_shared<Values>(read(YAML::Node(), f.children, f.name, functions)),
                  values.block());
     } else if (f.default_value) {
       YAML::Node def(*f.default_value);
       if (auto v = convert_text(*f.default_value, def, f, functions)) values.set(f.name, std::move(*v), values.block());
-    } else if (f.required) {
+    } else if (f.required && !seen.count(f.name) && !refused_block) {
       diag_.error(values.block(), fmt::format("missing required field '{}' in {}", f.name, what));
     } else {
       values.set(f.name, std::monostate{}, values.block());

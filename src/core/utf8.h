@@ -1,7 +1,7 @@
 #pragma once
 // Counting and cutting UTF-8 text by characters: a limit a person reads
 // ("1,600 characters") counts characters, not bytes, and an echo of what a
-// client sent is cut between characters, never inside one.
+// client sent is cut between characters, never inside one, and escaped.
 
 #include <cstddef>
 #include <string>
@@ -23,5 +23,10 @@ inline std::string clip(std::string_view s, size_t max_bytes) {
   while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
   return std::string(s.substr(0, end));
 }
+
+// `text` with control characters and bytes that are not well-formed UTF-8
+// escaped as \xNN: an echo of hostile input that is safe in a terminal, a
+// log line or a JSON string.
+std::string printable(std::string_view text);
 
 }  // namespace sluice::core

@@ -15,5 +15,16 @@ TEST(Utf8, CountsCharactersAndCutsBetweenThem) {
   EXPECT_EQ(clip("short", 64), "short");
 }
 
+TEST(Utf8, PrintableEscapesControlCharactersAndBrokenUtf8) {
+  EXPECT_EQ(printable("ok caf\xc3\xa9 \xf0\x9f\x9a\x92"), "ok caf\xc3\xa9 \xf0\x9f\x9a\x92");  // valid UTF-8 stays
+  EXPECT_EQ(printable("bad \xff\x1b[31m"), "bad \\xff\\x1b[31m");
+  // Found by tests/fuzz: lead bytes past F4, overlong forms and surrogates
+  // passed as if they were characters.
+  EXPECT_EQ(printable("\xff\x85\x85"), "\\xff\\x85\\x85");
+  EXPECT_EQ(printable("\xe0\x80\x80"), "\\xe0\\x80\\x80");
+  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+  EXPECT_EQ(printable("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");
+}
+
 }  // namespace
 }  // namespace sluice::core

@@ -15,6 +15,7 @@
 #include <span>
 
 #include "core/listen_address.h"
+#include "core/utf8.h"
 #include "logging/log.h"
 #include "net/http_session.h"
 
@@ -25,7 +26,9 @@ using asio::ip::tcp;
 using asio::use_awaitable;
 
 HttpResponse HttpResponse::error(int status, std::string_view message) {
-  return json(status, boost::json::serialize(boost::json::value{{"error", message}}));
+  // Messages echo what a client sent (a Host, a field name): escaped, so the
+  // answer is valid UTF-8 JSON whatever the bytes were.
+  return json(status, boost::json::serialize(boost::json::value{{"error", core::printable(message)}}));
 }
 
 namespace {

@@ -28,9 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto form = sluice::net::parse_form(input);
   if (form.has_value()) {
     // What a form becomes must be JSON.
-    boost::system::error_code ec;
-    (void)boost::json::parse(sluice::net::form_to_json(*form), ec);
-    if (ec) __builtin_trap();
+    boost::system::error_code json_ec;
+    (void)boost::json::parse(sluice::net::form_to_json(*form), json_ec);
+    if (json_ec) __builtin_trap();
     (void)sluice::net::twilio::validate_form("token", "https://example.com/hook?x=1", *form, "c2lnbmF0dXJl");
     auto again = sluice::net::parse_form(sluice::net::encode_form(*form));
     if (!again.has_value() || *again != *form) __builtin_trap();  // encode/decode must round-trip
