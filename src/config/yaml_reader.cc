@@ -191,8 +191,8 @@ Values YamlReader::read(const YAML::Node& node, const std::vector<Field>& fields
   for (const auto& f : fields) names.push_back(f.name);
   for (const auto& key : ignore)
     if (std::find(names.begin(), names.end(), key) == names.end()) names.push_back(key);
-  // Every key once (YAML allows repeats; we do not); the fields given; those read.
-  std::set<std::string> keys, seen, read_ok;
+  // Every key once (YAML allows repeats; we do not), and the fields read.
+  std::set<std::string> keys, read_ok;
   if (node.IsMap()) {
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
@@ -201,7 +201,6 @@ Values YamlReader::read(const YAML::Node& node, const std::vector<Field>& fields
         continue;
       }
       if (std::find(ignore.begin(), ignore.end(), key) != ignore.end()) continue;
-      seen.insert(key);
       auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == key; });
       if (it == fields.end()) {
         if (auto hint = core::closest(key, names)) {
@@ -229,7 +228,7 @@ Values YamlReader::read(const YAML::Node& node, const std::vector<Field>& fields
     } else if (f.default_value) {
       YAML::Node def(*f.default_value);
       if (auto v = convert_text(*f.default_value, def, f, functions)) values.set(f.name, std::move(*v), values.block());
-    } else if (f.required && !seen.count(f.name) && !refused_block) {
+    } else if (f.required && !keys.count(f.name) && !refused_block) {
       diag_.error(values.block(), fmt::format("missing required field '{}' in {}", f.name, what));
     } else {
       values.set(f.name, std::monostate{}, values.block());

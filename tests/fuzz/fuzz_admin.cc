@@ -106,11 +106,15 @@ std::string exchange(const sockaddr_in& server, std::string_view request) {
 
 }  // namespace
 
+// Once, before any engine: logging is process-wide, and threads may outlive an engine.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  sluice::logging::setup("off", "text");
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool quiet = (sluice::logging::setup("off", "text"), true);  // once: threads may outlive an engine
   static std::unique_ptr<FuzzEngine> engine;
   static int inputs = 0;
-  (void)quiet;
   if (inputs++ % kInputsPerEngine == 0) {
     engine.reset();
     engine = std::make_unique<FuzzEngine>();
