@@ -10,6 +10,7 @@
 
 #include "net/http_server.h"
 
+#include <optional>
 #include <thread>
 
 namespace sluice::net {
@@ -122,6 +123,36 @@ TEST_F(HttpClientTest, StaleKeepAliveConnectionIsRetriedOnce) {
   ASSERT_EQ(results.size(), 2u);
   ASSERT_TRUE(results[1]) << results[1].error().to_string();
   EXPECT_EQ(results[1]->body, "GET /b ");
+}
+
+// Shutdown: stop() while a handler waits, then answered() returns only
+// once that handler is done, and its sender still gets the answer.
+TEST_F(HttpClientTest, AnsweredWaitsForTheRequestInFlight) {
+  serve();
+  HttpClient client(io_, {});
+  core::Result<ClientResponse> slow = core::fail(core::Errc::closed);
+  std::optional<bool> answered;
+  int in_flight_when_answered = -1;
+  auto send = [&]() -> asio::awaitable<void> {
+    ClientRequest req{"GET", base_ + "/slow", {}, ""};
+    slow = co_await client.request(std::move(req));
+  };
+  auto shut = [&]() -> asio::awaitable<void> {
+    asio::steady_timer t(io_, 100ms);  // the request is in its handler by now
+    co_await t.async_wait(asio::use_awaitable);
+    EXPECT_EQ(in_flight_, 1);
+    server_->stop();
+    answered = co_await server_->answered(5s);
+    in_flight_when_answered = in_flight_;
+  };
+  asio::co_spawn(io_, send, asio::detached);
+  asio::co_spawn(io_, shut, asio::detached);
+  io_.run();
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_TRUE(*answered);
+  EXPECT_EQ(in_flight_when_answered, 0);
+  ASSERT_TRUE(slow) << slow.error().to_string();
+  EXPECT_EQ(slow->status, 201);
 }
 
 TEST_F(HttpClientTest, ConnectionRefusedAndBadUrls) {

@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
@@ -207,6 +208,19 @@ void HttpServer::stop() {
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
   impl_->state->connections->wake_idle();
+}
+
+asio::awaitable<bool> HttpServer::answered(std::chrono::nanoseconds limit) {
+  // Polled: shutdown is rare, and a counter needs no waiter list kept
+  // consistent with every session.
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  while (impl_->state->answering.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) co_return false;
+    tick.expires_after(std::chrono::milliseconds(5));
+    co_await tick.async_wait(asio::as_tuple(use_awaitable));
+  }
+  co_return true;
 }
 
 std::string HttpServer::address() const {

@@ -91,7 +91,13 @@ class HttpServer {
   ~HttpServer();
 
   void start();
+  // Stops accepting and closes idle keep-alive connections. Requests that
+  // arrive later are answered 503 (Retry-After) without reaching the handler.
   void stop();
+  // After stop(): returns once every request handed to the handler has
+  // been answered on the wire (or its connection failed), or after `limit`.
+  // Then the handler is never called again, so its owner may go.
+  boost::asio::awaitable<bool> answered(std::chrono::nanoseconds limit);
   std::string address() const;  // host:port actually bound
 
  private:

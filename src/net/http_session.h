@@ -100,17 +100,23 @@ struct ServerState {
   HttpServer::Handler handler;
   std::atomic<bool> stopped{false};
   std::atomic<size_t> open{0};
+  // Requests handed to the handler and not yet answered on the wire;
+  // HttpServer::answered() waits for none.
+  std::atomic<size_t> answering{0};
   std::shared_ptr<Connections> connections = std::make_shared<Connections>();
   void count(int status) const {
     if (options.on_refused) options.on_refused(status);
   }
 };
 
-// Counts a connection in ServerState::open while it lives.
-struct OpenConnection {
+// Counts a connection (ServerState::open) or an answer in progress
+// (ServerState::answering) while it lives.
+struct Counted {
   std::atomic<size_t>& n;
-  explicit OpenConnection(std::atomic<size_t>& c) : n(c) { ++n; }
-  ~OpenConnection() { --n; }
+  explicit Counted(std::atomic<size_t>& c) : n(c) { ++n; }
+  ~Counted() { --n; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
 };
 
 // Lists a session in ServerState::connections while it lives. Destroyed on
@@ -306,12 +312,22 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> self, Stream& stream)
     // The handler may wait as long as it likes (its own timeouts apply);
     // then the answer must be written within request_timeout.
     tcp_layer.expires_never();
+    // Counted before `stopped` is read: answered(), which reads them the
+    // other way round, then either waits for this request or it never
+    // reaches a handler that may be gone.
+    const Counted answering(self->answering);
     HttpResponse r;
-    try {
-      r = co_await self->handler(req);
-    } catch (const std::exception& e) {
-      logging::error("http {} {}: handler failed: {}", req.method, req.path, e.what());
-      r = HttpResponse::error(500, "internal error");
+    if (self->stopped) {
+      r = HttpResponse::error(503, "shutting down");
+      r.headers.emplace_back("Retry-After", "1");
+      self->count(503);
+    } else {
+      try {
+        r = co_await self->handler(req);
+      } catch (const std::exception& e) {
+        logging::error("http {} {}: handler failed: {}", req.method, req.path, e.what());
+        r = HttpResponse::error(500, "internal error");
+      }
     }
     const auto w = wire_response(std::move(r), version, o.server_name, keep_alive && !self->stopped,
                                  req.method == "HEAD");

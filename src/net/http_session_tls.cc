@@ -8,7 +8,7 @@ namespace sluice::net::detail {
 
 asio::awaitable<void> serve_tls(std::shared_ptr<ServerState> state, std::shared_ptr<asio::ssl::context> tls,
                                 tcp::socket socket) {
-  OpenConnection count(state->open);
+  Counted count(state->open);
   beast::ssl_stream<beast::tcp_stream> secure(beast::tcp_stream(std::move(socket)), *tls);
   beast::get_lowest_layer(secure).expires_after(state->options.request_timeout);
   auto [hec] = co_await secure.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(use_awaitable));

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -30,6 +31,7 @@
 
 namespace {
 
+using sluice::fuzz::broken;
 using sluice::fuzz::check;
 
 // One engine with its own data directory. Alerts pile up as inputs create
@@ -79,8 +81,9 @@ pipelines:
 
 constexpr int kInputsPerEngine = 2000;
 
-// Sends `request`, half-closes, and returns all the server sent until it closed.
-std::string exchange(const sockaddr_in& server, std::string_view request) {
+// Sends `request`, half-closes, and returns all the server sent until it
+// closed, or nullopt when it sent nothing for `wait_ms`.
+std::optional<std::string> exchange(const sockaddr_in& server, std::string_view request, int wait_ms = 10'000) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   check(fd >= 0, "a socket can be opened");
   while (connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0)
@@ -91,17 +94,28 @@ std::string exchange(const sockaddr_in& server, std::string_view request) {
     sent += static_cast<size_t>(n);
   }
   shutdown(fd, SHUT_WR);
-  std::string response;
+  std::optional<std::string> response(std::in_place);
   char buf[16 << 10];
   for (;;) {
     pollfd p{fd, POLLIN, 0};
-    check(poll(&p, 1, 10'000) == 1, "the server closes within 10 s of the client's last byte", request.substr(0, 200));
+    if (poll(&p, 1, wait_ms) != 1) {
+      response.reset();
+      break;
+    }
     const ssize_t n = recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
-    response.append(buf, static_cast<size_t>(n));
+    response->append(buf, static_cast<size_t>(n));
   }
   close(fd);
   return response;
+}
+
+// A connection left open: says whether the server still answers a new
+// one (a stalled accept loop or a stuck handler), for the failure report.
+std::string hang_report(const sockaddr_in& server, std::string_view request) {
+  const auto probe = exchange(server, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 5'000);
+  const std::string answer = !probe ? "no answer within 5 s" : probe->substr(0, probe->find('\r'));
+  return "a new connection's GET /metrics got: " + answer + "\n  the request: " + std::string(request.substr(0, 200));
 }
 
 }  // namespace
@@ -119,7 +133,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     engine.reset();
     engine = std::make_unique<FuzzEngine>();
   }
-  const std::string response = exchange(engine->address(), {reinterpret_cast<const char*>(data), size});
+  const std::string_view request(reinterpret_cast<const char*>(data), size);
+  const auto answered = exchange(engine->address(), request);
+  if (!answered) broken("the server closes within 10 s of the client's last byte", hang_report(engine->address(), request));
+  const std::string& response = *answered;
   if (response.empty()) return 0;
   // HTTP/1.1, or 1.0 to a 1.0 request.
   check((response.starts_with("HTTP/1.1 ") || response.starts_with("HTTP/1.0 ")) && response.size() >= 12,

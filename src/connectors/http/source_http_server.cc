@@ -78,7 +78,7 @@ class HttpServerInput final : public runtime::Input {
     o.address = v.str("address");
     o.max_body = static_cast<size_t>(v.integer("max_body"));
     o.max_header = static_cast<size_t>(v.integer("max_header"));
-    o.request_timeout = v.duration("request_timeout");
+    o.request_timeout = request_timeout_ = v.duration("request_timeout");
     o.idle_timeout = v.duration("idle_timeout");
     if (v.has("max_connections")) o.max_connections = static_cast<size_t>(v.integer("max_connections"));
     const auto& tls = v.object("tls");
@@ -107,9 +107,14 @@ class HttpServerInput final : public runtime::Input {
 
   ~HttpServerInput() override { server_->stop(); }
 
-  void close() override {
-    closed_ = true;
-    server_->stop();
+  void close() override { server_->stop(); }
+
+  // Every output finished, so every waiting request has its outcome: let
+  // the answers reach their senders (a delivered message answered with a
+  // reset would be sent again), and let no handler run once we are gone.
+  runtime::Task<void> drain() override {
+    const auto answered = co_await server_->answered(response_timeout_ + request_timeout_);
+    if (!answered) logging::warn("http_server: shutting down with requests still unanswered; their senders will retry");
   }
 
  private:
@@ -139,7 +144,6 @@ class HttpServerInput final : public runtime::Input {
   runtime::Task<net::HttpResponse> handle(net::HttpRequest& req) {
     if (std::find(paths_.begin(), paths_.end(), req.path) == paths_.end()) co_return answer(404, "no such path");
     if (req.method != "POST") co_return answer(405, "use POST");
-    if (closed_) co_return answer(503, "shutting down");
 
     const std::string media = req.media_type();
     core::Message m;
@@ -224,6 +228,7 @@ class HttpServerInput final : public runtime::Input {
   size_t max_pending_;
   bool follow_delivery_;
   std::chrono::nanoseconds response_timeout_;
+  std::chrono::nanoseconds request_timeout_{};
   std::vector<std::string> paths_;
   std::vector<std::string> headers_;
   std::unique_ptr<net::twilio::Verifier> twilio_;
@@ -231,7 +236,6 @@ class HttpServerInput final : public runtime::Input {
   std::map<int, metrics::Counter*> responses_;
   metrics::Counter* signature_failures_;
   std::unique_ptr<net::HttpServer> server_;
-  std::atomic<bool> closed_{false};
 };
 
 }  // namespace
