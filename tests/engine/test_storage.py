@@ -3,9 +3,12 @@ sluice refuses to start on an overwritten page, a 0-byte or missing
 database where one was created before, or a WAL whose header SQLite would
 ignore, and says which file and what to do. Before, each started with part
 of its messages or none, and said nothing."""
+import json
 import os
+import time
+import urllib.error
 
-from conftest import wait_for
+from conftest import http_get, wait_for
 
 N = 2000
 FILL = """
@@ -77,3 +80,48 @@ def test_a_wal_with_a_damaged_header_is_refused_not_ignored(sluice_factory, tmp_
         f.write(b"\xde\xad\xbe\xef")  # page size: the header's checksum no longer matches
     log = refused_start(sluice_factory, tmp_path)
     assert f"{wal} holds commits SQLite would ignore: its header checksum does not match" in log, log
+
+
+RUNNING = """
+admin: {{address: "{{admin}}"}}
+data_dir: {{dir}}/data
+alerts: {{queue: q, from: "+15005550006"}}  # for the queue API, which reads the rows back
+pipelines:
+  fill:
+    input: {{generate: {{count: {n}}}}}
+    output: {{queue: {{name: q}}}}
+{idle}"""
+
+
+def get(s, path):
+    try:
+        return http_get(s.url(path))
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_damage_met_at_run_time_is_logged_once_and_makes_the_process_unready(sluice_factory, tmp_path):
+    s = sluice_factory(RUNNING.format(n=N, idle=IDLE)).start(wait_ready=False)
+    wait_for(lambda: s.admin_ready() and s.metric("sluice_queue_depth", queue="q") == N, 30, f"{N} queued")
+    assert get(s, "/health/ready")[0] == 200
+    # Idle for longer than the store keeps SQLite's page cache (5 s): the
+    # next read comes from the files. The rows are in the WAL (no checkpoint
+    # yet) or the database; scribble over both.
+    time.sleep(6.5)
+    for name in ("queue.db", "queue.db-wal"):
+        path = tmp_path / "data" / name
+        size = path.stat().st_size
+        if size > 8192:
+            with open(path, "r+b") as f:
+                f.seek(4096)
+                f.write(os.urandom(size - 4096))
+    for _ in range(3):
+        code, body = get(s, "/api/queues/q/messages?limit=1000")
+        assert code == 503, f"read a damaged queue as if nothing were wrong: {code} {body[:300]}"
+    db = tmp_path / "data/queue.db"
+    code, body = get(s, "/health/ready")
+    assert code == 503 and str(db) in json.loads(body)["faults"][0], body
+    log = s.log_text()
+    assert log.count("/health/ready answers 503 until sluice restarts on a repaired file") == 1, log[-3000:]
+    assert f"{db}: " in log, log[-3000:]
+    s.kill9()

@@ -26,6 +26,9 @@ namespace sluice::connectors::queue {
 
 namespace {
 
+// How long the database thread keeps SQLite's page cache with nothing to do.
+constexpr auto kCacheKeptWhileIdle = std::chrono::seconds(5);
+
 std::string metadata_json(const core::Metadata& md) {
   std::string out = "{";
   for (const auto& [k, v] : md.entries()) {
@@ -194,10 +197,22 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
 
   void run() {
     std::unique_lock lk(mu);
+    auto last_work = std::chrono::steady_clock::now();
+    bool cache_held = false;
     for (;;) {
-      cv.wait_for(lk, std::chrono::milliseconds(50),
-                  [&] { return stopping || !enqueues.empty() || !acks.empty() || !chores.empty() || wants_load(); });
+      const bool work = cv.wait_for(lk, std::chrono::milliseconds(50), [&] {
+        return stopping || !enqueues.empty() || !acks.empty() || !chores.empty() || wants_load();
+      });
       if (stopping && enqueues.empty() && acks.empty() && chores.empty()) break;
+      if (work) {
+        last_work = std::chrono::steady_clock::now();
+        cache_held = true;
+      } else if (cache_held && std::chrono::steady_clock::now() - last_work > kCacheKeptWhileIdle) {
+        // A burst's pages (up to SQLite's 2 MB cache) are not kept by an idle
+        // daemon; the next read after a quiet spell comes from the OS's cache.
+        sqlite3_db_release_memory(db->get());
+        cache_held = false;
+      }
       auto my_enqueues = std::move(enqueues);
       enqueues.clear();
       auto my_acks = std::move(acks);
@@ -484,7 +499,18 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
         done(R(core::fail(core::Errc::closed, "queue store is closing")));
         return;
       }
-      impl->chores.push_back([work = std::move(work), done = std::move(done)] { done(work()); });
+      impl->chores.push_back([work = std::move(work), done = std::move(done)] {
+        // A damaged file (logged, and the process made unready, by the step
+        // that met it) fails this chore, not the database thread.
+        R result = [&]() -> R {
+          try {
+            return work();
+          } catch (const std::runtime_error& e) {
+            return core::fail(core::Errc::io_error, e.what());
+          }
+        }();
+        done(std::move(result));
+      });
       impl->cv.notify_one();
     };
     co_return co_await async::await_callback<R>(std::move(start));  // named: see async/blocking.h

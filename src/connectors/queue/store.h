@@ -14,6 +14,11 @@
 // lease, so on restart all unacknowledged rows are delivered again: at least
 // once, and redeliveries are bounded by what was in flight.
 //
+// Memory and damage: after 5 s with nothing to do the database thread
+// gives SQLite's page cache back. A damaged file met at run time fails the
+// operation that met it (a load yields nothing, an operator's peek answers
+// 503), is logged once, and makes /health/ready 503 (sqlite/sqlite.h).
+//
 // Followed acks: a message whose AckState follows delivery (http_server's
 // `ack: delivered`) leaves a holder of its ack here, keyed by row id, until
 // the row is deleted (delivered) or moved to `.dead` (rejected).
