@@ -12,6 +12,13 @@ from conftest import SLUICE, free_port, http_get, wait_for
 from test_twilio import provider  # noqa: F401 (a pytest fixture)
 
 BROWSER_DIR = pathlib.Path(__file__).resolve().parents[1] / "browser"
+# Screenshots the browser tests take, for a person to look at; never committed.
+ARTIFACTS = pathlib.Path(os.environ.get("SLUICE_TEST_ARTIFACTS", BROWSER_DIR.parents[1] / "build/test-artifacts"))
+
+
+def artifact(name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS.resolve() / name
 
 
 def test_dashboard_shows_counts_changing_during_an_alert():
@@ -33,9 +40,7 @@ def test_dashboard_shows_counts_changing_during_an_alert():
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as created:
             assert created.status == 201
-        artifacts = pathlib.Path(os.environ.get("SLUICE_TEST_ARTIFACTS", "test-artifacts")).resolve()
-        artifacts.mkdir(parents=True, exist_ok=True)
-        shot = artifacts / "dashboard.png"
+        shot = artifact("dashboard.png")
         r = subprocess.run(["node", str(BROWSER_DIR / "dashboard.mjs"), url, str(shot), hostile], capture_output=True,
                            text=True, timeout=90, cwd=BROWSER_DIR)
         assert r.returncode == 0, r.stdout + r.stderr
@@ -47,7 +52,7 @@ def test_dashboard_shows_counts_changing_during_an_alert():
         row = seen["missed"][0]
         assert row[0].startswith("+1555") and row[1] in ("failed", "undelivered") and row[2] in ("30003", "30008"), row
         assert not seen["errors"], seen["errors"]
-        assert shot.stat().st_size > 10_000 and (artifacts / "dashboard-phone.png").stat().st_size > 10_000
+        assert shot.stat().st_size > 10_000 and (ARTIFACTS / "dashboard-phone.png").stat().st_size > 10_000
         assert seen["hostileShown"], "the hostile body is shown as text"
         assert seen["badge"] in ("sending", "waiting for statuses"), seen["badge"]
         assert seen["funnelNames"][0] == "not yet sent" and "unknown" in seen["funnelNames"], seen["funnelNames"]
@@ -154,9 +159,7 @@ def test_the_dead_letters_page_requeues_from_a_browser(sluice_factory, provider,
     sim = provider()
     s = sluice_factory(dead_letter_config(sim, 3)).start()
     wait_for(lambda: dead_depth(s) == 3, 30, "3 refused messages in outbound.dead")
-    artifacts = pathlib.Path(os.environ.get("SLUICE_TEST_ARTIFACTS", "test-artifacts")).resolve()
-    artifacts.mkdir(parents=True, exist_ok=True)
-    shot = artifacts / "dead-letters.png"
+    shot = artifact("dead-letters.png")
     r = subprocess.run(["node", str(BROWSER_DIR / "dead_letters.mjs"), s.url("/"), str(shot), DEAD_TOKEN],
                        capture_output=True, text=True, timeout=90, cwd=BROWSER_DIR)
     assert r.returncode == 0, r.stdout + r.stderr
