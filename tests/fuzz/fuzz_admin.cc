@@ -13,14 +13,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "alerts/api.h"
 #include "components/component_list.h"
@@ -81,28 +86,67 @@ pipelines:
 
 constexpr int kInputsPerEngine = 2000;
 
+// libFuzzer's -timeout watchdog is a SIGALRM every few seconds, so any of
+// these calls may return EINTR; each is retried, and waits keep their
+// deadline (a poll cut short once looked like a server that never closed).
+int connect_to(const sockaddr_in& server) {
+  // Each connection from its own loopback address: hundreds a second, each
+  // in TIME_WAIT for a minute, would otherwise use up the ephemeral ports of
+  // one address (connect() fails with EADDRNOTAVAIL).
+  static uint32_t next_source = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    check(fd >= 0, "a socket can be opened");
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    source.sin_addr.s_addr = htonl(0x7F010000u | (next_source++ % 0xFFFEu + 1));  // 127.1.0.1 - 127.1.255.254
+    check(bind(fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) == 0, "a loopback address can be bound");
+    int rc = connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server);
+    if (rc != 0 && errno == EINTR) {  // the handshake goes on: wait for it
+      pollfd p{fd, POLLOUT, 0};
+      while ((rc = poll(&p, 1, 10'000)) < 0 && errno == EINTR) {
+      }
+      int error = 0;
+      socklen_t len = sizeof error;
+      if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0) errno = error;
+      rc = rc == 1 && error == 0 ? 0 : -1;
+    }
+    if (rc == 0) return fd;
+    const int why = errno;
+    close(fd);
+    // Refused only until the engine's run() starts the listener.
+    if (std::chrono::steady_clock::now() > give_up) broken("the admin API can be connected to", std::strerror(why));
+    std::this_thread::yield();
+  }
+}
+
 // Sends `request`, half-closes, and returns all the server sent until it
-// closed, or nullopt when it sent nothing for `wait_ms`.
-std::optional<std::string> exchange(const sockaddr_in& server, std::string_view request, int wait_ms = 10'000) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  check(fd >= 0, "a socket can be opened");
-  while (connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0)
-    std::this_thread::yield();  // the listener starts with the engine's run()
+// closed, or nullopt when it had not closed `wait` after the last byte sent.
+std::optional<std::string> exchange(const sockaddr_in& server, std::string_view request,
+                                    std::chrono::milliseconds wait = std::chrono::seconds(10)) {
+  const int fd = connect_to(server);
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the server may answer and close before reading it all
     sent += static_cast<size_t>(n);
   }
   shutdown(fd, SHUT_WR);
   std::optional<std::string> response(std::in_place);
   char buf[16 << 10];
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, wait_ms) != 1) {
+    const int ready = left.count() > 0 ? poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready != 1) {
       response.reset();
       break;
     }
     const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     response->append(buf, static_cast<size_t>(n));
   }
@@ -113,9 +157,14 @@ std::optional<std::string> exchange(const sockaddr_in& server, std::string_view 
 // A connection left open: says whether the server still answers a new
 // one (a stalled accept loop or a stuck handler), for the failure report.
 std::string hang_report(const sockaddr_in& server, std::string_view request) {
-  const auto probe = exchange(server, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 5'000);
-  const std::string answer = !probe ? "no answer within 5 s" : probe->substr(0, probe->find('\r'));
-  return "a new connection's GET /metrics got: " + answer + "\n  the request: " + std::string(request.substr(0, 200));
+  std::string report;
+  for (const char* path : {"/metrics", "/api/alerts"}) {
+    const std::string get = std::string("GET ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    const auto probe = exchange(server, get, std::chrono::seconds(5));
+    report += fmt::format("a new connection's GET {} got: {}\n  ", path,
+                          !probe ? "no answer within 5 s" : probe->substr(0, probe->find('\r')));
+  }
+  return report + "the request: " + std::string(request.substr(0, 200));
 }
 
 }  // namespace
