@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -20,5 +21,10 @@ namespace sluice::async {
 // coroutine it returns has finished.
 void spawn(const boost::asio::any_io_executor& ex, std::function<boost::asio::awaitable<void>()> start);
 void spawn(boost::asio::io_context& io, std::function<boost::asio::awaitable<void>()> start);
+
+// Starts every task at once on `ex` and returns when all have finished (a
+// batch of API calls that need not wait for each other).
+boost::asio::awaitable<void> all(boost::asio::any_io_executor ex,
+                                 std::vector<std::function<boost::asio::awaitable<void>()>> tasks);
 
 }  // namespace sluice::async

@@ -7,6 +7,7 @@
 #include "connectors/http/http.h"
 #include "connectors/ledger/ledger.h"
 #include "connectors/queue/queue.h"
+#include "connectors/sqs/sqs.h"
 #include "connectors/stdio/stdio.h"
 #include "connectors/twilio/twilio.h"
 #include "processors/processors.h"
@@ -23,6 +24,7 @@ const config::Registry& component_list() {
     r.add(connectors::stdin_input_spec());
     r.add(connectors::queue_input_spec());
     r.add(connectors::http_server_input_spec());
+    r.add(connectors::sqs_input_spec());
     r.add(connectors::ledger_overdue_input_spec());
     r.add(connectors::ledger_resend_input_spec());
     // Processors

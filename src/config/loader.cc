@@ -86,8 +86,9 @@ const std::vector<Field>& rate_limit_fields() {
 
 const std::vector<Field>& input_common_fields() {
   static const std::vector<Field> fields = {
-      {.name = "concurrency", .type = Type::integer, .doc = "Readers of this input running at once.",
-       .default_value = "1", .min = 1, .max = 1024},
+      {.name = "concurrency", .type = Type::integer,
+       .doc = "Readers of this input running at once (default 1, or the input's own: each of sqs's is a long poll).",
+       .min = 1, .max = 1024},
   };
   return fields;
 }
@@ -287,6 +288,7 @@ class Loader {
       Values common = r_.read(in, input_common_fields(), fmt::format("the input of {}", what), nullptr,
                               type_keys(in, input_common_fields()));
       if (common.has("concurrency")) p.input.concurrency = common.integer("concurrency");
+      else if (p.input.component.spec) p.input.concurrency = p.input.component.spec->default_concurrency;
       if (p.input.concurrency > 1 && p.input.component.spec && p.input.component.spec->single_reader)
         r_.error(in, fmt::format("the input of {} ({}) reads alone: 'concurrency' must be 1, not {}", what,
                                  p.input.component.spec->name, p.input.concurrency));

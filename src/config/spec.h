@@ -128,6 +128,9 @@ struct ComponentSpec {
   // An input whose readers would race (one cursor over a store): the loader
   // refuses `concurrency` above 1 for it.
   bool single_reader = false;
+  // Readers when the config gives no `concurrency` (a long-polling input
+  // wants several polls waiting at once).
+  int64_t default_concurrency = 1;
   InputFactory make_input;
   ProcessorFactory make_processor;
   OutputFactory make_output;

@@ -574,6 +574,7 @@ std::vector<InputCase> input_cases() {
       {"stdin", [] { return std::make_unique<StdinHarness>(); }},
       {"queue", [] { return std::make_unique<QueueInputHarness>(); }},
       {"http_server", [] { return std::make_unique<HttpServerHarness>(); }},
+      {"sqs", make_sqs_harness},
       {"ledger_overdue", [] { return std::make_unique<LedgerOverdueHarness>(); }},
       {"ledger_resend", [] { return std::make_unique<LedgerResendHarness>(); }},
   };

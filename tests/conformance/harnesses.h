@@ -15,6 +15,8 @@ struct OutputCase {
 };
 
 std::vector<InputCase> input_cases();
+// Harnesses with a file of their own (a peer to start).
+std::unique_ptr<InputHarness> make_sqs_harness();
 std::vector<OutputCase> output_cases();
 
 }  // namespace sluice::conformance

@@ -1,0 +1,70 @@
+#include "connectors/sqs/settings.h"
+
+#include <fmt/format.h>
+
+#include "aws/credentials.h"
+#include "config/config.h"
+#include "connectors/http/client_settings.h"
+#include "connectors/sqs/client.h"
+#include "logging/log.h"
+#include "net/http_client.h"
+#include "runtime/build_context.h"
+
+namespace sluice::connectors::sqs {
+
+std::vector<config::Field> with_connection_fields(std::vector<config::Field> own) {
+  using config::Type;
+  std::vector<config::Field> fields = {
+      {.name = "url", .doc = "The queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/orders.",
+       .required = true},
+      {.name = "endpoint",
+       .doc = "Where requests go: default https://sqs.<region>.amazonaws.com; set it for an emulator or a VPC "
+              "endpoint."},
+      {.name = "region", .doc = "AWS region; default: from the queue URL, else AWS_REGION or AWS_DEFAULT_REGION."},
+      {.name = "credentials",
+       .type = Type::object,
+       .doc = "Default: the environment (AWS_ACCESS_KEY_ID, ...), then the shared files (~/.aws) for `profile` "
+              "or AWS_PROFILE.",
+       .children = {{.name = "access_key_id", .doc = "Access key id."},
+                    {.name = "secret_access_key", .doc = "Secret access key.", .secret = true},
+                    {.name = "session_token", .doc = "Session token of temporary credentials.", .secret = true},
+                    {.name = "profile", .doc = "Profile of the shared files."}}},
+  };
+  for (auto& f : own) fields.push_back(std::move(f));
+  return with_http_client_fields(std::move(fields), "30s");
+}
+
+namespace {
+
+// Where requests go and who signs them; throws the config error otherwise.
+Settings settings_of(const config::Values& v) {
+  const std::string url = v.str("url");
+  if (auto problem = net::url_problem(url)) throw v.error("url", *problem);
+  const auto env = aws::process_environment();
+  std::string region = v.has("region") ? v.str("region") : region_of_queue_url(url);
+  if (region.empty()) region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
+  if (region.empty())
+    throw v.error("url", "no AWS region: the queue URL does not name one; set `region` (or AWS_REGION)");
+  const std::string endpoint =
+      v.has("endpoint") ? v.str("endpoint") : fmt::format("https://sqs.{}.amazonaws.com", region);
+  if (auto problem = net::url_problem(endpoint)) throw v.error("endpoint", *problem);
+  const auto& c = v.object("credentials");
+  aws::CredentialSource source{c.has("access_key_id") ? c.str("access_key_id") : "",
+                               c.has("secret_access_key") ? c.str("secret_access_key") : "",
+                               c.has("session_token") ? c.str("session_token") : "",
+                               c.has("profile") ? c.str("profile") : ""};
+  auto resolved = aws::resolve_credentials(source, env);
+  if (!resolved) throw v.error("credentials", resolved.error().detail);
+  logging::debug("sqs {}: region {}, endpoint {}, credentials from {}", url, region, endpoint, resolved->from);
+  return {endpoint, region, resolved->credentials};
+}
+
+}  // namespace
+
+void validate_connection(const config::Values& v) { settings_of(v); }
+
+std::shared_ptr<Client> make_client(const config::Values& v, runtime::BuildContext& ctx) {
+  return std::make_shared<Client>(http_client_for(v, ctx), settings_of(v));
+}
+
+}  // namespace sluice::connectors::sqs

@@ -1,0 +1,297 @@
+// The sqs input: each reader is one long poll (ReceiveMessage of up to 10,
+// WaitTimeSeconds), so `concurrency` polls wait at once and an idle queue
+// costs one call per wait_time per reader. Acknowledgements are batched:
+//   delivered -> DeleteMessageBatch, 10 entries a call, calls at once;
+//   errored   -> ChangeMessageVisibilityBatch to a backoff by receive count
+//                (1 s, 2 s, 4 s ... 5 min): it comes back soon, not after
+//                the queue's full visibility timeout;
+//   rejected  -> on_reject: dead_letter sends it to the queue's redrive
+//                dead-letter queue now (SendMessageBatch), then deletes it;
+//                leave lets the redrive policy move it after its receives.
+#include <boost/asio/this_coro.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+
+#include "async/spawn.h"
+#include "config/config.h"
+#include "connectors/sqs/client.h"
+#include "connectors/sqs/settings.h"
+#include "logging/log.h"
+#include "metrics/metrics.h"
+#include "net/http_client.h"
+#include "runtime/ack_batcher.h"
+#include "runtime/component.h"
+
+namespace sluice::connectors {
+namespace {
+
+namespace asio = boost::asio;
+using sqs::Client;
+using sqs::Entry;
+
+// What an ack needs to act on its message at the queue.
+struct Token {
+  std::string receipt_handle;
+  int receive_count = 1;
+  std::string body;  // kept for on_reject: dead_letter only
+};
+
+constexpr size_t kPerCall = 10;  // SQS's batch limit
+constexpr auto kMaxBackoff = std::chrono::minutes(5);
+
+std::chrono::seconds backoff(int receive_count) {
+  const int shift = std::clamp(receive_count - 1, 0, 16);
+  return std::min<std::chrono::seconds>(std::chrono::seconds(int64_t{1} << shift), kMaxBackoff);
+}
+
+// "arn:aws:sqs:eu-west-1:123456789012:orders-dlq" and the queue's own URL
+// -> the dead-letter queue's URL on the same host.
+std::string url_of_arn(const std::string& arn, const std::string& queue_url) {
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t colon = arn.find(':', start);
+    parts.push_back(arn.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() != 6 || parts[2] != "sqs") return {};
+  const size_t scheme_end = queue_url.find("://");
+  const size_t path = scheme_end == std::string::npos ? std::string::npos : queue_url.find('/', scheme_end + 3);
+  if (path == std::string::npos) return {};
+  return queue_url.substr(0, path) + "/" + parts[4] + "/" + parts[5];
+}
+
+class SqsInput final : public runtime::Input {
+ public:
+  SqsInput(const config::Values& v, runtime::BuildContext& ctx)
+      : client_(sqs::make_client(v, ctx)),
+        url_(v.str("url")),
+        max_messages_(static_cast<int>(v.integer("max_messages"))),
+        wait_(std::chrono::duration_cast<std::chrono::seconds>(v.duration("wait_time"))),
+        visibility_(v.has("visibility_timeout")
+                        ? std::chrono::duration_cast<std::chrono::seconds>(v.duration("visibility_timeout"))
+                        : std::chrono::seconds(0)),
+        dead_letter_(v.str("on_reject") == "dead_letter"),
+        cancel_(std::make_shared<net::Cancellation>()),
+        acks_(ctx.io(), kPerCall * 10, std::chrono::milliseconds(50),
+              [this](Acks::Groups g) { return settle(std::move(g)); }) {
+    const metrics::Labels l = {{"pipeline", ctx.pipeline()}, {"queue", url_}};
+    auto& m = ctx.metrics();
+    received_ = &m.counter("sluice_sqs_messages_received_total", "Messages received from SQS.", l);
+    empty_ = &m.counter("sluice_sqs_empty_receives_total",
+                        "Receives that returned no message (each is a billed request).", l);
+    for (const char* action : {"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch",
+                               "SendMessageBatch", "GetQueueAttributes"})
+      calls_[action] = &m.counter("sluice_sqs_requests_total", "SQS API calls, by action.",
+                                  {l[0], l[1], {"action", action}});
+    failed_entries_ = &m.counter("sluice_sqs_failed_entries_total",
+                                 "Entries of batch calls that SQS refused (the message may come back).", l);
+  }
+
+  runtime::Task<void> start() override {
+    if (dead_letter_) co_await find_dead_letter_queue();
+    auto ex = co_await asio::this_coro::executor;
+    async::spawn(ex, [this] { return acks_.run(); });
+  }
+
+  runtime::Task<core::Result<core::Batch>> read() override {
+    for (;;) {
+      if (cancel_->cancelled()) co_return core::fail(core::Errc::closed);
+      calls_["ReceiveMessage"]->inc();
+      sqs::ReceiveOptions options{max_messages_, wait_, visibility_, cancel_};  // named: see async/blocking.h
+      auto got = co_await client_->receive(url_, std::move(options));
+      if (!got) {
+        if (got.error().is(core::Errc::closed) || cancel_->cancelled()) co_return core::fail(core::Errc::closed);
+        co_return std::unexpected(got.error());  // logged; the pipeline retries after a pause
+      }
+      if (got->empty()) {
+        empty_->inc();
+        continue;
+      }
+      received_->inc(got->size());
+      co_return to_batch(std::move(*got));
+    }
+  }
+
+  void close() override { cancel_->cancel(); }
+  runtime::Task<void> drain() override { co_await acks_.drain(); }
+
+ private:
+  using Acks = runtime::AckBatcher<Token>;
+
+  core::Batch to_batch(std::vector<sqs::Received> received) {
+    core::Batch b;
+    for (auto& r : received) {
+      core::Message m(r.body);
+      auto& meta = m.meta();
+      meta.set("sqs_message_id", r.message_id);
+      int count = 1;
+      if (auto it = r.attributes.find("ApproximateReceiveCount"); it != r.attributes.end()) {
+        meta.set("sqs_receive_count", it->second);
+        count = std::max(1, std::atoi(it->second.c_str()));
+      }
+      if (auto it = r.attributes.find("SentTimestamp"); it != r.attributes.end()) meta.set("sqs_sent_timestamp", it->second);
+      if (auto it = r.attributes.find("MessageGroupId"); it != r.attributes.end()) meta.set("sqs_message_group_id", it->second);
+      for (const auto& [k, val] : r.message_attributes) meta.set(k, val);
+      Token t{std::move(r.receipt_handle), count, dead_letter_ ? std::move(r.body) : std::string()};
+      m.set_ack(acks_.handle(std::move(t)));
+      b.messages.push_back(std::move(m));
+    }
+    return b;
+  }
+
+  // The queue's RedrivePolicy names where rejected messages go.
+  runtime::Task<void> find_dead_letter_queue() {
+    calls_["GetQueueAttributes"]->inc();
+    auto attrs = co_await client_->queue_attributes(url_);
+    if (!attrs) {
+      logging::warn("sqs {}: cannot read the queue's attributes ({}); rejected messages are left to its redrive "
+                    "policy until it can",
+                    url_, attrs.error().to_string());
+      co_return;
+    }
+    auto it = attrs->find("RedrivePolicy");
+    if (it == attrs->end()) {
+      logging::warn("sqs {}: the queue has no RedrivePolicy: a rejected message is left in it and comes back after "
+                    "its visibility timeout; give the queue a dead-letter queue, or the pipeline a dead_letter",
+                    url_);
+      co_return;
+    }
+    boost::system::error_code ec;
+    auto policy = boost::json::parse(it->second, ec);
+    const auto* arn = !ec && policy.is_object() ? policy.as_object().if_contains("deadLetterTargetArn") : nullptr;
+    if (arn && arn->is_string()) dead_letter_url_ = url_of_arn(std::string(arn->as_string()), url_);
+    if (dead_letter_url_.empty())
+      logging::warn("sqs {}: cannot read the dead-letter queue from RedrivePolicy {}", url_, it->second);
+    else
+      logging::info("sqs {}: rejected messages go to {}", url_, dead_letter_url_);
+  }
+
+  runtime::Task<void> settle(Acks::Groups g) {
+    auto ex = co_await asio::this_coro::executor;
+    std::vector<std::function<runtime::Task<void>()>> calls;
+    auto chunks = [](std::vector<Token>& tokens, auto make) {
+      for (size_t at = 0; at < tokens.size(); at += kPerCall) make(at, std::min(tokens.size(), at + kPerCall));
+    };
+    chunks(g.delivered, [&](size_t from, size_t to) {
+      std::vector<Entry> e;
+      for (size_t i = from; i < to; ++i) e.push_back({std::to_string(i), g.delivered[i].receipt_handle, {}, {}});
+      calls.push_back([this, e = std::move(e)] { return batch_call("DeleteMessageBatch", e); });
+    });
+    chunks(g.errored, [&](size_t from, size_t to) {
+      std::vector<Entry> e;
+      for (size_t i = from; i < to; ++i)
+        e.push_back({std::to_string(i), g.errored[i].receipt_handle, backoff(g.errored[i].receive_count), {}});
+      calls.push_back([this, e = std::move(e)] { return batch_call("ChangeMessageVisibilityBatch", e); });
+    });
+    if (!g.rejected.empty() && !dead_letter_url_.empty()) {
+      chunks(g.rejected, [&](size_t from, size_t to) {
+        std::vector<Token> t(std::make_move_iterator(g.rejected.begin() + static_cast<ptrdiff_t>(from)),
+                             std::make_move_iterator(g.rejected.begin() + static_cast<ptrdiff_t>(to)));
+        calls.push_back([this, t = std::move(t)] { return move_to_dead_letter(t); });
+      });
+    } else if (!g.rejected.empty()) {
+      logging::limited(logging::Level::warn, "sqs-rejected:" + url_,
+                       fmt::format("sqs {}: {} rejected message(s) left in the queue for its redrive policy", url_,
+                                   g.rejected.size()));
+    }
+    co_await async::all(ex, std::move(calls));
+  }
+
+  // One batch call; entries SQS refuses are logged (the message comes back
+  // after its visibility timeout), a failed call likewise.
+  runtime::Task<void> batch_call(const char* action, std::vector<Entry> entries) {
+    calls_[action]->inc();
+    const bool deleting = std::string_view(action) == "DeleteMessageBatch";
+    const size_t n = entries.size();
+    core::Result<std::vector<sqs::EntryFailure>> r;  // no co_await inside ?: (GCC 12; see async/blocking.h)
+    if (deleting)
+      r = co_await client_->delete_batch(url_, std::move(entries));
+    else
+      r = co_await client_->change_visibility_batch(url_, std::move(entries));
+    report(action, n, r);
+  }
+
+  runtime::Task<void> move_to_dead_letter(std::vector<Token> tokens) {
+    std::vector<Entry> sends;
+    for (size_t i = 0; i < tokens.size(); ++i) sends.push_back({std::to_string(i), tokens[i].body, {}, {}});
+    calls_["SendMessageBatch"]->inc();
+    auto sent = co_await client_->send_batch(dead_letter_url_, std::move(sends));
+    report("SendMessageBatch", tokens.size(), sent);
+    if (!sent) co_return;  // left in the queue: it comes back, and is rejected again
+    std::vector<Entry> deletes;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const std::string id = std::to_string(i);
+      if (std::none_of(sent->begin(), sent->end(), [&id](const sqs::EntryFailure& f) { return f.id == id; }))
+        deletes.push_back({id, tokens[i].receipt_handle, {}, {}});
+    }
+    co_await batch_call("DeleteMessageBatch", std::move(deletes));
+  }
+
+  void report(const char* action, size_t n, const core::Result<std::vector<sqs::EntryFailure>>& r) {
+    if (!r) {
+      logging::limited(logging::Level::warn, fmt::format("sqs-call:{}:{}", action, url_),
+                       fmt::format("sqs {}: {} of {} message(s) failed: {}; they come back after their visibility "
+                                   "timeout",
+                                   url_, action, n, r.error().to_string()));
+      failed_entries_->inc(n);
+      return;
+    }
+    if (r->empty()) return;
+    failed_entries_->inc(r->size());
+    const auto& f = r->front();
+    logging::limited(logging::Level::warn, fmt::format("sqs-entry:{}:{}", action, url_),
+                     fmt::format("sqs {}: {} refused {} of {} entries, e.g. {}: {}", url_, action, r->size(), n,
+                                 f.code, f.message));
+  }
+
+  std::shared_ptr<Client> client_;
+  std::string url_;
+  int max_messages_;
+  std::chrono::seconds wait_;
+  std::chrono::seconds visibility_;
+  bool dead_letter_;
+  std::string dead_letter_url_;
+  std::shared_ptr<net::Cancellation> cancel_;
+  std::map<std::string, metrics::Counter*> calls_;
+  metrics::Counter *received_, *empty_, *failed_entries_;
+  Acks acks_;
+};
+
+}  // namespace
+
+config::ComponentSpec sqs_input_spec() {
+  using config::Type;
+  return {
+      .name = "sqs",
+      .kind = config::Kind::input,
+      .summary = "Receives from an AWS SQS queue (JSON protocol, SigV4). Each reader (`concurrency`, default 8) is "
+                 "one long poll of up to `max_messages`. Acks are batched: delivered messages are deleted 10 a "
+                 "call; a nacked one becomes visible again after a backoff by its receive count (1 s, 2 s, 4 s, "
+                 "up to 5 min); a rejected one goes to the queue's redrive dead-letter queue at once (on_reject: "
+                 "dead_letter), or stays for the redrive policy (leave). Metadata: sqs_message_id, "
+                 "sqs_receive_count, sqs_sent_timestamp, sqs_message_group_id, and each message attribute by name.",
+      .fields = sqs::with_connection_fields(
+          {{.name = "wait_time", .type = Type::duration,
+            .doc = "Long poll: how long a receive waits for messages (WaitTimeSeconds, at most 20 s).",
+            .default_value = "20s", .min = 0, .max = 20},
+           {.name = "max_messages", .type = Type::integer, .doc = "Messages per receive.", .default_value = "10",
+            .min = 1, .max = 10},
+           {.name = "visibility_timeout", .type = Type::duration,
+            .doc = "How long a received message stays hidden; default: the queue's own.", .min = 1, .max = 43200},
+           {.name = "on_reject",
+            .doc = "A message rejected for good: dead_letter (to the queue's redrive dead-letter queue now, then "
+                   "deleted) or leave (the redrive policy moves it after maxReceiveCount receives).",
+            .default_value = "dead_letter",
+            .choices = {"dead_letter", "leave"}}}),
+      .validate = sqs::validate_connection,
+      .default_concurrency = 8,
+      .make_input = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Input> {
+        return std::make_unique<SqsInput>(v, ctx);
+      },
+  };
+}
+
+}  // namespace sluice::connectors

@@ -1,0 +1,10 @@
+#pragma once
+// AWS SQS: the sqs input (source_sqs.cc); client.h speaks the JSON protocol.
+
+#include "config/spec.h"
+
+namespace sluice::connectors {
+
+config::ComponentSpec sqs_input_spec();
+
+}  // namespace sluice::connectors

@@ -1,0 +1,73 @@
+// AWS's own JavaScript client (@aws-sdk/client-sqs) as the tests' producer
+// and checker, independent of sluice's client.
+// usage: node sqs.mjs ENDPOINT COMMAND ARGS...
+//   create NAME [DLQ_NAME MAX_RECEIVES]  prints the queue URL (with a redrive policy to DLQ_NAME)
+//   send URL                             sends each line of stdin as a message, 10 a call
+//   drain URL WAIT_SECONDS               receives and deletes until a receive waits WAIT_SECONDS
+//                                        for nothing; prints each body on a line
+//   depth URL                            prints visible and in-flight counts
+import {
+  SQSClient, CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand,
+  ReceiveMessageCommand, DeleteMessageBatchCommand,
+} from "@aws-sdk/client-sqs";
+import { createInterface } from "node:readline";
+
+const [endpoint, command, ...args] = process.argv.slice(2);
+const sqs = new SQSClient({
+  endpoint, region: "us-east-1", useQueueUrlAsEndpoint: false,
+  credentials: { accessKeyId: "test", secretAccessKey: "test" },
+});
+
+async function create(name, dlq, maxReceives) {
+  const Attributes = {};
+  if (dlq) {
+    const d = await sqs.send(new CreateQueueCommand({ QueueName: dlq }));
+    const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: d.QueueUrl, AttributeNames: ["QueueArn"] }));
+    Attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: a.Attributes.QueueArn, maxReceiveCount: maxReceives });
+  }
+  const q = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes }));
+  console.log(q.QueueUrl);
+}
+
+async function send(url) {
+  let batch = [], sent = 0;
+  const flush = async () => {
+    if (!batch.length) return;
+    const r = await sqs.send(new SendMessageBatchCommand({
+      QueueUrl: url, Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
+    }));
+    if (r.Failed?.length) throw new Error(`send failed: ${JSON.stringify(r.Failed)}`);
+    sent += batch.length;
+    batch = [];
+  };
+  for await (const line of createInterface({ input: process.stdin })) {
+    batch.push(line);
+    if (batch.length === 10) await flush();
+  }
+  await flush();
+  console.log(sent);
+}
+
+async function drain(url, wait) {
+  for (;;) {
+    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: Number(wait) }));
+    const messages = r.Messages ?? [];
+    if (!messages.length) return;
+    for (const m of messages) console.log(m.Body);
+    await sqs.send(new DeleteMessageBatchCommand({
+      QueueUrl: url, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+    }));
+  }
+}
+
+async function depth(url) {
+  const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["All"] }));
+  console.log(a.Attributes.ApproximateNumberOfMessages, a.Attributes.ApproximateNumberOfMessagesNotVisible);
+}
+
+const commands = { create, send, drain, depth };
+if (!commands[command]) {
+  console.error(`unknown command ${command}`);
+  process.exit(2);
+}
+await commands[command](...args);
