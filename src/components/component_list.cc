@@ -40,6 +40,7 @@ const config::Registry& component_list() {
     r.add(connectors::twilio_output_spec());
     r.add(connectors::twilio_lookup_output_spec());
     r.add(connectors::http_client_output_spec());
+    r.add(connectors::sqs_output_spec());
     r.add(connectors::ledger_output_spec());
     // Rate-limit backends
     r.add(runtime::local_rate_limit_spec());

@@ -28,6 +28,35 @@
 
 namespace sluice::conformance {
 
+// --- shared by the harnesses (harnesses.h) -----------------------------------
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string id_of(const std::string& json_text, const char* field) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json_text, ec);
+  if (ec || !v.is_object() || !v.as_object().contains(field)) return "<unreadable: " + json_text + ">";
+  return std::string(v.as_object().at(field).as_string());
+}
+
+std::vector<std::string> ids_of(const std::vector<std::string>& jsons) {
+  std::vector<std::string> out;
+  for (const auto& j : jsons) out.push_back(id_of(j));
+  return out;
+}
+
+std::string json_payload(const std::string& id) { return fmt::format(R"({{"id":"{}"}})", id); }
+
 namespace {
 
 using Kind = OutputHarness::Kind;
@@ -55,18 +84,6 @@ std::vector<std::string> queue_rows(Env& env, const std::string& queue) {
   q.bind(1, queue, false);
   while (q.step()) out.push_back(q.column_text(0));
   return out;
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 // A blocking HTTP/1.1 POST; returns the answer's status, 0 if there was none.
@@ -248,20 +265,6 @@ class HttpServerHarness final : public InputHarness {
 
 // --- outputs ----------------------------------------------------------------
 
-std::string id_of(const std::string& json_text, const char* field = "id") {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(json_text, ec);
-  if (ec || !v.is_object() || !v.as_object().contains(field)) return "<unreadable: " + json_text + ">";
-  return std::string(v.as_object().at(field).as_string());
-}
-
-std::vector<std::string> ids_of(const std::vector<std::string>& jsons) {
-  std::vector<std::string> out;
-  for (const auto& j : jsons) out.push_back(id_of(j));
-  return out;
-}
-
-std::string json_payload(const std::string& id) { return fmt::format(R"({{"id":"{}"}})", id); }
 
 class DropHarness final : public OutputHarness {
  public:
@@ -587,6 +590,7 @@ std::vector<OutputCase> output_cases() {
       {"drop", [] { return std::make_unique<DropHarness>(); }},
       {"queue", [] { return std::make_unique<QueueOutputHarness>(); }},
       {"http_client", [] { return std::make_unique<HttpClientHarness>(); }},
+      {"sqs", make_sqs_output_harness},
       {"twilio", [] { return std::make_unique<TwilioHarness>(); }},
       {"twilio_lookup", [] { return std::make_unique<TwilioLookupHarness>(); }},
       {"ledger", [] { return std::make_unique<LedgerHarness>(); }},

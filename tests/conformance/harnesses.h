@@ -17,6 +17,13 @@ struct OutputCase {
 std::vector<InputCase> input_cases();
 // Harnesses with a file of their own (a peer to start).
 std::unique_ptr<InputHarness> make_sqs_harness();
+std::unique_ptr<OutputHarness> make_sqs_output_harness();
+
+// Shared by the harnesses.
+int free_port();  // a loopback port nothing listens on now
+std::string json_payload(const std::string& id);  // {"id":"<id>"}
+std::string id_of(const std::string& json_text, const char* field = "id");
+std::vector<std::string> ids_of(const std::vector<std::string>& jsons);
 std::vector<OutputCase> output_cases();
 
 }  // namespace sluice::conformance

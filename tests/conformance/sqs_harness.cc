@@ -92,21 +92,28 @@ std::string client(const std::string& args) {
   return fmt::format("node {}/sqs.mjs {} {}", kPeers, Emulator::instance().endpoint(), args);
 }
 
+std::string unique_queue_name(const char* kind) {
+  static std::atomic<int> next{0};
+  return fmt::format("conformance-{}-{}-{}", kind, ::getpid(), next++);
+}
+
+std::string connection(const std::string& url, const std::string& endpoint) {
+  return fmt::format(
+      "url: \"{}\", endpoint: \"{}\", region: us-east-1, credentials: {{access_key_id: test, secret_access_key: test}}",
+      url, endpoint);
+}
+
 class SqsHarness final : public InputHarness {
  public:
   SqsHarness() {
-    static std::atomic<int> next{0};
-    const std::string name = fmt::format("conformance-{}-{}", ::getpid(), next++);
+    const std::string name = unique_queue_name("in");
     // A redrive policy names the dead-letter queue rejected messages go to;
     // its receive limit is never reached here.
     url_ = lines(run(client(fmt::format("create {} {}-dlq 100", name, name)))).at(0);
     dead_url_ = url_ + "-dlq";
   }
   std::string block(Env&, const std::vector<std::string>&) override {
-    return fmt::format(
-        "sqs: {{url: \"{}\", endpoint: \"{}\", region: us-east-1, credentials: {{access_key_id: test, "
-        "secret_access_key: test}}, wait_time: 1s, visibility_timeout: 30s}}",
-        url_, Emulator::instance().endpoint());
+    return "sqs: {" + connection(url_, Emulator::instance().endpoint()) + ", wait_time: 1s, visibility_timeout: 30s}";
   }
   void produce(Env&, const std::vector<std::string>& payloads) override {
     std::string input;
@@ -131,8 +138,28 @@ class SqsHarness final : public InputHarness {
   size_t produced_ = 0;
 };
 
+// SQS refuses a body with a character outside XML's (InvalidMessageContents,
+// a sender fault): the permanent kind. It has no per-message transient one.
+class SqsOutputHarness final : public OutputHarness {
+ public:
+  SqsOutputHarness() : url_(lines(run(client("create " + unique_queue_name("out")))).at(0)) {}
+  std::string block(Env&) override { return "sqs: {" + connection(url_, Emulator::instance().endpoint()) + "}"; }
+  std::string payload(const std::string& id, Kind kind) override {
+    return kind == Kind::permanent ? fmt::format("{{\"id\":\"{}\",\"bad\":\"\x01\"}}", id) : json_payload(id);
+  }
+  bool supports(Kind kind) const override { return kind != Kind::transient; }
+  std::vector<std::string> received(Env&) override { return ids_of(lines(run(client("drain " + url_ + " 1")))); }
+  std::string unreachable_block(Env&) override {
+    return "sqs: {" + connection(url_, fmt::format("http://127.0.0.1:{}", free_port())) + "}";
+  }
+
+ private:
+  std::string url_;
+};
+
 }  // namespace
 
 std::unique_ptr<InputHarness> make_sqs_harness() { return std::make_unique<SqsHarness>(); }
+std::unique_ptr<OutputHarness> make_sqs_output_harness() { return std::make_unique<SqsOutputHarness>(); }
 
 }  // namespace sluice::conformance
