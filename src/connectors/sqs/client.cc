@@ -100,7 +100,8 @@ std::string md5_hex(std::string_view body) {
 std::string region_of_queue_url(const std::string& url) {
   auto u = boost::urls::parse_absolute_uri(url);
   if (!u) return {};
-  std::string_view host = u->host();
+  const std::string decoded = u->host();  // host() builds a string: keep it while viewing it
+  std::string_view host = decoded;
   // sqs.<region>.amazonaws.com[.cn], or the legacy <region>.queue.amazonaws.com
   if (host.starts_with("sqs.")) {
     host.remove_prefix(4);
