@@ -2,6 +2,7 @@
 data_dir is ./data), on their own addresses (admin 4195, webhook 4196), and
 against the peer their header names (provider-sim on 127.0.0.1:4197)."""
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import subprocess
 import pytest
 
 from conftest import SLUICE, count_lines, http_get, wait_for
+from test_sqs import depth, endpoint, new_queue, produce, sqs  # noqa: F401 (endpoint: a pytest fixture)
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "../../examples")
 
@@ -21,9 +23,9 @@ def example(name):
 def run_example(tmp_path):
     procs = []
 
-    def start(*args):
+    def start(*args, env=None):
         log = open(tmp_path / f"p{len(procs)}.log", "wb")
-        p = subprocess.Popen([SLUICE, *args], cwd=tmp_path, stdout=log, stderr=log)
+        p = subprocess.Popen([SLUICE, *args], cwd=tmp_path, stdout=log, stderr=log, env=dict(os.environ, **(env or {})))
         procs.append((p, log))
         return p
 
@@ -52,7 +54,7 @@ def stop(p):
 
 def test_every_example_has_a_test_here():
     names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(EXAMPLES, "*.yaml")))
-    assert names == ["alert-demo.yaml", "queue-rate-limited.yaml", "twilio-send-and-callbacks.yaml"], names
+    assert names == ["alert-demo.yaml", "queue-rate-limited.yaml", "sqs-to-sqs.yaml", "twilio-send-and-callbacks.yaml"], names
 
 
 def test_queue_rate_limited(run_example, tmp_path):
@@ -84,3 +86,15 @@ def test_alert_demo(run_example, tmp_path):
     assert sent.returncode in (0, 3), sent.stderr  # 3: provider-sim failed one (5% do)
     assert "recipients         2   accepted        2   final        2" in sent.stdout, sent.stdout
     stop(p)
+
+
+def test_sqs_to_sqs(run_example, endpoint):  # noqa: F811 (the fixture)
+    source, target = new_queue(endpoint), new_queue(endpoint)
+    produce(endpoint, source, [f'{{"n": {i}}}' for i in range(300)])
+    p = run_example("run", "-c", example("sqs-to-sqs.yaml"),
+                    env={"SOURCE_QUEUE_URL": source, "TARGET_QUEUE_URL": target, "SQS_ENDPOINT": endpoint,
+                         "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+    wait_for(lambda: depth(endpoint, target)[0] >= 300, 30, "300 messages moved to the target queue")
+    stop(p)
+    moved = [json.loads(b) for b in sqs(endpoint, "drain", target, 1)]
+    assert sorted(m["n"] for m in moved) == list(range(300)) and all(m["moved_by"] == "sluice" for m in moved)

@@ -152,3 +152,17 @@ pipelines:
     moved = [json.loads(b) for b in sqs(endpoint, "drain", target, 1)]
     assert sorted(m["n"] for m in moved) == list(range(5000))
     assert all(m["moved"] == "yes" for m in moved)
+
+
+def test_without_credentials_sluice_says_where_it_looked(sluice_factory, tmp_path, endpoint):
+    config = to_file(endpoint, new_queue(endpoint)).replace(
+        "credentials: {access_key_id: test, secret_access_key: test}", "credentials: {profile: ops}")
+    env = {"HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": ""}
+    s = sluice_factory(config, env=env).start(wait_ready=False)
+    assert s.proc.wait(20) != 0
+    log = s.log_text()
+    assert "no AWS credentials" in log and f"{tmp_path}/.aws/credentials [ops]" in log, log
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws/credentials").write_text("[ops]\naws_access_key_id = test\naws_secret_access_key = test\n")
+    s = sluice_factory(config, env=env, name="with-profile").start()
+    assert s.stop() == 0, s.log_text()

@@ -36,8 +36,8 @@ std::vector<config::Field> with_connection_fields(std::vector<config::Field> own
 
 namespace {
 
-// Where requests go and who signs them; throws the config error otherwise.
-Settings settings_of(const config::Values& v) {
+// Where requests go; throws the config error otherwise.
+Settings place_of(const config::Values& v) {
   const std::string url = v.str("url");
   if (auto problem = net::url_problem(url)) throw v.error("url", *problem);
   const auto env = aws::process_environment();
@@ -48,23 +48,32 @@ Settings settings_of(const config::Values& v) {
   const std::string endpoint =
       v.has("endpoint") ? v.str("endpoint") : fmt::format("https://sqs.{}.amazonaws.com", region);
   if (auto problem = net::url_problem(endpoint)) throw v.error("endpoint", *problem);
+  return {endpoint, region, {}};
+}
+
+// Who signs: looked up when the pipeline is built, not by lint, which may
+// run where the credentials are not (a CI job linting a deployment's config).
+aws::Credentials credentials_of(const config::Values& v, const Settings& place) {
   const auto& c = v.object("credentials");
   aws::CredentialSource source{c.has("access_key_id") ? c.str("access_key_id") : "",
                                c.has("secret_access_key") ? c.str("secret_access_key") : "",
                                c.has("session_token") ? c.str("session_token") : "",
                                c.has("profile") ? c.str("profile") : ""};
-  auto resolved = aws::resolve_credentials(source, env);
+  auto resolved = aws::resolve_credentials(source, aws::process_environment());
   if (!resolved) throw v.error("credentials", resolved.error().detail);
-  logging::debug("sqs {}: region {}, endpoint {}, credentials from {}", url, region, endpoint, resolved->from);
-  return {endpoint, region, resolved->credentials};
+  logging::debug("sqs {}: region {}, endpoint {}, credentials from {}", v.str("url"), place.region, place.endpoint,
+                 resolved->from);
+  return resolved->credentials;
 }
 
 }  // namespace
 
-void validate_connection(const config::Values& v) { settings_of(v); }
+void validate_connection(const config::Values& v) { place_of(v); }
 
 std::shared_ptr<Client> make_client(const config::Values& v, runtime::BuildContext& ctx) {
-  return std::make_shared<Client>(http_client_for(v, ctx), settings_of(v));
+  Settings s = place_of(v);
+  s.credentials = credentials_of(v, s);
+  return std::make_shared<Client>(http_client_for(v, ctx), std::move(s));
 }
 
 }  // namespace sluice::connectors::sqs

@@ -14,8 +14,9 @@ class Client;
 
 // url, endpoint, region, credentials {...}, and the HTTP client's settings.
 std::vector<config::Field> with_connection_fields(std::vector<config::Field> own);
-// The spec's validate hook: what make_client would refuse (a bad URL, no
-// region, no credentials), so `sluice lint` says it too.
+// The spec's validate hook: what make_client would refuse in the config (a
+// bad URL, no region), so `sluice lint` says it too. Credentials are looked
+// up by make_client only: lint may run where they are not.
 void validate_connection(const config::Values& v);
 // A client for the queue `v` names.
 std::shared_ptr<Client> make_client(const config::Values& v, runtime::BuildContext& ctx);
