@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <mutex>
 #include <stdexcept>
 
 namespace sluice::aws {
@@ -14,10 +15,17 @@ namespace {
 
 using Digest = std::array<unsigned char, 32>;
 
+// Fetched once: passing EVP_sha256() looks the algorithm up (under a lock)
+// on every call.
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
 Digest sha256(std::string_view data) {
   Digest out{};
   unsigned int n = 0;
-  if (!EVP_Digest(data.data(), data.size(), out.data(), &n, EVP_sha256(), nullptr))
+  if (!EVP_Digest(data.data(), data.size(), out.data(), &n, sha256_md(), nullptr))
     throw std::runtime_error("OpenSSL: SHA-256 failed");
   return out;
 }
@@ -25,7 +33,7 @@ Digest sha256(std::string_view data) {
 Digest hmac(std::string_view key, std::string_view data) {
   Digest out{};
   unsigned int n = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+  if (!HMAC(sha256_md(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
             data.size(), out.data(), &n))
     throw std::runtime_error("OpenSSL: HMAC-SHA256 failed");
   return out;
@@ -184,19 +192,58 @@ std::string signing_key_hex(std::string_view secret, std::string_view date, std:
 
 }  // namespace sigv4
 
-void sign(SignedRequest& req, const Credentials& credentials, std::string_view region, std::string_view service,
-          std::chrono::system_clock::time_point now) {
-  const std::string date_time = sigv4::amz_date(now);
+namespace {
+
+// Adds the date, token and Authorization headers, signing with `key` (the
+// signing key of `date`).
+void sign_with(SignedRequest& req, const Credentials& credentials, std::string_view region, std::string_view service,
+               const std::string& date_time, const Digest& key) {
   const std::string date = date_time.substr(0, 8);
   req.headers.emplace_back("X-Amz-Date", date_time);
   if (!credentials.session_token.empty()) req.headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
   const auto [canonical, signed_headers] = sigv4::canonical_request(req);
   const std::string scope = date + '/' + std::string(region) + '/' + std::string(service) + "/aws4_request";
   const std::string to_sign = "AWS4-HMAC-SHA256\n" + date_time + '\n' + scope + '\n' + sigv4::hex_sha256(canonical);
-  const Digest key = signing_key(credentials.secret_access_key, date, region, service);
   req.headers.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + '/' + scope +
                                                 ", SignedHeaders=" + signed_headers +
                                                 ", Signature=" + hex(view(hmac(view(key), to_sign))));
+}
+
+}  // namespace
+
+void sign(SignedRequest& req, const Credentials& credentials, std::string_view region, std::string_view service,
+          std::chrono::system_clock::time_point now) {
+  const std::string date_time = sigv4::amz_date(now);
+  sign_with(req, credentials, region, service, date_time,
+            signing_key(credentials.secret_access_key, date_time.substr(0, 8), region, service));
+}
+
+struct Signer::DayKey {
+  std::mutex mu;
+  std::string date;
+  Digest key{};
+};
+
+Signer::Signer(Credentials credentials, std::string region, std::string service)
+    : credentials_(std::move(credentials)),
+      region_(std::move(region)),
+      service_(std::move(service)),
+      day_(std::make_unique<DayKey>()) {}
+
+Signer::~Signer() = default;
+
+void Signer::sign(SignedRequest& req, std::chrono::system_clock::time_point now) const {
+  const std::string date_time = sigv4::amz_date(now);
+  Digest key;
+  {
+    std::lock_guard lock(day_->mu);
+    if (day_->date != std::string_view(date_time).substr(0, 8)) {
+      day_->date = date_time.substr(0, 8);
+      day_->key = signing_key(credentials_.secret_access_key, day_->date, region_, service_);
+    }
+    key = day_->key;
+  }
+  sign_with(req, credentials_, region_, service_, date_time, key);
 }
 
 }  // namespace sluice::aws

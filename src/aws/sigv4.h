@@ -10,6 +10,7 @@
 // clock, no I/O, thread-safe.
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,22 @@ struct SignedRequest {
 // Signs `req` for `region` and `service` at `now`: appends the headers.
 void sign(SignedRequest& req, const Credentials& credentials, std::string_view region, std::string_view service,
           std::chrono::system_clock::time_point now);
+
+// The same for many requests with one key: the day's signing key (four
+// HMACs) is derived once per day instead of per request. Thread-safe.
+class Signer {
+ public:
+  Signer(Credentials credentials, std::string region, std::string service);
+  ~Signer();
+  void sign(SignedRequest& req, std::chrono::system_clock::time_point now) const;
+  const std::string& region() const { return region_; }
+
+ private:
+  struct DayKey;
+  Credentials credentials_;
+  std::string region_, service_;
+  std::unique_ptr<DayKey> day_;
+};
 
 // The steps, for tests and for reading along with AWS's documentation.
 namespace sigv4 {

@@ -63,6 +63,16 @@ TEST(SigV4, TemporaryCredentialsSignTheSessionToken) {
   EXPECT_NE(header(r, "Authorization").find("SignedHeaders=host;x-amz-date;x-amz-security-token,"), std::string::npos);
 }
 
+TEST(SigV4, ASignerKeepsTheDaysKeyAndSignsAsSignDoes) {
+  const Signer signer(kExample, "us-east-1", "service");
+  for (auto at : {kExampleTime, kExampleTime + std::chrono::hours(12), kExampleTime + std::chrono::hours(36)}) {
+    SignedRequest a{"GET", "/", "a=1", {{"Host", "example.amazonaws.com"}}, ""}, b = a;
+    sign(a, kExample, "us-east-1", "service", at);
+    signer.sign(b, at);
+    EXPECT_EQ(header(a, "Authorization"), header(b, "Authorization"));
+  }
+}
+
 // botocore's SigV4Auth signs each request at the same fixed time; it
 // prints one Authorization per line.
 constexpr const char* kBotocore = R"(

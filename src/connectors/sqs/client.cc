@@ -113,7 +113,9 @@ std::string region_of_queue_url(const std::string& url) {
 }
 
 Client::Client(std::shared_ptr<net::HttpTransport> http, Settings settings)
-    : http_(std::move(http)), settings_(std::move(settings)) {
+    : http_(std::move(http)),
+      settings_(std::move(settings)),
+      signer_(settings_.credentials, settings_.region, "sqs") {
   if (auto u = boost::urls::parse_absolute_uri(settings_.endpoint)) {
     const bool tls = u->scheme() == "https";
     const std::string port(u->port());
@@ -133,7 +135,7 @@ boost::asio::awaitable<core::Result<std::string>> Client::call(const char* actio
                                  {"Content-Type", "application/x-amz-json-1.0"},
                                  {"X-Amz-Target", std::string("AmazonSQS.") + action}},
                                 std::move(body)};
-  aws::sign(signed_req, settings_.credentials, settings_.region, "sqs", std::chrono::system_clock::now());
+  signer_.sign(signed_req, std::chrono::system_clock::now());
   net::ClientRequest req{"POST", settings_.endpoint + "/", std::move(signed_req.headers), std::move(signed_req.body),
                          timeout, std::move(cancel)};
   auto r = co_await http_->request(std::move(req));

@@ -97,6 +97,7 @@ class Client {
 
   std::shared_ptr<net::HttpTransport> http_;
   Settings settings_;
+  aws::Signer signer_;
   std::string host_;
 };
 
