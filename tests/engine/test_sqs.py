@@ -53,8 +53,8 @@ def connection(endpoint, url):
             "credentials: {access_key_id: test, secret_access_key: test}")
 
 
-def to_file(endpoint, url, processors="", rate=""):
-    limit = f"rate_limits: {{paced: {{rate: {rate}, burst: 100}}}}\n" if rate else ""
+def to_file(endpoint, url, processors="", rate="", burst=100):
+    limit = f"rate_limits: {{paced: {{rate: {rate}, burst: {burst}}}}}\n" if rate else ""
     return f"""
 admin: {{address: "{{admin}}"}}
 data_dir: {{dir}}/data
@@ -166,3 +166,20 @@ def test_without_credentials_sluice_says_where_it_looked(sluice_factory, tmp_pat
     (tmp_path / ".aws/credentials").write_text("[ops]\naws_access_key_id = test\naws_secret_access_key = test\n")
     s = sluice_factory(config, env=env, name="with-profile").start()
     assert s.stop() == 0, s.log_text()
+
+
+def test_a_slow_output_keeps_its_messages_hidden_instead_of_seeing_them_twice(sluice_factory, tmp_path, endpoint):
+    # 40 messages at 8/s take 5 s; the visibility timeout is 3 s. The
+    # heartbeat extends the waiting ones, so none is received twice.
+    url = new_queue(endpoint)
+    bodies = [json.dumps({"n": i}) for i in range(40)]
+    produce(endpoint, url, bodies)
+    s = sluice_factory(to_file(endpoint, url, rate="8/s", burst=1)).start()
+    wait_for(lambda: len(lines(tmp_path / "out.jsonl")) >= 40, 30, "40 messages written")
+    time.sleep(1)
+    extended = s.metric("sluice_sqs_visibility_extensions_total")
+    assert s.stop() == 0, s.log_text()
+    twice = [b for b, n in collections.Counter(lines(tmp_path / "out.jsonl")).items() if n > 1]
+    assert not twice, f"{len(twice)} messages delivered twice"
+    assert sorted(lines(tmp_path / "out.jsonl")) == sorted(bodies)
+    assert extended > 0 and depth(endpoint, url) == (0, 0)

@@ -8,10 +8,17 @@
 //   rejected  -> on_reject: dead_letter sends it to the queue's redrive
 //                dead-letter queue now (SendMessageBatch), then deletes it;
 //                leave lets the redrive policy move it after its receives.
+// A heartbeat keeps messages still in flight hidden: every half visibility
+// timeout it extends theirs (ChangeMessageVisibilityBatch), for at most
+// max_extension after their receive, so a slow output (a rate-limited
+// provider) does not see them delivered twice.
 #include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <boost/json.hpp>
 
 #include "async/spawn.h"
@@ -23,6 +30,7 @@
 #include "net/http_client.h"
 #include "runtime/ack_batcher.h"
 #include "runtime/component.h"
+#include "runtime/sleep.h"
 
 namespace sluice::connectors {
 namespace {
@@ -74,6 +82,8 @@ class SqsInput final : public runtime::Input {
                         ? std::chrono::duration_cast<std::chrono::seconds>(v.duration("visibility_timeout"))
                         : std::chrono::seconds(0)),
         dead_letter_(v.str("on_reject") == "dead_letter"),
+        max_extension_(v.duration("max_extension")),
+        clock_(ctx.clock()),
         cancel_(std::make_shared<net::Cancellation>()),
         acks_(ctx.io(), kPerCall * 10, std::chrono::milliseconds(50),
               [this](Acks::Groups g) { return settle(std::move(g)); }) {
@@ -88,12 +98,15 @@ class SqsInput final : public runtime::Input {
                                   {l[0], l[1], {"action", action}});
     failed_entries_ = &m.counter("sluice_sqs_failed_entries_total",
                                  "Entries of batch calls that SQS refused (the message may come back).", l);
+    extensions_ = &m.counter("sluice_sqs_visibility_extensions_total",
+                             "Messages whose visibility the heartbeat extended while they were in flight.", l);
   }
 
   runtime::Task<void> start() override {
-    if (dead_letter_) co_await find_dead_letter_queue();
+    co_await read_queue_attributes();
     auto ex = co_await asio::this_coro::executor;
     async::spawn(ex, [this] { return acks_.run(); });
+    async::spawn(ex, [this] { return heartbeat(); });
   }
 
   runtime::Task<core::Result<core::Batch>> read() override {
@@ -116,7 +129,10 @@ class SqsInput final : public runtime::Input {
   }
 
   void close() override { cancel_->cancel(); }
-  runtime::Task<void> drain() override { co_await acks_.drain(); }
+  runtime::Task<void> drain() override {
+    co_await acks_.drain();
+    draining_ = true;  // the heartbeat ends: nothing is in flight any more
+  }
 
  private:
   using Acks = runtime::AckBatcher<Token>;
@@ -135,6 +151,10 @@ class SqsInput final : public runtime::Input {
       if (auto it = r.attributes.find("SentTimestamp"); it != r.attributes.end()) meta.set("sqs_sent_timestamp", it->second);
       if (auto it = r.attributes.find("MessageGroupId"); it != r.attributes.end()) meta.set("sqs_message_group_id", it->second);
       for (const auto& [k, val] : r.message_attributes) meta.set(k, val);
+      {
+        std::lock_guard lock(flight_mu_);
+        in_flight_.emplace(r.receipt_handle, clock_.now_ns());
+      }
       Token t{std::move(r.receipt_handle), count, dead_letter_ ? std::move(r.body) : std::string()};
       m.set_ack(acks_.handle(std::move(t)));
       b.messages.push_back(std::move(m));
@@ -142,16 +162,21 @@ class SqsInput final : public runtime::Input {
     return b;
   }
 
-  // The queue's RedrivePolicy names where rejected messages go.
-  runtime::Task<void> find_dead_letter_queue() {
+  // The queue's VisibilityTimeout (unless configured) paces the heartbeat;
+  // its RedrivePolicy names where rejected messages go.
+  runtime::Task<void> read_queue_attributes() {
     calls_["GetQueueAttributes"]->inc();
     auto attrs = co_await client_->queue_attributes(url_);
     if (!attrs) {
       logging::warn("sqs {}: cannot read the queue's attributes ({}); rejected messages are left to its redrive "
-                    "policy until it can",
+                    "policy, and in-flight messages are kept hidden for 30 s at a time",
                     url_, attrs.error().to_string());
       co_return;
     }
+    if (visibility_.count() == 0)
+      if (auto it = attrs->find("VisibilityTimeout"); it != attrs->end())
+        queue_visibility_ = std::chrono::seconds(std::max(1L, std::atol(it->second.c_str())));
+    if (!dead_letter_) co_return;
     auto it = attrs->find("RedrivePolicy");
     if (it == attrs->end()) {
       logging::warn("sqs {}: the queue has no RedrivePolicy: a rejected message is left in it and comes back after "
@@ -170,6 +195,11 @@ class SqsInput final : public runtime::Input {
   }
 
   runtime::Task<void> settle(Acks::Groups g) {
+    {
+      std::lock_guard lock(flight_mu_);
+      for (const auto* group : {&g.delivered, &g.errored, &g.rejected})
+        for (const auto& t : *group) in_flight_.erase(t.receipt_handle);
+    }
     auto ex = co_await asio::this_coro::executor;
     std::vector<std::function<runtime::Task<void>()>> calls;
     auto chunks = [](std::vector<Token>& tokens, auto make) {
@@ -230,6 +260,40 @@ class SqsInput final : public runtime::Input {
     co_await batch_call("DeleteMessageBatch", std::move(deletes));
   }
 
+  std::chrono::seconds visibility() const { return visibility_.count() > 0 ? visibility_ : queue_visibility_; }
+
+  runtime::Task<void> heartbeat() {
+    auto ex = co_await asio::this_coro::executor;
+    while (!draining_) {
+      // In small steps, so that the end of a drain is seen promptly.
+      const int64_t due = clock_.now_ns() + std::chrono::nanoseconds(visibility()).count() / 2;
+      while (!draining_ && clock_.now_ns() < due) co_await runtime::sleep_for(clock_, std::chrono::milliseconds(100));
+      if (draining_) break;
+      std::vector<Entry> extend;
+      {
+        const int64_t now = clock_.now_ns();
+        std::lock_guard lock(flight_mu_);
+        for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+          if (now - it->second > max_extension_.count()) {  // given up on: it comes back
+            it = in_flight_.erase(it);
+            continue;
+          }
+          extend.push_back({std::to_string(extend.size()), it->first, visibility(), {}});
+          ++it;
+        }
+      }
+      if (extend.empty()) continue;
+      extensions_->inc(extend.size());
+      std::vector<std::function<runtime::Task<void>()>> calls;
+      for (size_t at = 0; at < extend.size(); at += kPerCall) {
+        std::vector<Entry> chunk(extend.begin() + static_cast<ptrdiff_t>(at),
+                                 extend.begin() + static_cast<ptrdiff_t>(std::min(extend.size(), at + kPerCall)));
+        calls.push_back([this, chunk = std::move(chunk)] { return batch_call("ChangeMessageVisibilityBatch", chunk); });
+      }
+      co_await async::all(ex, std::move(calls));
+    }
+  }
+
   void report(const char* action, size_t n, const core::Result<std::vector<sqs::EntryFailure>>& r) {
     if (!r) {
       logging::limited(logging::Level::warn, fmt::format("sqs-call:{}:{}", action, url_),
@@ -253,10 +317,16 @@ class SqsInput final : public runtime::Input {
   std::chrono::seconds wait_;
   std::chrono::seconds visibility_;
   bool dead_letter_;
+  core::Nanos max_extension_;
+  const core::Clock& clock_;
+  std::chrono::seconds queue_visibility_{30};  // SQS's default until the queue says
   std::string dead_letter_url_;
+  std::mutex flight_mu_;
+  std::unordered_map<std::string, int64_t> in_flight_;  // receipt handle -> received at (clock ns)
+  std::atomic<bool> draining_{false};
   std::shared_ptr<net::Cancellation> cancel_;
   std::map<std::string, metrics::Counter*> calls_;
-  metrics::Counter *received_, *empty_, *failed_entries_;
+  metrics::Counter *received_, *empty_, *failed_entries_, *extensions_;
   Acks acks_;
 };
 
@@ -271,7 +341,8 @@ config::ComponentSpec sqs_input_spec() {
                  "one long poll of up to `max_messages`. Acks are batched: delivered messages are deleted 10 a "
                  "call; a nacked one becomes visible again after a backoff by its receive count (1 s, 2 s, 4 s, "
                  "up to 5 min); a rejected one goes to the queue's redrive dead-letter queue at once (on_reject: "
-                 "dead_letter), or stays for the redrive policy (leave). Metadata: sqs_message_id, "
+                 "dead_letter), or stays for the redrive policy (leave). A heartbeat keeps messages still in flight hidden "
+                 "(every half visibility timeout, up to max_extension). Metadata: sqs_message_id, "
                  "sqs_receive_count, sqs_sent_timestamp, sqs_message_group_id, and each message attribute by name.",
       .fields = sqs::with_connection_fields(
           {{.name = "wait_time", .type = Type::duration,
@@ -281,6 +352,10 @@ config::ComponentSpec sqs_input_spec() {
             .min = 1, .max = 10},
            {.name = "visibility_timeout", .type = Type::duration,
             .doc = "How long a received message stays hidden; default: the queue's own.", .min = 1, .max = 43200},
+           {.name = "max_extension", .type = Type::duration,
+            .doc = "How long the heartbeat keeps a message in flight hidden after its receive; then it comes "
+                   "back to be received again.",
+            .default_value = "1h", .min = 1, .max = 43200},
            {.name = "on_reject",
             .doc = "A message rejected for good: dead_letter (to the queue's redrive dead-letter queue now, then "
                    "deleted) or leave (the redrive policy moves it after maxReceiveCount receives).",
