@@ -48,6 +48,7 @@ struct Token {
 
 constexpr size_t kPerCall = 10;  // SQS's batch limit
 constexpr auto kMaxBackoff = std::chrono::minutes(5);
+constexpr int kCallAttempts = 5;  // of an ack's batch call
 
 std::chrono::seconds backoff(int receive_count) {
   const int shift = std::clamp(receive_count - 1, 0, 16);
@@ -232,15 +233,23 @@ class SqsInput final : public runtime::Input {
 
   // One batch call; entries SQS refuses are logged (the message comes back
   // after its visibility timeout), a failed call likewise.
+  // Throttled or unavailable, the call is tried again a few times (50 ms,
+  // 100 ms, 200 ms, 400 ms): a delete given up on means the message comes
+  // back and goes out twice.
   runtime::Task<void> batch_call(const char* action, std::vector<Entry> entries) {
-    calls_[action]->inc();
     const bool deleting = std::string_view(action) == "DeleteMessageBatch";
     const size_t n = entries.size();
-    core::Result<std::vector<sqs::EntryFailure>> r;  // no co_await inside ?: (GCC 12; see async/blocking.h)
-    if (deleting)
-      r = co_await client_->delete_batch(url_, std::move(entries));
-    else
-      r = co_await client_->change_visibility_batch(url_, std::move(entries));
+    core::Result<std::vector<sqs::EntryFailure>> r;
+    for (int attempt = 0;; ++attempt) {
+      calls_[action]->inc();
+      std::vector<Entry> these = entries;
+      if (deleting)  // no co_await inside ?: (GCC 12; see async/blocking.h)
+        r = co_await client_->delete_batch(url_, std::move(these));
+      else
+        r = co_await client_->change_visibility_batch(url_, std::move(these));
+      if (r || !r.error().is(core::Errc::unavailable) || attempt == kCallAttempts - 1) break;
+      co_await runtime::sleep_for(clock_, std::chrono::milliseconds(50 << attempt));
+    }
     report(action, n, r);
   }
 
