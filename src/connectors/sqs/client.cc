@@ -6,6 +6,7 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 #include "logging/log.h"
@@ -79,6 +80,9 @@ json::array entries_json(const std::vector<Entry>& entries, const char* value_ke
   return out;
 }
 
+// SQS bills each 64 KiB of a request's payload as one request.
+constexpr size_t kBilledChunk = 64 * 1024;
+
 // 0: the HTTP client's request_timeout.
 constexpr std::chrono::nanoseconds kDefaultTimeout{0};
 
@@ -112,10 +116,11 @@ std::string region_of_queue_url(const std::string& url) {
   return {};
 }
 
-Client::Client(std::shared_ptr<net::HttpTransport> http, Settings settings)
+Client::Client(std::shared_ptr<net::HttpTransport> http, Settings settings, Meter meter)
     : http_(std::move(http)),
       settings_(std::move(settings)),
-      signer_(settings_.credentials, settings_.region, "sqs") {
+      signer_(settings_.credentials, settings_.region, "sqs"),
+      meter_(std::move(meter)) {
   if (auto u = boost::urls::parse_absolute_uri(settings_.endpoint)) {
     const bool tls = u->scheme() == "https";
     const std::string port(u->port());
@@ -138,7 +143,9 @@ boost::asio::awaitable<core::Result<std::string>> Client::call(const char* actio
   signer_.sign(signed_req, std::chrono::system_clock::now());
   net::ClientRequest req{"POST", settings_.endpoint + "/", std::move(signed_req.headers), std::move(signed_req.body),
                          timeout, std::move(cancel)};
+  const size_t sent_bytes = req.body.size();
   auto r = co_await http_->request(std::move(req));
+  if (meter_) meter_(action, 1 + std::max(sent_bytes, r ? r->body.size() : size_t{0}) / kBilledChunk);
   if (!r) co_return std::unexpected(r.error());
   if (r->status == 200) co_return std::move(r->body);
   // {"__type": "com.amazonaws.sqs#QueueDoesNotExist", "message": "..."}

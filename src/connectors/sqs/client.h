@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -69,9 +70,13 @@ struct Settings {
   aws::Credentials credentials;
 };
 
+// Told of every call the client makes: its action, and the requests SQS
+// bills for it (one per 64 KiB of payload, the larger of request and answer).
+using Meter = std::function<void(const char* action, size_t billed)>;
+
 class Client {
  public:
-  Client(std::shared_ptr<net::HttpTransport> http, Settings settings);
+  Client(std::shared_ptr<net::HttpTransport> http, Settings settings, Meter meter = {});
 
   boost::asio::awaitable<core::Result<std::vector<Received>>> receive(const std::string& queue_url,
                                                                       ReceiveOptions options);
@@ -98,6 +103,7 @@ class Client {
   std::shared_ptr<net::HttpTransport> http_;
   Settings settings_;
   aws::Signer signer_;
+  Meter meter_;
   std::string host_;
 };
 

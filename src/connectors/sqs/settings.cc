@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include "aws/credentials.h"
 #include "config/config.h"
 #include "connectors/http/client_settings.h"
 #include "connectors/sqs/client.h"
 #include "logging/log.h"
+#include "metrics/metrics.h"
 #include "net/http_client.h"
 #include "runtime/build_context.h"
 
@@ -73,7 +76,20 @@ void validate_connection(const config::Values& v) { place_of(v); }
 std::shared_ptr<Client> make_client(const config::Values& v, runtime::BuildContext& ctx) {
   Settings s = place_of(v);
   s.credentials = credentials_of(v, s);
-  return std::make_shared<Client>(http_client_for(v, ctx), std::move(s));
+  const metrics::Labels l = {{"pipeline", ctx.pipeline()}, {"queue", v.str("url")}};
+  auto& m = ctx.metrics();
+  std::map<std::string, metrics::Counter*, std::less<>> calls;
+  for (const char* action : {"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch",
+                             "SendMessageBatch", "GetQueueAttributes"})
+    calls[action] = &m.counter("sluice_sqs_requests_total", "SQS API calls, by action.",
+                               {l[0], l[1], {"action", action}});
+  auto* billed = &m.counter("sluice_sqs_requests_billed_total",
+                            "Requests SQS bills for: one per 64 KiB of each call's payload.", l);
+  Meter meter = [calls = std::move(calls), billed](const char* action, size_t n) {
+    if (auto it = calls.find(std::string_view(action)); it != calls.end()) it->second->inc();
+    billed->inc(n);
+  };
+  return std::make_shared<Client>(http_client_for(v, ctx), std::move(s), std::move(meter));
 }
 
 }  // namespace sluice::connectors::sqs

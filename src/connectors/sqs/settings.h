@@ -18,7 +18,8 @@ std::vector<config::Field> with_connection_fields(std::vector<config::Field> own
 // bad URL, no region), so `sluice lint` says it too. Credentials are looked
 // up by make_client only: lint may run where they are not.
 void validate_connection(const config::Values& v);
-// A client for the queue `v` names.
+// A client for the queue `v` names, counting its calls in
+// sluice_sqs_requests_total{action} and sluice_sqs_requests_billed_total.
 std::shared_ptr<Client> make_client(const config::Values& v, runtime::BuildContext& ctx);
 
 }  // namespace sluice::connectors::sqs

@@ -31,8 +31,6 @@ class SqsOutput final : public runtime::Output {
         delay_(v.has("delay") ? std::chrono::duration_cast<std::chrono::seconds>(v.duration("delay")).count() : 0) {
     if (v.has("message_group_id")) group_ = v.tmpl("message_group_id");
     if (v.has("deduplication_id")) dedup_ = v.tmpl("deduplication_id");
-    calls_ = &ctx.metrics().counter("sluice_sqs_requests_total", "SQS API calls, by action.",
-                                    {{"pipeline", ctx.pipeline()}, {"queue", url_}, {"action", "SendMessageBatch"}});
   }
 
   size_t max_batch() const override { return kPerCall; }
@@ -70,7 +68,6 @@ class SqsOutput final : public runtime::Output {
       index_of.push_back(i);
     }
     if (entries.empty()) co_return outcome;
-    calls_->inc();
     auto sent = co_await send(std::move(entries));
     if (!sent) {
       const auto o = sent.error().is(core::Errc::unavailable) ? runtime::WriteOutcome::overload(sent.error().to_string())
@@ -121,7 +118,6 @@ class SqsOutput final : public runtime::Output {
   int64_t delay_;
   std::optional<tmpl::Template> group_, dedup_;
   std::optional<size_t> max_bytes_;
-  metrics::Counter* calls_;
 };
 
 }  // namespace

@@ -8,8 +8,9 @@
 //   rejected  -> on_reject: dead_letter sends it to the queue's redrive
 //                dead-letter queue now (SendMessageBatch), then deletes it;
 //                leave lets the redrive policy move it after its receives.
-// A heartbeat keeps messages still in flight hidden: every half visibility
-// timeout it extends theirs (ChangeMessageVisibilityBatch), for at most
+// A heartbeat keeps messages still in flight hidden: a message with less
+// than half its visibility timeout left has it extended
+// (ChangeMessageVisibilityBatch), for at most
 // max_extension after their receive, so a slow output (a rate-limited
 // provider) does not see them delivered twice.
 #include <boost/asio/this_coro.hpp>
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <random>
 #include <unordered_map>
 #include <boost/json.hpp>
 
@@ -93,10 +95,6 @@ class SqsInput final : public runtime::Input {
     received_ = &m.counter("sluice_sqs_messages_received_total", "Messages received from SQS.", l);
     empty_ = &m.counter("sluice_sqs_empty_receives_total",
                         "Receives that returned no message (each is a billed request).", l);
-    for (const char* action : {"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch",
-                               "SendMessageBatch", "GetQueueAttributes"})
-      calls_[action] = &m.counter("sluice_sqs_requests_total", "SQS API calls, by action.",
-                                  {l[0], l[1], {"action", action}});
     failed_entries_ = &m.counter("sluice_sqs_failed_entries_total",
                                  "Entries of batch calls that SQS refused (the message may come back).", l);
     extensions_ = &m.counter("sluice_sqs_visibility_extensions_total",
@@ -113,7 +111,6 @@ class SqsInput final : public runtime::Input {
   runtime::Task<core::Result<core::Batch>> read() override {
     for (;;) {
       if (cancel_->cancelled()) co_return core::fail(core::Errc::closed);
-      calls_["ReceiveMessage"]->inc();
       sqs::ReceiveOptions options{max_messages_, wait_, visibility_, cancel_};  // named: see async/blocking.h
       auto got = co_await client_->receive(url_, std::move(options));
       if (!got) {
@@ -154,7 +151,8 @@ class SqsInput final : public runtime::Input {
       for (const auto& [k, val] : r.message_attributes) meta.set(k, val);
       {
         std::lock_guard lock(flight_mu_);
-        in_flight_.emplace(r.receipt_handle, clock_.now_ns());
+        const int64_t now = clock_.now_ns();
+        in_flight_.emplace(r.receipt_handle, Flight{now, now + std::chrono::nanoseconds(visibility()).count()});
       }
       Token t{std::move(r.receipt_handle), count, dead_letter_ ? std::move(r.body) : std::string()};
       m.set_ack(acks_.handle(std::move(t)));
@@ -166,7 +164,6 @@ class SqsInput final : public runtime::Input {
   // The queue's VisibilityTimeout (unless configured) paces the heartbeat;
   // its RedrivePolicy names where rejected messages go.
   runtime::Task<void> read_queue_attributes() {
-    calls_["GetQueueAttributes"]->inc();
     auto attrs = co_await client_->queue_attributes(url_);
     if (!attrs) {
       logging::warn("sqs {}: cannot read the queue's attributes ({}); rejected messages are left to its redrive "
@@ -195,12 +192,12 @@ class SqsInput final : public runtime::Input {
       logging::info("sqs {}: rejected messages go to {}", url_, dead_letter_url_);
   }
 
+  // A delivered message stays in the heartbeat's care until its delete is
+  // done: it must not reappear while the delete is being retried. The
+  // others leave it now (their visibility is being set on purpose).
   runtime::Task<void> settle(Acks::Groups g) {
-    {
-      std::lock_guard lock(flight_mu_);
-      for (const auto* group : {&g.delivered, &g.errored, &g.rejected})
-        for (const auto& t : *group) in_flight_.erase(t.receipt_handle);
-    }
+    forget(g.errored);
+    forget(g.rejected);
     auto ex = co_await asio::this_coro::executor;
     std::vector<std::function<runtime::Task<void>()>> calls;
     auto chunks = [](std::vector<Token>& tokens, auto make) {
@@ -229,26 +226,34 @@ class SqsInput final : public runtime::Input {
                                    g.rejected.size()));
     }
     co_await async::all(ex, std::move(calls));
+    forget(g.delivered);
+  }
+
+  void forget(const std::vector<Token>& tokens) {
+    std::lock_guard lock(flight_mu_);
+    for (const auto& t : tokens) in_flight_.erase(t.receipt_handle);
   }
 
   // One batch call; entries SQS refuses are logged (the message comes back
   // after its visibility timeout), a failed call likewise.
-  // Throttled or unavailable, the call is tried again a few times (50 ms,
-  // 100 ms, 200 ms, 400 ms): a delete given up on means the message comes
-  // back and goes out twice.
+  // Throttled or unavailable, the call is tried again a few times (about
+  // 50, 100, 200, 400 ms): a delete given up on means the message comes back
+  // and goes out twice.
   runtime::Task<void> batch_call(const char* action, std::vector<Entry> entries) {
     const bool deleting = std::string_view(action) == "DeleteMessageBatch";
     const size_t n = entries.size();
     core::Result<std::vector<sqs::EntryFailure>> r;
     for (int attempt = 0;; ++attempt) {
-      calls_[action]->inc();
       std::vector<Entry> these = entries;
       if (deleting)  // no co_await inside ?: (GCC 12; see async/blocking.h)
         r = co_await client_->delete_batch(url_, std::move(these));
       else
         r = co_await client_->change_visibility_batch(url_, std::move(these));
       if (r || !r.error().is(core::Errc::unavailable) || attempt == kCallAttempts - 1) break;
-      co_await runtime::sleep_for(clock_, std::chrono::milliseconds(50 << attempt));
+      // Jittered, so that calls throttled together do not come back together.
+      thread_local std::minstd_rand jitter{std::random_device{}()};
+      const auto pause = std::chrono::milliseconds((50 << attempt) / 2 + jitter() % (50 << attempt));
+      co_await runtime::sleep_for(clock_, pause);
     }
     report(action, n, r);
   }
@@ -256,7 +261,6 @@ class SqsInput final : public runtime::Input {
   runtime::Task<void> move_to_dead_letter(std::vector<Token> tokens) {
     std::vector<Entry> sends;
     for (size_t i = 0; i < tokens.size(); ++i) sends.push_back({std::to_string(i), tokens[i].body, {}, {}});
-    calls_["SendMessageBatch"]->inc();
     auto sent = co_await client_->send_batch(dead_letter_url_, std::move(sends));
     report("SendMessageBatch", tokens.size(), sent);
     if (!sent) co_return;  // left in the queue: it comes back, and is rejected again
@@ -271,23 +275,28 @@ class SqsInput final : public runtime::Input {
 
   std::chrono::seconds visibility() const { return visibility_.count() > 0 ? visibility_ : queue_visibility_; }
 
+  // Every quarter visibility timeout (at most 1 s), extends the messages
+  // with less than half of theirs left.
   runtime::Task<void> heartbeat() {
     auto ex = co_await asio::this_coro::executor;
+    const auto step = std::min<core::Nanos>(std::chrono::seconds(1), std::chrono::nanoseconds(visibility()) / 4);
     while (!draining_) {
-      // In small steps, so that the end of a drain is seen promptly.
-      const int64_t due = clock_.now_ns() + std::chrono::nanoseconds(visibility()).count() / 2;
-      while (!draining_ && clock_.now_ns() < due) co_await runtime::sleep_for(clock_, std::chrono::milliseconds(100));
+      co_await runtime::sleep_for(clock_, step);
       if (draining_) break;
       std::vector<Entry> extend;
       {
         const int64_t now = clock_.now_ns();
+        const int64_t full = std::chrono::nanoseconds(visibility()).count();
         std::lock_guard lock(flight_mu_);
         for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-          if (now - it->second > max_extension_.count()) {  // given up on: it comes back
+          if (now - it->second.received_at > max_extension_.count()) {  // given up on: it comes back
             it = in_flight_.erase(it);
             continue;
           }
-          extend.push_back({std::to_string(extend.size()), it->first, visibility(), {}});
+          if (it->second.hidden_until - now < full / 2) {
+            extend.push_back({std::to_string(extend.size()), it->first, visibility(), {}});
+            it->second.hidden_until = now + full;
+          }
           ++it;
         }
       }
@@ -331,10 +340,12 @@ class SqsInput final : public runtime::Input {
   std::chrono::seconds queue_visibility_{30};  // SQS's default until the queue says
   std::string dead_letter_url_;
   std::mutex flight_mu_;
-  std::unordered_map<std::string, int64_t> in_flight_;  // receipt handle -> received at (clock ns)
+  struct Flight {
+    int64_t received_at, hidden_until;  // clock ns
+  };
+  std::unordered_map<std::string, Flight> in_flight_;  // by receipt handle
   std::atomic<bool> draining_{false};
   std::shared_ptr<net::Cancellation> cancel_;
-  std::map<std::string, metrics::Counter*> calls_;
   metrics::Counter *received_, *empty_, *failed_entries_, *extensions_;
   Acks acks_;
 };
@@ -351,7 +362,7 @@ config::ComponentSpec sqs_input_spec() {
                  "call; a nacked one becomes visible again after a backoff by its receive count (1 s, 2 s, 4 s, "
                  "up to 5 min); a rejected one goes to the queue's redrive dead-letter queue at once (on_reject: "
                  "dead_letter), or stays for the redrive policy (leave). A heartbeat keeps messages still in flight hidden "
-                 "(every half visibility timeout, up to max_extension). Metadata: sqs_message_id, "
+                 "(with half its visibility timeout left, a message's is extended; up to max_extension). Metadata: sqs_message_id, "
                  "sqs_receive_count, sqs_sent_timestamp, sqs_message_group_id, and each message attribute by name.",
       .fields = sqs::with_connection_fields(
           {{.name = "wait_time", .type = Type::duration,
