@@ -162,6 +162,17 @@ TEST(Config, ReportsEveryErrorNotJustTheFirst) {
             "t.yaml:6:28: error: field 'codec' must be one of: lines, json_lines; got 'csv'\n");
 }
 
+// Found by tests/fuzz: past the 50 errors kept, a component's missing
+// required fields went unnoticed and its validate hook read them (a
+// logic_error out of lint).
+TEST(Config, ChecksStillSkipAComponentWithErrorsOnceErrorsAreNoLongerKept) {
+  std::string yaml = "pipelines:\n  a: {";
+  for (int i = 0; i < 60; ++i) yaml += "k" + std::to_string(i) + ": 1, ";
+  yaml += "z: 1}\n  p:\n    input: {generate: {count: 1}}\n    output:\n      twilio: {}\n";
+  const std::string errors = errors_of(yaml.c_str());
+  EXPECT_NE(errors.find("more error(s) not shown"), std::string::npos) << errors;
+}
+
 TEST(Config, ValidConfigLoadsWithDefaultsAndEnv) {
   const char* yaml =
       "admin: {address: \"127.0.0.1:${PORT}\"}\n"

@@ -44,6 +44,7 @@ class Diagnostics {
   bool ok() const { return errors_.empty(); }
   const std::vector<Diagnostic>& errors() const { return errors_; }
   size_t not_kept() const { return not_kept_; }
+  size_t count() const { return errors_.size() + not_kept_; }  // kept or not
   std::string to_string() const;  // one line per error, then how many more
 
  private:

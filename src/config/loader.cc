@@ -423,9 +423,11 @@ class Loader {
       }
       return c;
     }
-    const size_t errors_before = r_.diagnostics().errors().size();
+    // Counted with the errors not kept: past 50, a component's own errors
+    // would otherwise look like none, and its checks run on fields it lacks.
+    const size_t errors_before = r_.diagnostics().count();
     c.values = r_.read(node[type], c.spec->fields, fmt::format("{} {}", type, k), c.spec->functions);
-    if (c.spec->validate && r_.diagnostics().errors().size() == errors_before) {
+    if (c.spec->validate && r_.diagnostics().count() == errors_before) {
       try {
         c.spec->validate(c.values);
       } catch (const ConfigError& e) {
