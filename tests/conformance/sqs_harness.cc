@@ -2,7 +2,9 @@
 // whole suite) and AWS's own JavaScript client as producer and checker
 // (tests/sqs/sqs.mjs), so what sluice's client sends and reads is seen by
 // software we did not write.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +72,11 @@ class Emulator {
     if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
     pid_ = ::fork();
     if (pid_ == 0) {
+      // Dies with the test process, even one that aborts, and keeps no copy
+      // of its output pipe (ctest would wait for that to close).
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      const int devnull = ::open("/dev/null", O_WRONLY);
+      ::dup2(devnull, STDERR_FILENO);
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);

@@ -105,8 +105,11 @@ class SqsInput final : public runtime::Input {
     co_await read_queue_attributes();
     auto ex = co_await asio::this_coro::executor;
     async::spawn(ex, [this] { return acks_.run(); });
+    heartbeat_running_ = true;
     async::spawn(ex, [this] { return heartbeat(); });
   }
+
+  ~SqsInput() override { *gone_ = true; }
 
   runtime::Task<core::Result<core::Batch>> read() override {
     for (;;) {
@@ -127,9 +130,12 @@ class SqsInput final : public runtime::Input {
   }
 
   void close() override { cancel_->cancel(); }
+  // The last deletes go out, then the heartbeat ends (nothing is in flight
+  // any more); both are awaited, so neither outlives the input.
   runtime::Task<void> drain() override {
     co_await acks_.drain();
-    draining_ = true;  // the heartbeat ends: nothing is in flight any more
+    draining_ = true;
+    while (heartbeat_running_) co_await runtime::sleep_for(clock_, std::chrono::milliseconds(10));
   }
 
  private:
@@ -277,11 +283,16 @@ class SqsInput final : public runtime::Input {
 
   // Every quarter visibility timeout (at most 1 s), extends the messages
   // with less than half of theirs left.
+  // `gone` is the frame's own: an input destroyed without drain() (a failed
+  // start) leaves it set, and the heartbeat ends without touching it.
   runtime::Task<void> heartbeat() {
+    const auto gone = gone_;
+    const core::Clock& clock = clock_;
     auto ex = co_await asio::this_coro::executor;
     const auto step = std::min<core::Nanos>(std::chrono::seconds(1), std::chrono::nanoseconds(visibility()) / 4);
     while (!draining_) {
-      co_await runtime::sleep_for(clock_, step);
+      co_await runtime::sleep_for(clock, step);
+      if (*gone) co_return;
       if (draining_) break;
       std::vector<Entry> extend;
       {
@@ -309,7 +320,9 @@ class SqsInput final : public runtime::Input {
         calls.push_back([this, chunk = std::move(chunk)] { return batch_call("ChangeMessageVisibilityBatch", chunk); });
       }
       co_await async::all(ex, std::move(calls));
+      if (*gone) co_return;
     }
+    heartbeat_running_ = false;
   }
 
   void report(const char* action, size_t n, const core::Result<std::vector<sqs::EntryFailure>>& r) {
@@ -345,6 +358,8 @@ class SqsInput final : public runtime::Input {
   };
   std::unordered_map<std::string, Flight> in_flight_;  // by receipt handle
   std::atomic<bool> draining_{false};
+  std::atomic<bool> heartbeat_running_{false};
+  std::shared_ptr<std::atomic<bool>> gone_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<net::Cancellation> cancel_;
   metrics::Counter *received_, *empty_, *failed_entries_, *extensions_;
   Acks acks_;
