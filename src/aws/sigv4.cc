@@ -9,6 +9,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "core/hex.h"
+
 namespace sluice::aws {
 
 namespace {
@@ -40,17 +42,6 @@ Digest hmac(std::string_view key, std::string_view data) {
 }
 
 std::string_view view(const Digest& d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
-
-std::string hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
 
 Digest signing_key(std::string_view secret, std::string_view date, std::string_view region, std::string_view service) {
   const Digest k_date = hmac("AWS4" + std::string(secret), date);
@@ -183,11 +174,11 @@ std::pair<std::string, std::string> canonical_request(const SignedRequest& req) 
   return {std::move(out), std::move(signed_headers)};
 }
 
-std::string hex_sha256(std::string_view data) { return hex(view(sha256(data))); }
+std::string hex_sha256(std::string_view data) { return core::hex(view(sha256(data))); }
 
 std::string signing_key_hex(std::string_view secret, std::string_view date, std::string_view region,
                             std::string_view service) {
-  return hex(view(signing_key(secret, date, region, service)));
+  return core::hex(view(signing_key(secret, date, region, service)));
 }
 
 }  // namespace sigv4
@@ -206,7 +197,7 @@ void sign_with(SignedRequest& req, const Credentials& credentials, std::string_v
   const std::string to_sign = "AWS4-HMAC-SHA256\n" + date_time + '\n' + scope + '\n' + sigv4::hex_sha256(canonical);
   req.headers.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + '/' + scope +
                                                 ", SignedHeaders=" + signed_headers +
-                                                ", Signature=" + hex(view(hmac(view(key), to_sign))));
+                                                ", Signature=" + core::hex(view(hmac(view(key), to_sign))));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "net/twilio_signature.h"
 
+#include "core/hex.h"
 #include "net/base64.h"
 
 #include <openssl/crypto.h>
@@ -160,13 +161,7 @@ std::string sha256_hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return core::hex({reinterpret_cast<const char*>(digest), len});
 }
 
 }  // namespace sluice::net::twilio

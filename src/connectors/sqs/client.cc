@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 
+#include "core/hex.h"
 #include "logging/log.h"
 #include "net/http_client.h"
 
@@ -92,13 +93,7 @@ std::string md5_hex(std::string_view body) {
   std::array<unsigned char, 16> d{};
   unsigned int n = 0;
   EVP_Digest(body.data(), body.size(), d.data(), &n, EVP_md5(), nullptr);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
+  return core::hex({reinterpret_cast<const char*>(d.data()), d.size()});
 }
 
 std::string region_of_queue_url(const std::string& url) {
