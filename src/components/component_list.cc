@@ -1,6 +1,7 @@
 #include "components/component_list.h"
 
 #include "alerts/api.h"
+#include "connectors/elasticsearch/elasticsearch.h"
 #include "connectors/file/file.h"
 #include "connectors/generate/source_generate.h"
 #include "connectors/http/client_settings.h"
@@ -41,6 +42,7 @@ const config::Registry& component_list() {
     r.add(connectors::twilio_lookup_output_spec());
     r.add(connectors::http_client_output_spec());
     r.add(connectors::sqs_output_spec());
+    r.add(connectors::elasticsearch_output_spec());
     r.add(connectors::ledger_output_spec());
     // Rate-limit backends
     r.add(runtime::local_rate_limit_spec());

@@ -591,6 +591,7 @@ std::vector<OutputCase> output_cases() {
       {"queue", [] { return std::make_unique<QueueOutputHarness>(); }},
       {"http_client", [] { return std::make_unique<HttpClientHarness>(); }},
       {"sqs", make_sqs_output_harness},
+      {"elasticsearch", make_elasticsearch_harness},
       {"twilio", [] { return std::make_unique<TwilioHarness>(); }},
       {"twilio_lookup", [] { return std::make_unique<TwilioLookupHarness>(); }},
       {"ledger", [] { return std::make_unique<LedgerHarness>(); }},

@@ -18,6 +18,7 @@ std::vector<InputCase> input_cases();
 // Harnesses with a file of their own (a peer to start).
 std::unique_ptr<InputHarness> make_sqs_harness();
 std::unique_ptr<OutputHarness> make_sqs_output_harness();
+std::unique_ptr<OutputHarness> make_elasticsearch_harness();
 
 // Shared by the harnesses.
 int free_port();  // a loopback port nothing listens on now

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from conftest import SLUICE, count_lines, http_get, wait_for
+from test_elasticsearch import Endpoint
 from test_sqs import depth, endpoint, new_queue, produce, sqs  # noqa: F401 (endpoint: a pytest fixture)
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "../../examples")
@@ -54,7 +55,8 @@ def stop(p):
 
 def test_every_example_has_a_test_here():
     names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(EXAMPLES, "*.yaml")))
-    assert names == ["alert-demo.yaml", "queue-rate-limited.yaml", "sqs-to-sqs.yaml", "twilio-send-and-callbacks.yaml"], names
+    assert names == ["alert-demo.yaml", "queue-rate-limited.yaml", "sqs-to-elasticsearch.yaml", "sqs-to-sqs.yaml",
+                     "twilio-send-and-callbacks.yaml"], names
 
 
 def test_queue_rate_limited(run_example, tmp_path):
@@ -98,3 +100,25 @@ def test_sqs_to_sqs(run_example, endpoint):  # noqa: F811 (the fixture)
     stop(p)
     moved = [json.loads(b) for b in sqs(endpoint, "drain", target, 1)]
     assert sorted(m["n"] for m in moved) == list(range(300)) and all(m["moved_by"] == "sluice" for m in moved)
+
+
+def test_sqs_to_elasticsearch(run_example, tmp_path, endpoint):  # noqa: F811 (the fixture)
+    source, target = new_queue(endpoint), new_queue(endpoint)
+    produce(endpoint, source, [f'{{"n": {i}}}' for i in range(300)] + ['{"n": "not a number", "es_fail": "mapping"}'])
+    es = Endpoint()
+    try:
+        p = run_example("run", "-c", example("sqs-to-elasticsearch.yaml"),
+                        env={"SOURCE_QUEUE_URL": source, "TARGET_QUEUE_URL": target, "SQS_ENDPOINT": endpoint,
+                             "ES_URL": es.url, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
+                             "AWS_SECRET_ACCESS_KEY": "test"})
+        wait_for(lambda: depth(endpoint, target)[0] >= 300, 30, "300 messages indexed and sent on")
+        wait_for(lambda: count_lines(tmp_path / "not-indexed.jsonl") >= 1, 30, "the refused one dead-lettered")
+        stop(p)
+        docs = es.docs()
+    finally:
+        es.stop()
+    assert sorted(d["source"]["n"] for d in docs) == list(range(300))
+    assert all(d["index"].startswith("orders-20") and d["id"] == d["source"]["queue_message_id"] for d in docs)
+    moved = [json.loads(b) for b in sqs(endpoint, "drain", target, 1)]
+    assert sorted(m["n"] for m in moved) == list(range(300)) and all(m["indexed_by"] == "sluice" for m in moved)
+    assert depth(endpoint, source) == (0, 0)
