@@ -57,18 +57,23 @@ Getenv process_environment() {
   };
 }
 
-core::Result<Resolved> resolve_credentials(const CredentialSource& configured, const Getenv& env) {
-  auto get = [&env](const char* name) { return env(name).value_or(""); };
+core::Result<std::optional<Resolved>> from_config_or_environment(const CredentialSource& configured,
+                                                                 const Getenv& env) {
   auto from_config = pair_of(configured.access_key_id, configured.secret_access_key, configured.session_token,
                              "the config");
   if (!from_config) return std::unexpected(from_config.error());
   if (*from_config) return Resolved{**from_config, "config"};
-
+  auto get = [&env](const char* name) { return env(name).value_or(""); };
   auto from_env = pair_of(get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"), get("AWS_SESSION_TOKEN"),
                           "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)");
   if (!from_env) return std::unexpected(from_env.error());
   if (*from_env) return Resolved{**from_env, "environment"};
+  return std::optional<Resolved>();
+}
 
+core::Result<std::optional<Resolved>> from_shared_files(const CredentialSource& configured, const Getenv& env,
+                                                        std::string& looked) {
+  auto get = [&env](const char* name) { return env(name).value_or(""); };
   const std::string profile = !configured.profile.empty() ? configured.profile
                               : !get("AWS_PROFILE").empty() ? get("AWS_PROFILE")
                                                             : "default";
@@ -78,6 +83,7 @@ core::Result<Resolved> resolve_credentials(const CredentialSource& configured, c
   const std::string config_file = !get("AWS_CONFIG_FILE").empty() ? get("AWS_CONFIG_FILE") : home + "/.aws/config";
   const std::pair<std::string, std::string> files[] = {
       {credentials_file, profile}, {config_file, profile == "default" ? profile : "profile " + profile}};
+  looked = fmt::format("{} [{}] or {} [{}]", files[0].first, files[0].second, files[1].first, files[1].second);
   for (const auto& [file, section] : files) {
     const auto s = ini_section(file, section);
     if (!s) continue;
@@ -90,10 +96,23 @@ core::Result<Resolved> resolve_credentials(const CredentialSource& configured, c
     if (!found) return std::unexpected(found.error());
     if (*found) return Resolved{**found, where};
   }
-  return core::fail(core::Errc::invalid_payload,
-                    fmt::format("no AWS credentials: not in the config (access_key_id, secret_access_key), not in "
-                                "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), not in {} [{}] or {} [{}]",
-                                files[0].first, files[0].second, files[1].first, files[1].second));
+  return std::optional<Resolved>();
+}
+
+std::string nothing_found(const std::string& looked_in_files) {
+  return fmt::format("no AWS credentials: not in the config (access_key_id, secret_access_key), not in the "
+                     "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), not in {}",
+                     looked_in_files);
+}
+
+core::Result<Resolved> resolve_credentials(const CredentialSource& configured, const Getenv& env) {
+  auto first = from_config_or_environment(configured, env);
+  if (!first || *first) return first ? core::Result<Resolved>(**first) : std::unexpected(first.error());
+  std::string looked;
+  auto files = from_shared_files(configured, env, looked);
+  if (!files) return std::unexpected(files.error());
+  if (*files) return **files;
+  return core::fail(core::Errc::invalid_payload, nothing_found(looked));
 }
 
 }  // namespace sluice::aws

@@ -2,7 +2,9 @@
 emulator (started once for this module), with AWS's own JavaScript client
 (@aws-sdk/client-sqs, tests/sqs/sqs.mjs) producing and checking: a clean
 stop sends its last deletes, kill -9 loses nothing, poison messages reach
-the queue's dead-letter queue, sqs -> mapping -> sqs moves everything."""
+the queue's dead-letter queue, 100,000 messages pass sqs -> mapping ->
+elasticsearch -> sqs, temporary credentials are fetched and refreshed.
+(examples/sqs-to-sqs.yaml is run by test_examples.py.)"""
 import collections
 import itertools
 import json
@@ -13,12 +15,14 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import wait_for
+from test_elasticsearch import Endpoint
 
 PEERS = pathlib.Path(__file__).resolve().parents[1] / "sqs"
 NODE_ENV = dict(os.environ, NODE_NO_WARNINGS="1")
@@ -136,35 +140,11 @@ def test_poison_messages_reach_the_dead_letter_queue_with_the_rest_delivered(slu
     assert sorted(sqs(endpoint, "drain", url + "-dlq", 1)) == sorted(poison)
 
 
-def test_sqs_to_mapping_to_sqs_moves_every_message(sluice_factory, tmp_path, endpoint):
-    source, target = new_queue(endpoint), new_queue(endpoint)
-    bodies = [json.dumps({"n": i}) for i in range(5000)]
-    produce(endpoint, source, bodies)
-    config = f"""
-admin: {{address: "{{admin}}"}}
-data_dir: {{dir}}/data
-pipelines:
-  p:
-    input:
-      sqs: {{{connection(endpoint, source)}, wait_time: 1s}}
-    processors:
-      - mapping: {{set: {{moved: "yes"}}}}
-    output:
-      sqs: {{{connection(endpoint, target)}}}
-"""
-    s = sluice_factory(config).start()
-    wait_for(lambda: depth(endpoint, target)[0] >= 5000, 60, "5,000 messages in the target queue")
-    wait_for(lambda: depth(endpoint, source) == (0, 0), 30, "the source queue to empty")
-    assert s.stop() == 0, s.log_text()
-    moved = [json.loads(b) for b in sqs(endpoint, "drain", target, 1)]
-    assert sorted(m["n"] for m in moved) == list(range(5000))
-    assert all(m["moved"] == "yes" for m in moved)
-
-
 def test_without_credentials_sluice_says_where_it_looked(sluice_factory, tmp_path, endpoint):
     config = to_file(endpoint, new_queue(endpoint)).replace(
         "credentials: {access_key_id: test, secret_access_key: test}", "credentials: {profile: ops}")
-    env = {"HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": ""}
+    env = {"HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "",
+           "AWS_EC2_METADATA_DISABLED": "true"}
     s = sluice_factory(config, env=env).start(wait_ready=False)
     assert s.proc.wait(20) != 0
     log = s.log_text()
@@ -192,13 +172,15 @@ def test_a_slow_output_keeps_its_messages_hidden_instead_of_seeing_them_twice(sl
     assert extended > 0 and depth(endpoint, url) == (0, 0)
 
 
-class ThrottlingProxy:
-    """Forwards SQS calls to the emulator, but answers every `every`-th one
-    with SQS's ThrottlingException (HTTP 400) instead."""
+class SqsProxy:
+    """Forwards SQS calls to the emulator, noting who signed each (the
+    access key id and session token), and answers every `every`-th one with
+    SQS's ThrottlingException (HTTP 400) instead, if `every` is given."""
 
-    def __init__(self, upstream, every):
+    def __init__(self, upstream, every=None):
         count = itertools.count(1)
         self.throttled = 0
+        self.signed_by = []  # (access key id, session token) of each call
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -207,7 +189,9 @@ class ThrottlingProxy:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if next(count) % every == 0:
+                credential = self.headers.get("Authorization", "").partition("Credential=")[2].partition("/")[0]
+                proxy.signed_by.append((credential, self.headers.get("X-Amz-Security-Token")))
+                if every and next(count) % every == 0:
                     proxy.throttled += 1
                     answer, status = b'{"__type":"com.amazonaws.sqs#ThrottlingException","message":"Rate exceeded"}', 400
                 else:
@@ -236,7 +220,7 @@ def test_throttling_slows_sluice_down_and_loses_nothing(sluice_factory, tmp_path
     source, target = new_queue(endpoint), new_queue(endpoint)
     bodies = [json.dumps({"n": i}) for i in range(1000)]
     produce(endpoint, source, bodies)
-    proxy = ThrottlingProxy(endpoint, every=4)
+    proxy = SqsProxy(endpoint, every=4)
     try:
         config = f"""
 admin: {{address: "{{admin}}"}}
@@ -263,3 +247,155 @@ pipelines:
     twice = sum(n - 1 for n in moved.values())
     print(f"{proxy.throttled} calls throttled; {twice} messages sent twice")
     assert twice <= 300, f"{twice} sent twice: {s.log_text()}"
+
+
+def test_100000_messages_through_mapping_to_elasticsearch_and_on_to_sqs(sluice_factory, tmp_path, endpoint):
+    # The seed's pipeline at full size: every message produced by AWS's
+    # client is indexed once and sent on once; none is left in flight.
+    source, target = new_queue(endpoint), new_queue(endpoint)
+    n = 100_000
+    produce(endpoint, source, [json.dumps({"n": i}) for i in range(n)])
+    es = Endpoint()
+    try:
+        config = f"""
+admin: {{address: "{{admin}}"}}
+data_dir: {{dir}}/data
+pipelines:
+  p:
+    input:
+      sqs: {{{connection(endpoint, source)}, wait_time: 1s}}
+    processors:
+      - mapping: {{set: {{indexed: "yes"}}}}
+    output:
+      elasticsearch: {{urls: ["{es.url}"], index: seed, id: "{{{{meta.sqs_message_id}}}}"}}
+      batching: {{count: 500, period: 50ms}}
+      max_in_flight: 4
+      then:
+        sqs: {{{connection(endpoint, target)}}}
+"""
+        s = sluice_factory(config).start()
+        wait_for(lambda: depth(endpoint, target)[0] >= n, 300, f"{n:,} messages in the target queue")
+        wait_for(lambda: depth(endpoint, source) == (0, 0), 60, "the source queue to empty, nothing in flight")
+        assert s.stop() == 0, s.log_text()
+        indexed = collections.Counter(d["source"]["n"] for d in es.docs("seed"))
+    finally:
+        es.stop()
+    assert len(indexed) == n and set(indexed) == set(range(n)), f"{n - len(indexed)} not indexed"
+    assert max(indexed.values()) == 1, "a document indexed twice"
+    moved = collections.Counter(json.loads(b)["n"] for b in sqs(endpoint, "drain", target, 1))
+    assert set(moved) == set(range(n)) and sum(moved.values()) == n, f"{n - len(moved)} missing at the target"
+    assert depth(endpoint, target) == (0, 0)
+
+
+class CredentialServer:
+    """Hands out temporary credentials as EC2's instance metadata service
+    (IMDSv2), the ECS container endpoint or STS (AssumeRoleWithWebIdentity)
+    do: each fetch a new key, ASIA<KIND><n>, that expires in 8 s."""
+
+    def __init__(self, kind, token_file=None):
+        self.fetches = 0
+        self.refused = []
+        server = self
+
+        def credentials():
+            server.fetches += 1
+            expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 8))
+            return f"ASIA{kind.upper()}{server.fetches}", expires
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, text, content_type="application/json"):
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def refuse(self, why):
+                server.refused.append(why)
+                self.answer(401, why, "text/plain")
+
+            def creds_json(self):
+                key, expires = credentials()
+                self.answer(200, json.dumps({"Code": "Success", "AccessKeyId": key, "SecretAccessKey": "secret",
+                                             "Token": "token-" + key, "Expiration": expires}))
+
+            def do_PUT(self):  # IMDSv2 session token
+                if kind != "imds" or self.headers.get("X-aws-ec2-metadata-token-ttl-seconds") is None:
+                    return self.refuse("a session token without its TTL header")
+                self.answer(200, "imds-session", "text/plain")
+
+            def do_GET(self):
+                if kind == "imds":
+                    if self.headers.get("X-aws-ec2-metadata-token") != "imds-session":
+                        return self.refuse("IMDSv1 (no session token)")
+                    if self.path == "/latest/meta-data/iam/security-credentials/":
+                        return self.answer(200, "reader\n", "text/plain")
+                    if self.path == "/latest/meta-data/iam/security-credentials/reader":
+                        return self.creds_json()
+                elif kind == "container" and self.path == "/creds":
+                    if self.headers.get("Authorization") != "pod-secret":
+                        return self.refuse("no authorization token")
+                    return self.creds_json()
+                self.refuse(f"unknown path {self.path}")
+
+            def do_POST(self):  # STS
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+                if kind != "sts" or form.get("Action") != "AssumeRoleWithWebIdentity" or \
+                        form.get("WebIdentityToken") != token_file.read_text().strip():
+                    return self.refuse(f"bad AssumeRoleWithWebIdentity: {form}")
+                key, expires = credentials()
+                self.answer(200, f"""<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+<AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>secret</SecretAccessKey>
+<SessionToken>token-{key}</SessionToken><Expiration>{expires}</Expiration></Credentials>
+</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>""", "text/xml")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.mark.parametrize("kind", ["imds", "container", "sts"])
+def test_temporary_credentials_are_fetched_and_refreshed_before_they_expire(sluice_factory, tmp_path, endpoint, kind):
+    url = new_queue(endpoint)
+    token_file = tmp_path / "web-identity-token"
+    token_file.write_text("eyJhbGciOiJSUzI1NiJ9.pod.sig\n")
+    creds = CredentialServer(kind, token_file)
+    proxy = SqsProxy(endpoint)
+    env = {"HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "",
+           "AWS_SESSION_TOKEN": "", "AWS_EC2_METADATA_DISABLED": "", **{
+               "imds": {"AWS_EC2_METADATA_SERVICE_ENDPOINT": creds.url},
+               "container": {"AWS_CONTAINER_CREDENTIALS_FULL_URI": creds.url + "/creds",
+                             "AWS_CONTAINER_AUTHORIZATION_TOKEN": "pod-secret"},
+               "sts": {"AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file), "AWS_ROLE_ARN": "arn:aws:iam::1:role/reader",
+                       "AWS_ENDPOINT_URL_STS": creds.url},
+           }[kind]}
+    try:
+        config = to_file(proxy.endpoint, url).replace(
+            ", credentials: {access_key_id: test, secret_access_key: test}", "")
+        s = sluice_factory(config, env=env).start()
+        produce(endpoint, url, [json.dumps({"n": i}) for i in range(10)])
+        wait_for(lambda: len(lines(tmp_path / "out.jsonl")) >= 10, 20, "the first 10 messages")
+        # 8 s credentials are fetched again after 4 s.
+        wait_for(lambda: len({key for key, _ in proxy.signed_by}) >= 3, 20, "two refreshes")
+        produce(endpoint, url, [json.dumps({"n": i}) for i in range(10, 20)])
+        wait_for(lambda: len(lines(tmp_path / "out.jsonl")) >= 20, 20, "the next 10 messages")
+        assert s.stop() == 0, s.log_text()
+    finally:
+        proxy.close()
+        creds.close()
+    assert creds.refused == [], creds.refused
+    keys = [key for key, _ in proxy.signed_by]
+    assert keys[0] == f"ASIA{kind.upper()}1" and all(token == "token-" + key for key, token in proxy.signed_by)
+    generations = [int(k.removeprefix(f"ASIA{kind.upper()}")) for k in keys]
+    # Fetched ahead of need: a handful of times in ~12 s, not once per call.
+    assert 3 <= creds.fetches <= 8 and len(proxy.signed_by) > 4 * creds.fetches, (creds.fetches, len(keys))
+    # Calls in flight at a refresh may carry the key before; never an older one.
+    assert all(b >= a - 1 for a, b in zip(generations, generations[1:])), generations
+    assert sorted(json.loads(l)["n"] for l in lines(tmp_path / "out.jsonl")) == list(range(20))

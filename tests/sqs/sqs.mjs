@@ -2,8 +2,8 @@
 // and checker, independent of sluice's client.
 // usage: node sqs.mjs ENDPOINT COMMAND ARGS...
 //   create NAME [DLQ_NAME MAX_RECEIVES]  prints the queue URL (with a redrive policy to DLQ_NAME)
-//   send URL                             sends each line of stdin as a message, 10 a call
-//   drain URL WAIT_SECONDS               receives and deletes until a receive waits WAIT_SECONDS
+//   send URL                             sends each line of stdin as a message, 10 a call, 8 calls at once
+//   drain URL WAIT_SECONDS               receives and deletes (8 loops) until a receive waits WAIT_SECONDS
 //                                        for nothing; prints each body on a line
 //   depth URL                            prints visible and in-flight counts
 import {
@@ -29,35 +29,41 @@ async function create(name, dlq, maxReceives) {
   console.log(q.QueueUrl);
 }
 
+// Eight calls at once each way: 100,000 messages take seconds, not minutes.
+const kConcurrent = 8;
+
 async function send(url) {
-  let batch = [], sent = 0;
-  const flush = async () => {
-    if (!batch.length) return;
-    const r = await sqs.send(new SendMessageBatchCommand({
-      QueueUrl: url, Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
-    }));
-    if (r.Failed?.length) throw new Error(`send failed: ${JSON.stringify(r.Failed)}`);
-    sent += batch.length;
-    batch = [];
+  const lines = [];
+  for await (const line of createInterface({ input: process.stdin })) lines.push(line);
+  let next = 0, sent = 0;
+  const worker = async () => {
+    while (next < lines.length) {
+      const batch = lines.slice(next, next + 10);
+      next += batch.length;
+      const r = await sqs.send(new SendMessageBatchCommand({
+        QueueUrl: url, Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })),
+      }));
+      if (r.Failed?.length) throw new Error(`send failed: ${JSON.stringify(r.Failed)}`);
+      sent += batch.length;
+    }
   };
-  for await (const line of createInterface({ input: process.stdin })) {
-    batch.push(line);
-    if (batch.length === 10) await flush();
-  }
-  await flush();
+  await Promise.all(Array.from({ length: kConcurrent }, worker));
   console.log(sent);
 }
 
 async function drain(url, wait) {
-  for (;;) {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: Number(wait) }));
-    const messages = r.Messages ?? [];
-    if (!messages.length) return;
-    for (const m of messages) console.log(m.Body);
-    await sqs.send(new DeleteMessageBatchCommand({
-      QueueUrl: url, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-    }));
-  }
+  const worker = async () => {
+    for (;;) {
+      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: Number(wait) }));
+      const messages = r.Messages ?? [];
+      if (!messages.length) return;
+      process.stdout.write(messages.map((m) => m.Body + "\n").join(""));
+      await sqs.send(new DeleteMessageBatchCommand({
+        QueueUrl: url, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }));
+    }
+  };
+  await Promise.all(Array.from({ length: kConcurrent }, worker));
 }
 
 async function depth(url) {

@@ -4,51 +4,15 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <cstring>
 
 #include "core/message.h"
+#include "core/rfc3339.h"
 #include "template/template.h"
 
 namespace sluice::connectors::elasticsearch {
 namespace {
 
 constexpr std::string_view kSpecifiers = "YmdHjVG%";
-
-// Reads `n` digits at s[pos]; -1 if they are not digits.
-int digits(std::string_view s, size_t pos, size_t n) {
-  int v = 0;
-  if (pos + n > s.size()) return -1;
-  auto [end, ec] = std::from_chars(s.data() + pos, s.data() + pos + n, v);
-  return ec == std::errc() && end == s.data() + pos + n ? v : -1;
-}
-
-std::optional<Time> parse_rfc3339(std::string_view s) {
-  // 2026-12-02T10:00:00[.123456][Z|+01:00]
-  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      s[13] != ':' || s[16] != ':')
-    return std::nullopt;
-  const int y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
-  const int h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2);
-  if (y < 0 || mo < 0 || d < 0 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return std::nullopt;
-  const std::chrono::year_month_day day{std::chrono::year(y), std::chrono::month(static_cast<unsigned>(mo)),
-                                        std::chrono::day(static_cast<unsigned>(d))};
-  if (!day.ok()) return std::nullopt;
-  size_t pos = 19;
-  if (pos < s.size() && s[pos] == '.')
-    for (++pos; pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]));) ++pos;
-  std::chrono::minutes offset{0};
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
-    const int oh = digits(s, pos + 1, 2), om = digits(s, pos + 4, 2);
-    if (oh < 0 || om < 0) return std::nullopt;
-    offset = std::chrono::minutes(oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
-    pos += 6;
-  }
-  if (pos != s.size()) return std::nullopt;
-  return Time(std::chrono::sys_days(day)) + std::chrono::hours(h) + std::chrono::minutes(mi) +
-         std::chrono::seconds(sec) - offset;
-}
 
 std::optional<Time> from_epoch(double n) {
   if (!(n >= 0) || n > 1e15) return std::nullopt;
@@ -114,7 +78,7 @@ std::optional<Time> time_of(const core::Message& m, const std::string& field) {
   if (field.starts_with("meta.")) {
     const std::string* v = m.meta().find(field.substr(5));
     if (!v) return std::nullopt;
-    if (auto t = parse_rfc3339(*v)) return t;
+    if (auto t = core::parse_rfc3339(*v)) return t;
     double n = 0;
     auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
     if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
@@ -124,7 +88,7 @@ std::optional<Time> time_of(const core::Message& m, const std::string& field) {
   if (!json) return std::nullopt;
   const auto* v = tmpl::find_path(*json, tmpl::split_path(field));
   if (!v) return std::nullopt;
-  if (v->is_string()) return parse_rfc3339(v->as_string());
+  if (v->is_string()) return core::parse_rfc3339(v->as_string());
   if (v->is_number()) return from_epoch(v->to_number<double>());
   return std::nullopt;
 }

@@ -11,6 +11,7 @@
 
 #include "core/hex.h"
 #include "logging/log.h"
+#include "aws/credentials_provider.h"
 #include "net/http_client.h"
 
 namespace sluice::connectors::sqs {
@@ -114,7 +115,6 @@ std::string region_of_queue_url(const std::string& url) {
 Client::Client(std::shared_ptr<net::HttpTransport> http, Settings settings, Meter meter)
     : http_(std::move(http)),
       settings_(std::move(settings)),
-      signer_(settings_.credentials, settings_.region, "sqs"),
       meter_(std::move(meter)) {
   if (auto u = boost::urls::parse_absolute_uri(settings_.endpoint)) {
     const bool tls = u->scheme() == "https";
@@ -123,6 +123,17 @@ Client::Client(std::shared_ptr<net::HttpTransport> http, Settings settings, Mete
     if (!port.empty() && port != (tls ? "443" : "80")) host_ += ":" + port;
   }
   while (!settings_.endpoint.empty() && settings_.endpoint.back() == '/') settings_.endpoint.pop_back();
+}
+
+boost::asio::awaitable<core::Result<std::shared_ptr<const aws::Signer>>> Client::signer() {
+  auto credentials = co_await settings_.credentials->get();
+  if (!credentials) co_return std::unexpected(credentials.error());
+  std::lock_guard lock(signer_mu_);
+  if (signed_with_ != *credentials) {
+    signer_ = std::make_shared<const aws::Signer>(**credentials, settings_.region, "sqs");
+    signed_with_ = *credentials;
+  }
+  co_return signer_;
 }
 
 boost::asio::awaitable<core::Result<std::string>> Client::call(const char* action, std::string body,
@@ -135,7 +146,9 @@ boost::asio::awaitable<core::Result<std::string>> Client::call(const char* actio
                                  {"Content-Type", "application/x-amz-json-1.0"},
                                  {"X-Amz-Target", std::string("AmazonSQS.") + action}},
                                 std::move(body)};
-  signer_.sign(signed_req, std::chrono::system_clock::now());
+  auto signing = co_await signer();
+  if (!signing) co_return std::unexpected(signing.error());
+  (*signing)->sign(signed_req, std::chrono::system_clock::now());
   net::ClientRequest req{"POST", settings_.endpoint + "/", std::move(signed_req.headers), std::move(signed_req.body),
                          timeout, std::move(cancel)};
   const size_t sent_bytes = req.body.size();

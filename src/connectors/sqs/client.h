@@ -18,11 +18,16 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "aws/sigv4.h"
 #include "core/error.h"
+
+namespace sluice::aws {
+class CredentialsProvider;
+}
 
 namespace sluice::net {
 class HttpTransport;
@@ -67,7 +72,7 @@ struct EntryFailure {
 struct Settings {
   std::string endpoint;  // "https://sqs.eu-west-1.amazonaws.com" or an emulator's URL
   std::string region;
-  aws::Credentials credentials;
+  std::shared_ptr<aws::CredentialsProvider> credentials;
 };
 
 // Told of every call the client makes: its action, and the requests SQS
@@ -100,9 +105,15 @@ class Client {
                                                          std::chrono::nanoseconds timeout,
                                                          std::shared_ptr<net::Cancellation> cancel);
 
+  // The signer of the credentials the provider gives now; a new one when
+  // they were refreshed (a signer keeps its secret's day key).
+  boost::asio::awaitable<core::Result<std::shared_ptr<const aws::Signer>>> signer();
+
   std::shared_ptr<net::HttpTransport> http_;
   Settings settings_;
-  aws::Signer signer_;
+  std::mutex signer_mu_;
+  std::shared_ptr<const aws::Credentials> signed_with_;
+  std::shared_ptr<const aws::Signer> signer_;
   Meter meter_;
   std::string host_;
 };

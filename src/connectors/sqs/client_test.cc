@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "aws/credentials_provider.h"
 #include "testing/fake_http.h"
 #include "testing/run_awaitable.h"
 
@@ -36,7 +37,8 @@ class SqsClient : public ::testing::Test {
 
   boost::asio::io_context io_;
   std::shared_ptr<testing::ScriptedHttp> http_ = std::make_shared<testing::ScriptedHttp>();
-  Client client_{http_, {"https://sqs.eu-west-1.amazonaws.com", "eu-west-1", {"AKID", "secret", ""}}};
+  Client client_{http_, {"https://sqs.eu-west-1.amazonaws.com", "eu-west-1",
+                         aws::fixed_credentials({{"AKID", "secret", ""}, "test"})}};
 };
 
 TEST_F(SqsClient, SendsASignedJsonProtocolRequest) {

@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "aws/credentials.h"
+#include "aws/credentials_provider.h"
 #include "config/config.h"
 #include "connectors/http/client_settings.h"
 #include "connectors/sqs/client.h"
@@ -26,8 +26,9 @@ std::vector<config::Field> with_connection_fields(std::vector<config::Field> own
       {.name = "region", .doc = "AWS region; default: from the queue URL, else AWS_REGION or AWS_DEFAULT_REGION."},
       {.name = "credentials",
        .type = Type::object,
-       .doc = "Default: the environment (AWS_ACCESS_KEY_ID, ...), then the shared files (~/.aws) for `profile` "
-              "or AWS_PROFILE.",
+       .doc = "Default: the environment (AWS_ACCESS_KEY_ID, ...), EKS web identity (AWS_WEB_IDENTITY_TOKEN_FILE), "
+              "the shared files (~/.aws) for `profile` or AWS_PROFILE, the ECS container endpoint, then EC2 "
+              "instance metadata (IMDSv2); temporary ones are refreshed before they expire.",
        .children = {{.name = "access_key_id", .doc = "Access key id."},
                     {.name = "secret_access_key", .doc = "Secret access key.", .secret = true},
                     {.name = "session_token", .doc = "Session token of temporary credentials.", .secret = true},
@@ -56,17 +57,18 @@ Settings place_of(const config::Values& v) {
 
 // Who signs: looked up when the pipeline is built, not by lint, which may
 // run where the credentials are not (a CI job linting a deployment's config).
-aws::Credentials credentials_of(const config::Values& v, const Settings& place) {
+std::shared_ptr<aws::CredentialsProvider> credentials_of(const config::Values& v, const Settings& place,
+                                                         std::shared_ptr<net::HttpTransport> http) {
   const auto& c = v.object("credentials");
   aws::CredentialSource source{c.has("access_key_id") ? c.str("access_key_id") : "",
                                c.has("secret_access_key") ? c.str("secret_access_key") : "",
                                c.has("session_token") ? c.str("session_token") : "",
                                c.has("profile") ? c.str("profile") : ""};
-  auto resolved = aws::resolve_credentials(source, aws::process_environment());
-  if (!resolved) throw v.error("credentials", resolved.error().detail);
+  auto chain = aws::credentials_chain(source, aws::process_environment(), std::move(http), place.region);
+  if (!chain) throw v.error("credentials", chain.error().detail);
   logging::debug("sqs {}: region {}, endpoint {}, credentials from {}", v.str("url"), place.region, place.endpoint,
-                 resolved->from);
-  return resolved->credentials;
+                 (*chain)->from());
+  return *chain;
 }
 
 }  // namespace
@@ -75,7 +77,8 @@ void validate_connection(const config::Values& v) { place_of(v); }
 
 std::shared_ptr<Client> make_client(const config::Values& v, runtime::BuildContext& ctx) {
   Settings s = place_of(v);
-  s.credentials = credentials_of(v, s);
+  auto http = http_client_for(v, ctx);
+  s.credentials = credentials_of(v, s, http);
   const metrics::Labels l = {{"pipeline", ctx.pipeline()}, {"queue", v.str("url")}};
   auto& m = ctx.metrics();
   std::map<std::string, metrics::Counter*, std::less<>> calls;
@@ -89,7 +92,7 @@ std::shared_ptr<Client> make_client(const config::Values& v, runtime::BuildConte
     if (auto it = calls.find(std::string_view(action)); it != calls.end()) it->second->inc();
     billed->inc(n);
   };
-  return std::make_shared<Client>(http_client_for(v, ctx), std::move(s), std::move(meter));
+  return std::make_shared<Client>(std::move(http), std::move(s), std::move(meter));
 }
 
 }  // namespace sluice::connectors::sqs
