@@ -20,6 +20,7 @@ void render_fields(std::string& out, const std::vector<Field>& fields, const std
     if (f.min) line += fmt::format(" Min {}.", *f.min);
     if (f.max) line += fmt::format(" Max {}.", *f.max);
     if (f.secret) line += " Secret: never printed.";
+    if (f.scalar_sets_children) line += " A number sets each of its fields.";
     out += line + " " + f.doc + "\n";
     if (f.type == Type::object) render_fields(out, f.children, prefix + f.name + ".");
   }

@@ -87,7 +87,7 @@ const std::vector<Field>& rate_limit_fields() {
 const std::vector<Field>& input_common_fields() {
   static const std::vector<Field> fields = {
       {.name = "concurrency", .type = Type::integer,
-       .doc = "Readers of this input running at once (default 1, or the input's own: each of sqs's is a long poll).",
+       .doc = "Readers of this input running at once (default 1; sqs sets its own with `receivers`).",
        .min = 1, .max = 1024},
   };
   return fields;
@@ -287,8 +287,17 @@ class Loader {
       p.input.component = read_component(in, Kind::input, input_common_fields(), what);
       Values common = r_.read(in, input_common_fields(), fmt::format("the input of {}", what), nullptr,
                               type_keys(in, input_common_fields()));
-      if (common.has("concurrency")) p.input.concurrency = common.integer("concurrency");
-      else if (p.input.component.spec) p.input.concurrency = p.input.component.spec->default_concurrency;
+      const auto* spec = p.input.component.spec;
+      if (spec && spec->readers) {
+        p.input.concurrency = spec->readers(p.input.component.values);
+        if (common.has("concurrency"))
+          r_.diagnostics().error(common.where("concurrency"),
+                   fmt::format("the {} input sets its readers itself (see `sluice docs {}`): 'concurrency' does "
+                               "not apply to it",
+                               spec->name, spec->name));
+      } else if (common.has("concurrency")) {
+        p.input.concurrency = common.integer("concurrency");
+      }
       if (p.input.concurrency > 1 && p.input.component.spec && p.input.component.spec->single_reader)
         r_.error(in, fmt::format("the input of {} ({}) reads alone: 'concurrency' must be 1, not {}", what,
                                  p.input.component.spec->name, p.input.concurrency));

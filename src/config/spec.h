@@ -61,6 +61,9 @@ struct Field {
   bool allow_functions = false;      // template may use the component's functions
   bool names_rate_limit = false;     // value must name an entry of rate_limits
   std::string names_resource;        // value must name an entry of resources.<this kind>
+  // An object whose children may all be given by one scalar: `receivers: 8`
+  // reads as `receivers: {min: 8, max: 8}`.
+  bool scalar_sets_children = false;
 };
 
 class Values;
@@ -128,9 +131,10 @@ struct ComponentSpec {
   // An input whose readers would race (one cursor over a store): the loader
   // refuses `concurrency` above 1 for it.
   bool single_reader = false;
-  // Readers when the config gives no `concurrency` (a long-polling input
-  // wants several polls waiting at once).
-  int64_t default_concurrency = 1;
+  // Readers the input's own fields ask for (sqs: receivers.max: several long
+  // polls waiting at once), used when the config gives no `concurrency`; 1
+  // without it.
+  std::function<int64_t(const Values&)> readers;
   InputFactory make_input;
   ProcessorFactory make_processor;
   OutputFactory make_output;

@@ -165,6 +165,12 @@ std::optional<Value> YamlReader::convert(const YAML::Node& node, const Field& f,
       return Value(std::move(map));
     }
     case Type::object: {
+      if (f.scalar_sets_children && node.IsScalar()) {
+        YAML::Node each(YAML::NodeType::Map);
+        for (const auto& child : f.children) each[child.name] = node;
+        auto nested = std::make_shared<Values>(read(each, f.children, f.name, functions));
+        return Value(std::move(nested));
+      }
       if (!node.IsMap() && !node.IsNull()) {
         error(node, fmt::format("field '{}' must be a map, got {}", f.name, node_kind(node)));
         return std::nullopt;

@@ -141,3 +141,11 @@ def sluice_factory(tmp_path):
 
 def run_cli(*args, input_text=None, timeout=60):
     return subprocess.run([SLUICE, *args], capture_output=True, text=True, input=input_text, timeout=timeout)
+
+
+def lint(config, tmp_path):
+    """`sluice lint` of a config written for Sluice (its {dir} and {admin}
+    filled in)."""
+    path = tmp_path / "lint.yaml"
+    path.write_text(config.replace("{dir}", str(tmp_path)).replace("{admin}", "127.0.0.1:0"))
+    return run_cli("lint", str(path))

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import wait_for
+from conftest import lint, wait_for
 from test_elasticsearch import Endpoint
 
 PEERS = pathlib.Path(__file__).resolve().parents[1] / "sqs"
@@ -399,3 +399,41 @@ def test_temporary_credentials_are_fetched_and_refreshed_before_they_expire(slui
     # Calls in flight at a refresh may carry the key before; never an older one.
     assert all(b >= a - 1 for a, b in zip(generations, generations[1:])), generations
     assert sorted(json.loads(l)["n"] for l in lines(tmp_path / "out.jsonl")) == list(range(20))
+
+
+def test_receivers_follow_the_backlog_between_min_and_max(sluice_factory, tmp_path, endpoint):
+    url = new_queue(endpoint)
+    produce(endpoint, url, [json.dumps({"n": i}) for i in range(5000)])
+    config = to_file(endpoint, url).replace("wait_time: 1s,", "wait_time: 1s, receivers: {min: 1, max: 16},")
+    s = sluice_factory(config).start()
+    peak = 0
+    while len(lines(tmp_path / "out.jsonl")) < 5000:
+        peak = max(peak, s.metric("sluice_sqs_receivers"))
+        time.sleep(0.02)
+    # Idle: one empty receive each brings the receivers back to the minimum,
+    # which then costs one call per wait_time.
+    wait_for(lambda: s.metric("sluice_sqs_receivers") == 1, 20, "the receivers back to 1")
+    calls = s.metric("sluice_sqs_requests_total", action="ReceiveMessage")
+    time.sleep(5)
+    idle_calls = s.metric("sluice_sqs_requests_total", action="ReceiveMessage") - calls
+    assert s.stop() == 0, s.log_text()
+    assert peak >= 8, f"the receivers grew only to {peak} with a backlog of 5,000"
+    assert idle_calls <= 7, f"{idle_calls} receives in 5 s of idle queue with 1 receiver polling 1 s at a time"
+    assert sorted(json.loads(l)["n"] for l in lines(tmp_path / "out.jsonl")) == list(range(5000))
+
+
+@pytest.mark.parametrize("receivers, message", [
+    ("{min: 10, max: 2}", "receivers.min (10) is more than receivers.max (2)"),
+    ("0", "field 'min' must be >= 1"),
+    ("[1, 2]", "field 'receivers' must be a map"),
+])
+def test_lint_refuses_receivers_that_cannot_be(tmp_path, endpoint, receivers, message):
+    r = lint(to_file(endpoint, "http://sqs.us-east-1.localhost/000000000000/q").replace(
+        "wait_time: 1s,", f"wait_time: 1s, receivers: {receivers},"), tmp_path)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+def test_lint_says_sqs_takes_receivers_not_concurrency(tmp_path, endpoint):
+    r = lint(to_file(endpoint, "http://sqs.us-east-1.localhost/000000000000/q").replace(
+        "visibility_timeout: 3s}", "visibility_timeout: 3s}\n      concurrency: 32"), tmp_path)
+    assert r.returncode == 2 and "the sqs input sets its readers itself" in r.stderr, r.stderr

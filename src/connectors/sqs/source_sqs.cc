@@ -1,6 +1,11 @@
-// The sqs input: each reader is one long poll (ReceiveMessage of up to 10,
-// WaitTimeSeconds), so `concurrency` polls wait at once and an idle queue
-// costs one call per wait_time per reader. Acknowledgements are batched:
+// The sqs input: each receiver is one long poll (ReceiveMessage of up to 10,
+// WaitTimeSeconds), so several polls wait at once and an idle queue costs
+// one call per wait_time per receiver. With `receivers: {min, max}` the
+// polls allowed at once follow the queue: one more after a full receive
+// (a backlog), one fewer after an empty one, between min and max. A full
+// pipeline stops the receives (its readers wait to hand over what they
+// have), so it never scales up into a backlog of its own. Acknowledgements
+// are batched:
 //   delivered -> DeleteMessageBatch, 10 entries a call, calls at once;
 //   errored   -> ChangeMessageVisibilityBatch to a backoff by receive count
 //                (1 s, 2 s, 4 s ... 5 min): it comes back soon, not after
@@ -13,7 +18,11 @@
 // (ChangeMessageVisibilityBatch), for at most
 // max_extension after their receive, so a slow output (a rate-limited
 // provider) does not see them delivered twice.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -87,6 +96,10 @@ class SqsInput final : public runtime::Input {
         dead_letter_(v.str("on_reject") == "dead_letter"),
         max_extension_(v.duration("max_extension")),
         clock_(ctx.clock()),
+        min_receivers_(static_cast<int>(v.object("receivers").integer("min"))),
+        max_receivers_(static_cast<int>(v.object("receivers").integer("max"))),
+        allowed_(min_receivers_),
+        permits_(ctx.io(), static_cast<size_t>(max_receivers_)),
         cancel_(std::make_shared<net::Cancellation>()),
         acks_(ctx.io(), kPerCall * 10, std::chrono::milliseconds(50),
               [this](Acks::Groups g) { return settle(std::move(g)); }) {
@@ -99,6 +112,9 @@ class SqsInput final : public runtime::Input {
                                  "Entries of batch calls that SQS refused (the message may come back).", l);
     extensions_ = &m.counter("sluice_sqs_visibility_extensions_total",
                              "Messages whose visibility the heartbeat extended while they were in flight.", l);
+    receivers_ = &m.gauge("sluice_sqs_receivers", "Long polls allowed at once (receivers, scaled between min and max).", l);
+    receivers_->set(allowed_);
+    for (int i = 0; i < min_receivers_; ++i) permits_.try_send(boost::system::error_code{});
   }
 
   runtime::Task<void> start() override {
@@ -114,8 +130,11 @@ class SqsInput final : public runtime::Input {
   runtime::Task<core::Result<core::Batch>> read() override {
     for (;;) {
       if (cancel_->cancelled()) co_return core::fail(core::Errc::closed);
+      auto [closed] = co_await permits_.async_receive(asio::as_tuple(asio::use_awaitable));
+      if (closed || cancel_->cancelled()) co_return core::fail(core::Errc::closed);
       sqs::ReceiveOptions options{max_messages_, wait_, visibility_, cancel_};  // named: see async/blocking.h
       auto got = co_await client_->receive(url_, std::move(options));
+      scale(got ? got->size() : size_t{1});
       if (!got) {
         if (got.error().is(core::Errc::closed) || cancel_->cancelled()) co_return core::fail(core::Errc::closed);
         co_return std::unexpected(got.error());  // logged; the pipeline retries after a pause
@@ -129,7 +148,10 @@ class SqsInput final : public runtime::Input {
     }
   }
 
-  void close() override { cancel_->cancel(); }
+  void close() override {
+    cancel_->cancel();
+    permits_.close();  // receivers waiting for a turn end too
+  }
   // The last deletes go out, then the heartbeat ends (nothing is in flight
   // any more); both are awaited, so neither outlives the input.
   runtime::Task<void> drain() override {
@@ -140,6 +162,24 @@ class SqsInput final : public runtime::Input {
 
  private:
   using Acks = runtime::AckBatcher<Token>;
+
+  // Gives back the permit of a receive that brought `got` messages: plus one
+  // more after a full receive, none after an empty one (within min..max).
+  void scale(size_t got) {
+    size_t give = 1;
+    {
+      std::lock_guard lock(scale_mu_);
+      if (got >= static_cast<size_t>(max_messages_) && allowed_ < max_receivers_) {
+        ++allowed_;
+        give = 2;
+      } else if (got == 0 && allowed_ > min_receivers_) {
+        --allowed_;
+        give = 0;
+      }
+      receivers_->set(allowed_);
+    }
+    for (size_t i = 0; i < give; ++i) permits_.try_send(boost::system::error_code{});
+  }
 
   core::Batch to_batch(std::vector<sqs::Received> received) {
     core::Batch b;
@@ -357,11 +397,16 @@ class SqsInput final : public runtime::Input {
     int64_t received_at, hidden_until;  // clock ns
   };
   std::unordered_map<std::string, Flight> in_flight_;  // by receipt handle
+  const int min_receivers_, max_receivers_;
+  std::mutex scale_mu_;
+  int allowed_;  // permits in play: waiting in permits_ or held by a receive
+  asio::experimental::concurrent_channel<void(boost::system::error_code)> permits_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> heartbeat_running_{false};
   std::shared_ptr<std::atomic<bool>> gone_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<net::Cancellation> cancel_;
   metrics::Counter *received_, *empty_, *failed_entries_, *extensions_;
+  metrics::Gauge* receivers_;
   Acks acks_;
 };
 
@@ -372,8 +417,8 @@ config::ComponentSpec sqs_input_spec() {
   return {
       .name = "sqs",
       .kind = config::Kind::input,
-      .summary = "Receives from an AWS SQS queue (JSON protocol, SigV4). Each reader (`concurrency`, default 8) is "
-                 "one long poll of up to `max_messages`. Acks are batched: delivered messages are deleted 10 a "
+      .summary = "Receives from an AWS SQS queue (JSON protocol, SigV4). Each receiver (`receivers`, default 8) is "
+                 "one long poll of up to `max_messages`; with {min, max} the receivers follow the backlog. Acks are batched: delivered messages are deleted 10 a "
                  "call; a nacked one becomes visible again after a backoff by its receive count (1 s, 2 s, 4 s, "
                  "up to 5 min); a rejected one goes to the queue's redrive dead-letter queue at once (on_reject: "
                  "dead_letter), or stays for the redrive policy (leave). A heartbeat keeps messages still in flight hidden "
@@ -385,6 +430,14 @@ config::ComponentSpec sqs_input_spec() {
             .default_value = "20s", .min = 0, .max = 20},
            {.name = "max_messages", .type = Type::integer, .doc = "Messages per receive.", .default_value = "10",
             .min = 1, .max = 10},
+           {.name = "receivers", .type = Type::object,
+            .doc = "Long polls at once; with {min, max} they follow the queue (one more after a full receive, one "
+                   "fewer after an empty one).",
+            .children = {{.name = "min", .type = Type::integer, .doc = "Fewest polls (an idle queue costs these).",
+                          .default_value = "8", .min = 1, .max = 1024},
+                         {.name = "max", .type = Type::integer, .doc = "Most polls (a backlog gets these).",
+                          .default_value = "8", .min = 1, .max = 1024}},
+            .scalar_sets_children = true},
            {.name = "visibility_timeout", .type = Type::duration,
             .doc = "How long a received message stays hidden; default: the queue's own.", .min = 1, .max = 43200},
            {.name = "max_extension", .type = Type::duration,
@@ -396,8 +449,15 @@ config::ComponentSpec sqs_input_spec() {
                    "deleted) or leave (the redrive policy moves it after maxReceiveCount receives).",
             .default_value = "dead_letter",
             .choices = {"dead_letter", "leave"}}}),
-      .validate = sqs::validate_connection,
-      .default_concurrency = 8,
+      .validate =
+          [](const config::Values& v) {
+            sqs::validate_connection(v);
+            const auto& r = v.object("receivers");
+            if (r.integer("min") > r.integer("max"))
+              throw v.error("receivers", fmt::format("receivers.min ({}) is more than receivers.max ({})",
+                                                     r.integer("min"), r.integer("max")));
+          },
+      .readers = [](const config::Values& v) { return v.object("receivers").integer("max"); },
       .make_input = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Input> {
         return std::make_unique<SqsInput>(v, ctx);
       },
