@@ -17,7 +17,9 @@
 // than half its visibility timeout left has it extended
 // (ChangeMessageVisibilityBatch), for at most
 // max_extension after their receive, so a slow output (a rate-limited
-// provider) does not see them delivered twice.
+// provider) does not see them delivered twice. With `ordered: true` every
+// receive passes through the runtime's KeySequencer by MessageGroupId: a
+// group's messages go one at a time, in receive order (docs/sqs.md).
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
@@ -41,6 +43,7 @@
 #include "net/http_client.h"
 #include "runtime/ack_batcher.h"
 #include "runtime/component.h"
+#include "runtime/key_sequencer.h"
 #include "runtime/sleep.h"
 
 namespace sluice::connectors {
@@ -115,6 +118,7 @@ class SqsInput final : public runtime::Input {
     receivers_ = &m.gauge("sluice_sqs_receivers", "Long polls allowed at once (receivers, scaled between min and max).", l);
     receivers_->set(allowed_);
     for (int i = 0; i < min_receivers_; ++i) permits_.try_send(boost::system::error_code{});
+    if (v.boolean("ordered")) sequencer_ = std::make_unique<runtime::KeySequencer>(ctx.io(), "sqs_message_group_id");
   }
 
   runtime::Task<void> start() override {
@@ -128,6 +132,13 @@ class SqsInput final : public runtime::Input {
   ~SqsInput() override { *gone_ = true; }
 
   runtime::Task<core::Result<core::Batch>> read() override {
+    // Ordered: one reader at a time hands over what the sequencer released
+    // (the next message of a group whose previous one was acknowledged).
+    if (sequencer_ && !ready_reader_.exchange(true)) {
+      auto released = co_await sequencer_->released();
+      ready_reader_ = false;
+      co_return released;
+    }
     for (;;) {
       if (cancel_->cancelled()) co_return core::fail(core::Errc::closed);
       auto [closed] = co_await permits_.async_receive(asio::as_tuple(asio::use_awaitable));
@@ -144,13 +155,19 @@ class SqsInput final : public runtime::Input {
         continue;
       }
       received_->inc(got->size());
-      co_return to_batch(std::move(*got));
+      auto batch = to_batch(std::move(*got));
+      if (sequencer_) {
+        batch = sequencer_->admit(std::move(batch));
+        if (batch.empty()) continue;  // each waits for its group's previous message
+      }
+      co_return batch;
     }
   }
 
   void close() override {
     cancel_->cancel();
     permits_.close();  // receivers waiting for a turn end too
+    if (sequencer_) sequencer_->close();
   }
   // The last deletes go out, then the heartbeat ends (nothing is in flight
   // any more); both are awaited, so neither outlives the input.
@@ -408,6 +425,10 @@ class SqsInput final : public runtime::Input {
   metrics::Counter *received_, *empty_, *failed_entries_, *extensions_;
   metrics::Gauge* receivers_;
   Acks acks_;
+  // ordered: true. Destroyed first: the messages still waiting go back to
+  // acks_ as errored, to come back from SQS in order.
+  std::unique_ptr<runtime::KeySequencer> sequencer_;
+  std::atomic<bool> ready_reader_{false};
 };
 
 }  // namespace
@@ -444,6 +465,11 @@ config::ComponentSpec sqs_input_spec() {
             .doc = "How long the heartbeat keeps a message in flight hidden after its receive; then it comes "
                    "back to be received again.",
             .default_value = "1h", .min = 1, .max = 43200},
+           {.name = "ordered", .type = Type::boolean,
+            .doc = "FIFO queues: the messages of one MessageGroupId go through the pipeline one at a time, in "
+                   "receive order, each after the one before it was acknowledged (a failed one brings the rest "
+                   "of its group back with it); groups go in parallel.",
+            .default_value = "false"},
            {.name = "on_reject",
             .doc = "A message rejected for good: dead_letter (to the queue's redrive dead-letter queue now, then "
                    "deleted) or leave (the redrive policy moves it after maxReceiveCount receives).",
@@ -457,7 +483,8 @@ config::ComponentSpec sqs_input_spec() {
               throw v.error("receivers", fmt::format("receivers.min ({}) is more than receivers.max ({})",
                                                      r.integer("min"), r.integer("max")));
           },
-      .readers = [](const config::Values& v) { return v.object("receivers").integer("max"); },
+      // One more reader when ordered: it hands over what the sequencer releases.
+      .readers = [](const config::Values& v) { return v.object("receivers").integer("max") + v.boolean("ordered"); },
       .make_input = [](const config::Values& v, runtime::BuildContext& ctx) -> std::unique_ptr<runtime::Input> {
         return std::make_unique<SqsInput>(v, ctx);
       },
