@@ -149,3 +149,21 @@ def lint(config, tmp_path):
     path = tmp_path / "lint.yaml"
     path.write_text(config.replace("{dir}", str(tmp_path)).replace("{admin}", "127.0.0.1:0"))
     return run_cli("lint", str(path))
+
+
+class LoopbackServer:
+    """An HTTP server of `handler` (a BaseHTTPRequestHandler class) on a
+    free loopback port, serving from a thread of its own: a test's fake
+    peer."""
+
+    def __init__(self, handler):
+        from http.server import ThreadingHTTPServer
+        import threading
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -12,16 +12,15 @@ import os
 import pathlib
 import random
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from conftest import lint, wait_for
+from conftest import LoopbackServer, lint, wait_for
 from test_elasticsearch import Endpoint
 
 PEERS = pathlib.Path(__file__).resolve().parents[1] / "sqs"
@@ -208,12 +207,9 @@ class SqsProxy:
                 self.end_headers()
                 self.wfile.write(answer)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+        self.http = LoopbackServer(Handler)
+        self.endpoint = self.http.url
+        self.close = self.http.close
 
 
 def test_throttling_slows_sluice_down_and_loses_nothing(sluice_factory, tmp_path, endpoint):
@@ -353,12 +349,9 @@ class CredentialServer:
 <SessionToken>token-{key}</SessionToken><Expiration>{expires}</Expiration></Credentials>
 </AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>""", "text/xml")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+        self.http = LoopbackServer(Handler)
+        self.url = self.http.url
+        self.close = self.http.close
 
 
 @pytest.mark.parametrize("kind", ["imds", "container", "sts"])
@@ -465,12 +458,9 @@ class Recorder:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+        self.http = LoopbackServer(Handler)
+        self.url = self.http.url + "/"
+        self.close = self.http.close
 
 
 def test_a_fifo_queue_ordered_keeps_each_group_in_order(sluice_factory, tmp_path, endpoint):
