@@ -224,7 +224,7 @@ data_dir: {{dir}}/data
 pipelines:
   p:
     input:
-      sqs: {{{connection(proxy.endpoint, source)}, wait_time: 1s, visibility_timeout: 5s}}
+      sqs: {{{connection(proxy.endpoint, source)}, wait_time: 1s, visibility_timeout: 15s}}
     output:
       sqs: {{{connection(proxy.endpoint, target)}}}
 """
@@ -237,12 +237,12 @@ pipelines:
     assert proxy.throttled > 50, proxy.throttled
     moved = collections.Counter(sqs(endpoint, "drain", target, 1))
     assert set(moved) == set(bodies), f"{len(set(bodies) - set(moved))} lost"
-    # At least once: some go out twice (0-80 of 1,000 in ten runs; why
-    # any do while deletes are retried is not known yet, see docs/sqs.md),
-    # but never more than were in flight.
+    # At least once. None went out twice in the runs recorded in
+    # docs/sqs.md; a proxy starved of CPU can still delay an extension past
+    # a message's timeout, so the bound is what can be in flight.
     twice = sum(n - 1 for n in moved.values())
     print(f"{proxy.throttled} calls throttled; {twice} messages sent twice")
-    assert twice <= 300, f"{twice} sent twice: {s.log_text()}"
+    assert twice <= 8 * 10 + 100, f"{twice} sent twice: {s.log_text()}"
 
 
 def test_100000_messages_through_mapping_to_elasticsearch_and_on_to_sqs(sluice_factory, tmp_path, endpoint):

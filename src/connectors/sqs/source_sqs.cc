@@ -63,6 +63,7 @@ struct Token {
 constexpr size_t kPerCall = 10;  // SQS's batch limit
 constexpr auto kMaxBackoff = std::chrono::minutes(5);
 constexpr int kCallAttempts = 5;  // of an ack's batch call
+constexpr auto kDeleteRetries = std::chrono::minutes(2);  // how long a throttled delete keeps trying
 
 std::chrono::seconds backoff(int receive_count) {
   const int shift = std::clamp(receive_count - 1, 0, 16);
@@ -144,6 +145,10 @@ class SqsInput final : public runtime::Input {
       auto [closed] = co_await permits_.async_receive(asio::as_tuple(asio::use_awaitable));
       if (closed || cancel_->cancelled()) co_return core::fail(core::Errc::closed);
       sqs::ReceiveOptions options{max_messages_, wait_, visibility_, cancel_};  // named: see async/blocking.h
+      // SQS starts a message's visibility timeout when it picks it, after
+      // this and before the answer arrives: counting from here keeps the
+      // heartbeat ahead of it however slow the answer is.
+      const int64_t asked_at = clock_.now_ns();
       auto got = co_await client_->receive(url_, std::move(options));
       scale(got ? got->size() : size_t{1});
       if (!got) {
@@ -155,7 +160,7 @@ class SqsInput final : public runtime::Input {
         continue;
       }
       received_->inc(got->size());
-      auto batch = to_batch(std::move(*got));
+      auto batch = to_batch(std::move(*got), asked_at);
       if (sequencer_) {
         batch = sequencer_->admit(std::move(batch));
         if (batch.empty()) continue;  // each waits for its group's previous message
@@ -198,7 +203,7 @@ class SqsInput final : public runtime::Input {
     for (size_t i = 0; i < give; ++i) permits_.try_send(boost::system::error_code{});
   }
 
-  core::Batch to_batch(std::vector<sqs::Received> received) {
+  core::Batch to_batch(std::vector<sqs::Received> received, int64_t asked_at) {
     core::Batch b;
     for (auto& r : received) {
       core::Message m(r.body);
@@ -214,8 +219,8 @@ class SqsInput final : public runtime::Input {
       for (const auto& [k, val] : r.message_attributes) meta.set(k, val);
       {
         std::lock_guard lock(flight_mu_);
-        const int64_t now = clock_.now_ns();
-        in_flight_.emplace(r.receipt_handle, Flight{now, now + std::chrono::nanoseconds(visibility()).count()});
+        in_flight_.emplace(r.receipt_handle,
+                           Flight{asked_at, asked_at + std::chrono::nanoseconds(visibility()).count(), 0});
       }
       Token t{std::move(r.receipt_handle), count, dead_letter_ ? std::move(r.body) : std::string()};
       m.set_ack(acks_.handle(std::move(t)));
@@ -261,6 +266,12 @@ class SqsInput final : public runtime::Input {
   runtime::Task<void> settle(Acks::Groups g) {
     forget(g.errored);
     forget(g.rejected);
+    {
+      const int64_t now = clock_.now_ns();
+      std::lock_guard lock(flight_mu_);
+      for (const auto& t : g.delivered)
+        if (auto it = in_flight_.find(t.receipt_handle); it != in_flight_.end()) it->second.deleting_since = now;
+    }
     auto ex = co_await asio::this_coro::executor;
     std::vector<std::function<runtime::Task<void>()>> calls;
     auto chunks = [](std::vector<Token>& tokens, auto make) {
@@ -299,12 +310,15 @@ class SqsInput final : public runtime::Input {
 
   // One batch call; entries SQS refuses are logged (the message comes back
   // after its visibility timeout), a failed call likewise.
-  // Throttled or unavailable, the call is tried again a few times (about
-  // 50, 100, 200, 400 ms): a delete given up on means the message comes back
-  // and goes out twice.
+  // Throttled or unavailable, the call is tried again after about 50, 100,
+  // 200 ms ... at most 5 s apart. A delete given up on is a message
+  // delivered twice, and the heartbeat keeps the message hidden meanwhile,
+  // so deletes are tried for up to kDeleteRetries (after close(), a few
+  // times more); visibility changes a few times.
   runtime::Task<void> batch_call(const char* action, std::vector<Entry> entries) {
     const bool deleting = std::string_view(action) == "DeleteMessageBatch";
     const size_t n = entries.size();
+    const int64_t began = clock_.now_ns();
     core::Result<std::vector<sqs::EntryFailure>> r;
     for (int attempt = 0;; ++attempt) {
       std::vector<Entry> these = entries;
@@ -312,11 +326,15 @@ class SqsInput final : public runtime::Input {
         r = co_await client_->delete_batch(url_, std::move(these));
       else
         r = co_await client_->change_visibility_batch(url_, std::move(these));
-      if (r || !r.error().is(core::Errc::unavailable) || attempt == kCallAttempts - 1) break;
+      if (r || !r.error().is(core::Errc::unavailable)) break;
+      const bool patient = deleting && !cancel_->cancelled() &&
+                           clock_.now_ns() - began < std::chrono::nanoseconds(kDeleteRetries).count();
+      if (attempt + 1 >= kCallAttempts && !patient) break;
       // Jittered, so that calls throttled together do not come back together.
       thread_local std::minstd_rand jitter{std::random_device{}()};
-      const auto pause = std::chrono::milliseconds((50 << attempt) / 2 + jitter() % (50 << attempt));
-      co_await runtime::sleep_for(clock_, pause);
+      const int64_t cap = std::min<int64_t>(int64_t{50} << std::min(attempt, 7), 5000);
+      const auto pause = std::chrono::milliseconds(cap / 2 + static_cast<int64_t>(jitter() % static_cast<uint64_t>(cap)));
+      co_await runtime::sleep_for(clock_, std::min<core::Nanos>(pause, std::chrono::seconds(5)));
     }
     report(action, n, r);
   }
@@ -339,7 +357,8 @@ class SqsInput final : public runtime::Input {
   std::chrono::seconds visibility() const { return visibility_.count() > 0 ? visibility_ : queue_visibility_; }
 
   // Every quarter visibility timeout (at most 1 s), extends the messages
-  // with less than half of theirs left.
+  // with less than half of theirs left (or less than twice the time the
+  // last extensions took to be answered, when the queue is slow).
   // `gone` is the frame's own: an input destroyed without drain() (a failed
   // start) leaves it set, and the heartbeat ends without touching it.
   runtime::Task<void> heartbeat() {
@@ -347,6 +366,7 @@ class SqsInput final : public runtime::Input {
     const core::Clock& clock = clock_;
     auto ex = co_await asio::this_coro::executor;
     const auto step = std::min<core::Nanos>(std::chrono::seconds(1), std::chrono::nanoseconds(visibility()) / 4);
+    int64_t last_round = 0;  // how long the last round of extension calls took
     while (!draining_) {
       co_await runtime::sleep_for(clock, step);
       if (*gone) co_return;
@@ -355,13 +375,20 @@ class SqsInput final : public runtime::Input {
       {
         const int64_t now = clock_.now_ns();
         const int64_t full = std::chrono::nanoseconds(visibility()).count();
+        // Early enough for the calls to arrive in time: with half the
+        // timeout left, or more when the queue answers slowly.
+        const int64_t lead = std::max(full / 2, 2 * (step.count() + last_round));
         std::lock_guard lock(flight_mu_);
         for (auto it = in_flight_.begin(); it != in_flight_.end();) {
           if (now - it->second.received_at > max_extension_.count()) {  // given up on: it comes back
             it = in_flight_.erase(it);
             continue;
           }
-          if (it->second.hidden_until - now < full / 2) {
+          // A delete under way is usually done before an extension would
+          // land (and would be refused as invalid); one retried for a while
+          // is kept hidden.
+          const bool deleting = it->second.deleting_since > 0 && now - it->second.deleting_since < step.count();
+          if (!deleting && it->second.hidden_until - now < lead) {
             extend.push_back({std::to_string(extend.size()), it->first, visibility(), {}});
             it->second.hidden_until = now + full;
           }
@@ -376,8 +403,10 @@ class SqsInput final : public runtime::Input {
                                  extend.begin() + static_cast<ptrdiff_t>(std::min(extend.size(), at + kPerCall)));
         calls.push_back([this, chunk = std::move(chunk)] { return batch_call("ChangeMessageVisibilityBatch", chunk); });
       }
+      const int64_t round_began = clock.now_ns();
       co_await async::all(ex, std::move(calls));
       if (*gone) co_return;
+      last_round = clock.now_ns() - round_began;
     }
     heartbeat_running_ = false;
   }
@@ -411,7 +440,8 @@ class SqsInput final : public runtime::Input {
   std::string dead_letter_url_;
   std::mutex flight_mu_;
   struct Flight {
-    int64_t received_at, hidden_until;  // clock ns
+    int64_t received_at, hidden_until;  // clock ns; both from when the receive was sent
+    int64_t deleting_since;             // its delete's start, 0 before
   };
   std::unordered_map<std::string, Flight> in_flight_;  // by receipt handle
   const int min_receivers_, max_receivers_;
