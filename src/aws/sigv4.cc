@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "core/hex.h"
+#include "net/form.h"
 
 namespace sluice::aws {
 
@@ -112,22 +113,7 @@ std::string amz_date(std::chrono::system_clock::time_point t) {
   return out;
 }
 
-std::string uri_encode(std::string_view s, bool keep_slash) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    const bool unreserved = std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-    if (unreserved || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    }
-  }
-  return out;
-}
+std::string uri_encode(std::string_view s, bool keep_slash) { return net::percent_encode(s, keep_slash ? "/" : ""); }
 
 std::string canonical_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> params;

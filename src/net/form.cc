@@ -57,11 +57,13 @@ std::expected<std::string, std::string> percent_decode(std::string_view s, bool 
   return out;
 }
 
-std::string percent_encode(std::string_view s) {
+std::string percent_encode(std::string_view s, std::string_view also_keep) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
+  out.reserve(s.size());
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        also_keep.find(static_cast<char>(c)) != std::string_view::npos) {
       out += static_cast<char>(c);
     } else {
       out += '%';
