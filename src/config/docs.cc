@@ -34,6 +34,7 @@ void render_component(std::string& out, const ComponentSpec& s) {
     out += "Fields:\n";
     render_fields(out, s.fields);
   }
+  if (!s.details.empty()) out += "\n" + s.details + (s.details.ends_with('\n') ? "" : "\n");
   if (!s.example.empty()) out += "\nExample:\n" + s.example + (s.example.ends_with('\n') ? "" : "\n");
   out += "\n";
 }

@@ -123,6 +123,9 @@ struct ComponentSpec {
   std::string summary;
   std::vector<Field> fields;
   std::string example;  // YAML snippet for docs
+  // Prose `sluice docs <name>` prints after the fields: what it costs, how
+  // to size it.
+  std::string details;
   // Names the component's templates may call, e.g. generate's {{seq}}.
   const tmpl::Functions* functions = nullptr;
   // Checks across fields that the field specs cannot express; throws

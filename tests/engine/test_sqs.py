@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from conftest import LoopbackServer, lint, wait_for
+from conftest import LoopbackServer, lint, run_cli, wait_for
 from test_elasticsearch import Endpoint
 
 PEERS = pathlib.Path(__file__).resolve().parents[1] / "sqs"
@@ -497,3 +497,9 @@ pipelines:
     assert sorted(seqs["b"]) == [i for i in range(60) if i != 10] and sorted(seqs["a"]) == list(range(60))
     assert [json.loads(l)["seq"] for l in lines(tmp_path / "dead.jsonl")] == [10]
     assert all(seqs[g] == sorted(seqs[g]) for g in "abc"), seqs
+
+
+def test_sluice_docs_sqs_explains_the_cost_model():
+    r = run_cli("docs", "sqs")
+    assert r.returncode == 0
+    assert "one request per 64 KiB" in r.stdout and "sluice_sqs_requests_billed_total" in r.stdout, r.stdout

@@ -505,6 +505,14 @@ config::ComponentSpec sqs_input_spec() {
                    "deleted) or leave (the redrive policy moves it after maxReceiveCount receives).",
             .default_value = "dead_letter",
             .choices = {"dead_letter", "leave"}}}),
+      .details =
+          "Cost: SQS bills every API call as one request per 64 KiB of payload ($0.40 per million standard "
+          "requests in most regions). Moving a message costs a receive and a delete, each shared by up to 10 "
+          "messages: about 0.2 requests per message under load (a send on adds 0.1). An idle queue costs "
+          "receivers.min receives per wait_time: 8 receivers polling 20 s make 24 a minute, about 1 million a "
+          "month ($0.40). sluice_sqs_requests_billed_total counts the billed requests; over "
+          "sluice_sqs_messages_received_total it is the requests per message a dashboard turns into dollars "
+          "per million messages. docs/sqs.md has the rest: receivers, acks, FIFO, credentials, IAM.",
       .validate =
           [](const config::Values& v) {
             sqs::validate_connection(v);
