@@ -30,6 +30,7 @@
 #include "components/component_list.h"
 #include "config/config.h"
 #include "logging/log.h"
+#include "net/free_port.h"
 #include "runtime/engine.h"
 
 namespace sluice::cli {
@@ -37,20 +38,6 @@ namespace sluice::cli {
 namespace {
 
 namespace json = boost::json;
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    throw std::runtime_error("cannot find a free port");
-  const int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 // provider-sim as a child that dies with us, even on kill -9. Its records
 // are kept in the demo's directory (`--state`), so a demo started again
@@ -116,7 +103,7 @@ std::string webhook_address(const std::string& dir) {
   const std::string path = dir + "/demo-webhook-address";
   std::string address;
   if (std::ifstream in(path); in >> address) return address;
-  address = fmt::format("127.0.0.1:{}", free_port());
+  address = fmt::format("127.0.0.1:{}", net::free_loopback_port());
   std::ofstream(path) << address << "\n";
   return address;
 }
@@ -140,7 +127,7 @@ int demo_command(const DemoOptions& o) {
   std::optional<SimulatorProcess> sim;
   std::string provider = o.provider;
   if (provider.empty()) {
-    const int port = free_port();
+    const int port = net::free_loopback_port();
     provider = fmt::format("http://127.0.0.1:{}", port);
     sim.emplace(port, std::max(100.0, 2 * o.rate), dir);
     wait_until_listening(provider);

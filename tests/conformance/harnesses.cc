@@ -2,6 +2,7 @@
 // its source and reads its peer. A new connector adds its harness here and
 // one line in conformance_test.cc.
 #include "harnesses.h"
+#include "net/free_port.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -30,17 +31,7 @@ namespace sluice::conformance {
 
 // --- shared by the harnesses (harnesses.h) -----------------------------------
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+int free_port() { return net::free_loopback_port(); }
 
 std::string id_of(const std::string& json_text, const char* field) {
   boost::system::error_code ec;

@@ -1,0 +1,195 @@
+// The Redis client against a real redis-server (Debian's, started here on a
+// free loopback port): pipelining, error replies, AUTH with ACL users,
+// SELECT, blocking commands beside others, and a server that goes away and
+// comes back.
+#include "redis/client.h"
+
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "async/spawn.h"
+#include "net/free_port.h"
+#include "testing/run_awaitable.h"
+
+namespace sluice::redis {
+namespace {
+
+// redis-server on `port`, for as long as the object lives.
+class Server {
+ public:
+  explicit Server(int port) : port_(port) { start(); }
+  ~Server() { stop(); }
+  void start() {
+    const std::string dir = (std::filesystem::temp_directory_path() / fmt::format("sluice-redis-{}", port_)).string();
+    std::filesystem::create_directories(dir);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      const std::string p = std::to_string(port_);
+      ::execlp("redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", dir.c_str(), "--loglevel", "warning", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200 && !listening(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    if (!listening()) throw std::runtime_error("redis-server did not start (run scripts/install-deps)");
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  std::string url() const { return fmt::format("redis://127.0.0.1:{}", port_); }
+  int port() const { return port_; }
+
+ private:
+  bool listening() const {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+  }
+  int port_;
+  pid_t pid_ = -1;
+};
+
+// One server for the whole test binary: it takes 0.15 s to start.
+Server& shared_server() {
+  static Server s(net::free_loopback_port());
+  return s;
+}
+
+class RedisClient : public ::testing::Test {
+ protected:
+  Client client(const std::string& url, ClientOptions o = {}) {
+    o.url = url;
+    return Client(io_, o);
+  }
+  template <class T>
+  T run(boost::asio::awaitable<T> a) {
+    return testing::run_awaitable(io_, std::move(a));
+  }
+  boost::asio::io_context io_;
+};
+
+TEST_F(RedisClient, PipelinedCommandsAnswerInOrder) {
+  auto c = client(shared_server().url());
+  std::vector<Command> commands;
+  commands.push_back({"DEL", "pipelined"});
+  for (int i = 0; i < 1000; ++i) commands.push_back({"RPUSH", "pipelined", std::to_string(i)});
+  commands.push_back({"LRANGE", "pipelined", "0", "2"});
+  auto r = run(c.pipeline(std::move(commands)));
+  ASSERT_TRUE(r) << r.error().to_string();
+  ASSERT_EQ(r->size(), 1002u);
+  EXPECT_EQ((*r)[1000].integer, 1000);
+  ASSERT_EQ(r->back().elements.size(), 3u);
+  EXPECT_EQ(r->back().elements[2].text, "2");
+  EXPECT_EQ(c.open_connections(), 1u);  // pooled for the next call
+}
+
+TEST_F(RedisClient, ErrorRepliesAreRepliesAndTheConnectionStaysUsable) {
+  auto c = client(shared_server().url());
+  auto r = run(c.pipeline({{"SET", "str", "x"}, {"LPUSH", "str", "y"}, {"NOSUCHCOMMAND"}, {"GET", "str"}}));
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_TRUE((*r)[1].is_error());
+  EXPECT_TRUE((*r)[1].text.starts_with("WRONGTYPE")) << (*r)[1].text;
+  EXPECT_TRUE((*r)[2].is_error());
+  EXPECT_EQ((*r)[3].text, "x");
+}
+
+TEST_F(RedisClient, AclUsersAndDatabases) {
+  auto admin = client(shared_server().url());
+  ASSERT_TRUE(run(admin.command({"ACL", "SETUSER", "alice", "on", ">s3cret", "~*", "+@all"})));
+  auto alice = client(fmt::format("redis://alice:s3cret@127.0.0.1:{}/3", shared_server().port()));
+  ASSERT_TRUE(run(alice.command({"SET", "in3", "yes"})));
+  auto who = run(alice.command({"ACL", "WHOAMI"}));
+  ASSERT_TRUE(who);
+  EXPECT_EQ(who->text, "alice");
+  EXPECT_TRUE(run(admin.command({"GET", "in3"}))->is_null());  // database 0
+  auto wrong = client(fmt::format("redis://alice:nope@127.0.0.1:{}", shared_server().port()));
+  auto refused = run(wrong.command({"PING"}));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().detail.find("AUTH refused: WRONGPASS"), std::string::npos) << refused.error().detail;
+  EXPECT_EQ(refused.error().detail.find("nope"), std::string::npos) << "the password is never said";
+}
+
+TEST_F(RedisClient, ABlockingCommandHoldsItsOwnConnection) {
+  auto c = client(shared_server().url());
+  ASSERT_TRUE(run(c.command({"DEL", "blocked"})));
+  std::optional<core::Result<Reply>> popped;
+  async::spawn(io_, [&]() -> boost::asio::awaitable<void> {
+    Command blpop{"BLPOP", "blocked", "5"};  // named: GCC 12 and braced temporaries in co_await
+    popped = co_await c.command(std::move(blpop), std::chrono::seconds(5));
+  });
+  // Meanwhile another call goes through, and feeds the blocked one.
+  auto pushed = run(c.command({"RPUSH", "blocked", "hello"}));
+  ASSERT_TRUE(pushed) << pushed.error().to_string();
+  io_.restart();
+  io_.run();
+  ASSERT_TRUE(popped && *popped) << (popped ? popped->error().to_string() : "not run");
+  EXPECT_EQ((*popped)->elements.at(1).text, "hello");
+  EXPECT_EQ(c.open_connections(), 2u) << "the push did not wait behind the blocked pop";
+}
+
+TEST_F(RedisClient, ATimeoutDropsTheConnection) {
+  auto c = client(shared_server().url(), ClientOptions{.command_timeout = std::chrono::milliseconds(200)});
+  auto r = run(c.command({"BLPOP", "never-pushed", "2"}));  // the server holds it 2 s; we wait 200 ms
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(core::Errc::timeout)) << r.error().to_string();
+  EXPECT_EQ(c.open_connections(), 0u);
+  EXPECT_TRUE(run(c.command({"PING"})));
+}
+
+TEST_F(RedisClient, AServerThatGoesAwayAndComesBack) {
+  const int port = net::free_loopback_port();
+  Server s(port);
+  auto c = client(s.url());
+  ASSERT_TRUE(run(c.command({"PING"})));
+  s.stop();
+  auto lost = run(c.command({"PING"}));
+  ASSERT_FALSE(lost);
+  EXPECT_TRUE(lost.error().is(core::Errc::unavailable)) << lost.error().to_string();
+  auto refused = run(c.command({"PING"}));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().detail.find("connect"), std::string::npos) << refused.error().detail;
+  s.start();
+  auto back = run(c.command({"PING"}));
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(back->text, "PONG");
+}
+
+TEST(RedisUrl, PartsAndRefusals) {
+  auto e = parse_url("redis://bob:p%40ss@cache.internal:6380/2");
+  ASSERT_TRUE(e) << e.error().to_string();
+  EXPECT_EQ(e->host, "cache.internal");
+  EXPECT_EQ(e->port, "6380");
+  EXPECT_EQ(e->user, "bob");
+  EXPECT_EQ(e->password, "p@ss");
+  EXPECT_EQ(e->db, 2);
+  auto plain = parse_url("redis://:only-pass@localhost");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->user, "");
+  EXPECT_EQ(plain->password, "only-pass");
+  EXPECT_EQ(plain->port, "6379");
+  for (const char* bad : {"localhost:6379", "http://x", "redis://", "redis://h/x", "redis://h/-1", "rediss://h"})
+    EXPECT_FALSE(parse_url(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace sluice::redis
