@@ -8,6 +8,7 @@
 #include "connectors/http/http.h"
 #include "connectors/ledger/ledger.h"
 #include "connectors/queue/queue.h"
+#include "connectors/redis/redis.h"
 #include "connectors/sqs/sqs.h"
 #include "connectors/stdio/stdio.h"
 #include "connectors/twilio/twilio.h"
@@ -26,6 +27,7 @@ const config::Registry& component_list() {
     r.add(connectors::queue_input_spec());
     r.add(connectors::http_server_input_spec());
     r.add(connectors::sqs_input_spec());
+    r.add(connectors::redis_list_input_spec());
     r.add(connectors::ledger_overdue_input_spec());
     r.add(connectors::ledger_resend_input_spec());
     // Processors
@@ -43,11 +45,13 @@ const config::Registry& component_list() {
     r.add(connectors::http_client_output_spec());
     r.add(connectors::sqs_output_spec());
     r.add(connectors::elasticsearch_output_spec());
+    r.add(connectors::redis_list_output_spec());
     r.add(connectors::ledger_output_spec());
     // Rate-limit backends
     r.add(runtime::local_rate_limit_spec());
     // Resources: shared clients
     r.add(connectors::http_resource_spec());
+    r.add(connectors::redis_resource_spec());
     // Feature sections of the config
     r.add_section(alerts::section_spec());
     r.add_section(connectors::ledger_section_spec());

@@ -6,72 +6,20 @@
 
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
-#include <filesystem>
-#include <thread>
-
 #include "async/spawn.h"
 #include "net/free_port.h"
+#include "testing/redis_server.h"
 #include "testing/run_awaitable.h"
 
 namespace sluice::redis {
 namespace {
 
-// redis-server on `port`, for as long as the object lives.
-class Server {
- public:
-  explicit Server(int port) : port_(port) { start(); }
-  ~Server() { stop(); }
-  void start() {
-    const std::string dir = (std::filesystem::temp_directory_path() / fmt::format("sluice-redis-{}", port_)).string();
-    std::filesystem::create_directories(dir);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      const std::string p = std::to_string(port_);
-      ::execlp("redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", dir.c_str(), "--loglevel", "warning", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200 && !listening(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    if (!listening()) throw std::runtime_error("redis-server did not start (run scripts/install-deps)");
-  }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  std::string url() const { return fmt::format("redis://127.0.0.1:{}", port_); }
-  int port() const { return port_; }
-
- private:
-  bool listening() const {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port_));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return ok;
-  }
-  int port_;
-  pid_t pid_ = -1;
-};
-
 // One server for the whole test binary: it takes 0.15 s to start.
-Server& shared_server() {
-  static Server s(net::free_loopback_port());
+testing::RedisServer& shared_server() {
+  static testing::RedisServer s(net::free_loopback_port());
   return s;
 }
 
@@ -158,7 +106,7 @@ TEST_F(RedisClient, ATimeoutDropsTheConnection) {
 
 TEST_F(RedisClient, AServerThatGoesAwayAndComesBack) {
   const int port = net::free_loopback_port();
-  Server s(port);
+  testing::RedisServer s(port);
   auto c = client(s.url());
   ASSERT_TRUE(run(c.command({"PING"})));
   s.stop();

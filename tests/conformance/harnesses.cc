@@ -569,6 +569,7 @@ std::vector<InputCase> input_cases() {
       {"queue", [] { return std::make_unique<QueueInputHarness>(); }},
       {"http_server", [] { return std::make_unique<HttpServerHarness>(); }},
       {"sqs", make_sqs_harness},
+      {"redis_list", make_redis_list_harness},
       {"ledger_overdue", [] { return std::make_unique<LedgerOverdueHarness>(); }},
       {"ledger_resend", [] { return std::make_unique<LedgerResendHarness>(); }},
   };
@@ -583,6 +584,7 @@ std::vector<OutputCase> output_cases() {
       {"http_client", [] { return std::make_unique<HttpClientHarness>(); }},
       {"sqs", make_sqs_output_harness},
       {"elasticsearch", make_elasticsearch_harness},
+      {"redis_list", make_redis_list_output_harness},
       {"twilio", [] { return std::make_unique<TwilioHarness>(); }},
       {"twilio_lookup", [] { return std::make_unique<TwilioLookupHarness>(); }},
       {"ledger", [] { return std::make_unique<LedgerHarness>(); }},

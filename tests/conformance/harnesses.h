@@ -19,6 +19,8 @@ std::vector<InputCase> input_cases();
 std::unique_ptr<InputHarness> make_sqs_harness();
 std::unique_ptr<OutputHarness> make_sqs_output_harness();
 std::unique_ptr<OutputHarness> make_elasticsearch_harness();
+std::unique_ptr<InputHarness> make_redis_list_harness();
+std::unique_ptr<OutputHarness> make_redis_list_output_harness();
 
 // Shared by the harnesses.
 int free_port();  // a loopback port nothing listens on now

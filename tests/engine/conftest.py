@@ -167,3 +167,19 @@ class LoopbackServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def kill9_at_random_moments(sluice_factory, config, out, seed, kills=10):
+    """Starts `config` `kills` times and kill -9s each run at a random moment
+    (0.3-1.5 s in); returns how many lines `out` held at each kill. The
+    config should pace its output, so that every kill lands mid-stream."""
+    import random
+    import time
+    rng = random.Random(seed)
+    written = []
+    for run in range(kills):
+        s = sluice_factory(config, name=f"run{run}").start()
+        time.sleep(rng.uniform(0.3, 1.5))
+        s.kill9()
+        written.append(count_lines(out))
+    return written

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from conftest import LoopbackServer, lint, run_cli, wait_for
+from conftest import LoopbackServer, kill9_at_random_moments, lint, run_cli, wait_for
 from test_elasticsearch import Endpoint
 
 PEERS = pathlib.Path(__file__).resolve().parents[1] / "sqs"
@@ -102,14 +102,8 @@ def test_kill9_at_random_moments_loses_nothing(sluice_factory, tmp_path, endpoin
     url = new_queue(endpoint)
     bodies = [json.dumps({"n": i}) for i in range(20000)]
     produce(endpoint, url, bodies)
-    rng = random.Random(11)
-    written_at_kills = []
-    for run in range(10):
-        # Paced, so that every kill lands while messages flow.
-        s = sluice_factory(to_file(endpoint, url, rate="2000/s"), name=f"run{run}").start()
-        time.sleep(rng.uniform(0.3, 1.5))
-        s.kill9()
-        written_at_kills.append(len(lines(tmp_path / "out.jsonl")))
+    written_at_kills = kill9_at_random_moments(sluice_factory, to_file(endpoint, url, rate="2000/s"),
+                                               tmp_path / "out.jsonl", seed=11)
     assert 0 < written_at_kills[-1] < 20000, f"the kills did not land mid-stream: {written_at_kills}"
     last = sluice_factory(to_file(endpoint, url), name="last").start()
     # Messages in flight at a kill come back after their visibility timeout.

@@ -1,0 +1,14 @@
+#pragma once
+// Redis: the redis_list input (reliable: BLMOVE into this consumer's
+// processing list, acked by LREM) and output (LPUSH/RPUSH), and the `redis`
+// resource that shares one client. The protocol and client are src/redis/.
+
+#include "config/spec.h"
+
+namespace sluice::connectors {
+
+config::ComponentSpec redis_list_input_spec();
+config::ComponentSpec redis_list_output_spec();
+config::ComponentSpec redis_resource_spec();
+
+}  // namespace sluice::connectors

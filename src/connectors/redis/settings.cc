@@ -1,0 +1,86 @@
+#include "connectors/redis/settings.h"
+
+#include "config/config.h"
+#include "connectors/redis/redis.h"
+#include "redis/client.h"
+#include "runtime/build_context.h"
+
+namespace sluice::connectors {
+namespace {
+
+std::vector<config::Field> client_fields() {
+  using config::Type;
+  return {{.name = "url", .doc = "redis://[user[:password]@]host[:port][/db]; the password may come from ${ENV}.",
+           .secret = false},
+          {.name = "connect_timeout", .type = Type::duration, .doc = "Connecting and AUTH.", .default_value = "5s",
+           .min = 0.001},
+          {.name = "command_timeout", .type = Type::duration,
+           .doc = "An answer's longest wait (beyond a blocking command's own).", .default_value = "5s", .min = 0.001},
+          {.name = "max_connections", .type = Type::integer, .doc = "Connections open at once.",
+           .default_value = "16", .min = 1, .max = 1024}};
+}
+
+std::shared_ptr<redis::Client> make_client(const config::Values& v, runtime::BuildContext& ctx) {
+  redis::ClientOptions o;
+  o.url = v.str("url");
+  o.connect_timeout = v.duration("connect_timeout");
+  o.command_timeout = v.duration("command_timeout");
+  o.max_connections = static_cast<size_t>(v.integer("max_connections"));
+  return std::make_shared<redis::Client>(ctx.io(), std::move(o));
+}
+
+struct RedisResource final : runtime::Resource {
+  std::shared_ptr<redis::Client> client;
+};
+
+void check_url(const config::Values& v) {
+  if (!v.has("url")) return;
+  if (auto e = redis::parse_url(v.str("url")); !e) throw v.error("url", e.error().detail);
+}
+
+}  // namespace
+
+namespace redis_settings {
+
+std::vector<config::Field> with_connection_fields(std::vector<config::Field> own) {
+  auto fields = client_fields();
+  fields.push_back({.name = "client",
+                    .doc = "Name of a `redis` resource whose client (and connections) this component shares instead "
+                           "of its own url.",
+                    .names_resource = "redis"});
+  for (auto& f : own) fields.push_back(std::move(f));
+  return fields;
+}
+
+void validate_connection(const config::Values& v) {
+  if (v.has("url") == v.has("client")) throw v.error("url", "give the Redis `url`, or `client` naming a redis resource");
+  check_url(v);
+}
+
+std::shared_ptr<redis::Client> client_for(const config::Values& v, runtime::BuildContext& ctx) {
+  if (v.has("client")) return ctx.resource<RedisResource>("redis", v.str("client"))->client;
+  return make_client(v, ctx);
+}
+
+}  // namespace redis_settings
+
+config::ComponentSpec redis_resource_spec() {
+  auto fields = client_fields();
+  fields[0].required = true;
+  return {
+      .name = "redis",
+      .kind = config::Kind::resource,
+      .summary = "One Redis client (a pool of connections) shared by every component that names it with "
+                 "`client: <name>`.",
+      .fields = fields,
+      .example = "resources:\n  redis:\n    main: {url: \"redis://:${REDIS_PASSWORD}@cache:6379/0\"}",
+      .validate = check_url,
+      .make_resource = [](const config::Values& v, runtime::BuildContext& ctx) -> std::shared_ptr<runtime::Resource> {
+        auto r = std::make_shared<RedisResource>();
+        r->client = make_client(v, ctx);
+        return r;
+      },
+  };
+}
+
+}  // namespace sluice::connectors

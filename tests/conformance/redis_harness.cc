@@ -1,0 +1,101 @@
+// The redis_list connectors' harnesses: a real redis-server (started once
+// for the whole suite) and Debian's python3-redis as producer and checker,
+// so what sluice's client writes and reads is seen by a client we did not
+// write.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+
+#include "harnesses.h"
+#include "net/free_port.h"
+#include "peer_process.h"
+#include "testing/redis_server.h"
+
+namespace sluice::conformance {
+namespace {
+
+testing::RedisServer& server() {
+  static testing::RedisServer s(net::free_loopback_port());
+  return s;
+}
+
+// Runs Python with `r`, a redis.Redis on the server; returns its output's lines.
+std::vector<std::string> python(const std::string& code, const std::string& input = "") {
+  return lines_of(run_command(
+      fmt::format("/usr/bin/python3 -c 'import sys, redis\nr = redis.Redis(port={}, decode_responses=True)\n{}'",
+                  server().port(), code),
+      input));
+}
+
+std::string unique_key(const char* kind) {
+  static std::atomic<int> next{0};
+  return fmt::format("conformance:{}:{}:{}", kind, ::getpid(), next++);
+}
+
+class RedisListInputHarness final : public InputHarness {
+ public:
+  std::string block(Env&, const std::vector<std::string>&) override {
+    return fmt::format("redis_list: {{url: \"{}\", key: \"{}\", consumer: c1, wait_time: 200ms}}", server().url(),
+                       key_);
+  }
+  // LPUSH in order: the first produced is the first taken (from the right).
+  void produce(Env&, const std::vector<std::string>& payloads) override {
+    std::string input;
+    for (const auto& p : payloads) input += p + "\n";
+    python(fmt::format("for line in sys.stdin.read().splitlines(): r.lpush(\"{}\", line)", key_), input);
+    produced_ += payloads.size();
+  }
+  bool acknowledges() const override { return true; }
+  // The list, and the processing list a restarted consumer puts back.
+  std::vector<std::string> redeliverable(Env&) override {
+    return python(fmt::format("print(\"\\n\".join(r.lrange(\"{0}\", 0, -1) + r.lrange(\"{0}:processing:c1\", 0, -1)))",
+                              key_));
+  }
+  std::vector<std::string> dead(Env&) override {
+    return python(fmt::format("print(\"\\n\".join(r.lrange(\"{}:dead\", 0, -1)))", key_));
+  }
+  size_t acknowledged(Env&) override {
+    const auto n = python(fmt::format("print(r.llen(\"{0}\") + r.llen(\"{0}:processing:c1\"))", key_));
+    const size_t left = n.empty() ? 0 : std::stoul(n[0]);
+    return produced_ - std::min(produced_, left);
+  }
+
+ private:
+  std::string key_ = unique_key("in");
+  size_t produced_ = 0;
+};
+
+// A permanent failure: the message names a key that holds a string
+// (WRONGTYPE). Redis has no per-message transient one.
+class RedisListOutputHarness final : public OutputHarness {
+ public:
+  RedisListOutputHarness() { python(fmt::format("r.set(\"{}\", \"not a list\")", string_key_)); }
+  std::string block(Env&) override {
+    return fmt::format("redis_list: {{url: \"{}\", key: \"{{{{target}}}}\"}}", server().url());
+  }
+  std::string payload(const std::string& id, Kind kind) override {
+    return fmt::format(R"({{"id":"{}","target":"{}"}})", id, kind == Kind::permanent ? string_key_ : key_);
+  }
+  bool supports(Kind kind) const override { return kind != Kind::transient; }
+  // LPUSH puts the newest on the left: arrival order is right to left.
+  std::vector<std::string> received(Env&) override {
+    auto items = python(fmt::format("print(\"\\n\".join(reversed(r.lrange(\"{}\", 0, -1))))", key_));
+    return ids_of(items);
+  }
+  std::string unreachable_block(Env&) override {
+    return fmt::format("redis_list: {{url: \"redis://127.0.0.1:{}\", key: \"{}\"}}", free_port(), key_);
+  }
+
+ private:
+  std::string key_ = unique_key("out");
+  std::string string_key_ = unique_key("string");
+};
+
+}  // namespace
+
+std::unique_ptr<InputHarness> make_redis_list_harness() { return std::make_unique<RedisListInputHarness>(); }
+std::unique_ptr<OutputHarness> make_redis_list_output_harness() { return std::make_unique<RedisListOutputHarness>(); }
+
+}  // namespace sluice::conformance
