@@ -1,5 +1,8 @@
 #include "aws/credentials_provider.h"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include <fstream>
@@ -52,14 +55,34 @@ size_t RefreshingCredentials::fetches() const {
 boost::asio::awaitable<core::Result<std::shared_ptr<const Credentials>>> RefreshingCredentials::get() {
   std::shared_ptr<const Credentials> held;
   Clock::time_point expires;
-  {
-    std::lock_guard lock(mu_);
-    if (current_ && now_() < refresh_at_) co_return current_;
-    held = current_;
-    expires = expires_;
-    ++fetches_;
+  // One fetch at a time: sixteen receivers reaching the refresh point
+  // together must not ask the metadata service sixteen times (IMDS
+  // throttles). While one refreshes, the others keep the current key if it
+  // still holds, and otherwise wait for the fetch to finish.
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      const auto now = now_();
+      if (current_ && now < refresh_at_) co_return current_;
+      if (!fetching_) {
+        fetching_ = true;
+        held = current_;
+        expires = expires_;
+        ++fetches_;
+        break;
+      }
+      if (current_ && now < expires_) co_return current_;
+    }
+    boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(10));
+    co_await pause.async_wait(boost::asio::use_awaitable);
   }
-  // Two callers may both fetch near the expiry; either answer is good.
+  struct FetchDone {
+    RefreshingCredentials* self;
+    ~FetchDone() {
+      std::lock_guard lock(self->mu_);
+      self->fetching_ = false;
+    }
+  } done{this};
   auto fetched = co_await fetch_(*http_);
   const auto now = now_();
   if (!fetched) {

@@ -62,6 +62,7 @@ class RefreshingCredentials final : public CredentialsProvider {
   std::shared_ptr<const Credentials> current_;
   std::chrono::system_clock::time_point expires_{}, refresh_at_{};
   size_t fetches_ = 0;
+  bool fetching_ = false;  // a fetch is in flight: the others do not start one
 };
 
 // The chain above. `region` names the regional STS endpoint for web

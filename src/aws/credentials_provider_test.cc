@@ -6,6 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -215,6 +221,39 @@ TEST(RefreshingCredentials, FetchedAgainNearTheExpiryAndKeptWhenTheRefreshFails)
   auto e = testing::run_awaitable(io, r.get());
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().detail, "no AWS credentials from the endpoint: unavailable: endpoint down");
+}
+
+TEST(RefreshingCredentials, CallersTogetherShareOneFetch) {
+  boost::asio::io_context io;
+  auto http = std::make_shared<testing::ScriptedHttp>();
+  Clock::time_point now = Clock::now();
+  int n = 0;
+  Fetch slow = [&](net::HttpTransport&) -> boost::asio::awaitable<core::Result<Expiring>> {
+    ++n;
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(30));
+    co_await t.async_wait(boost::asio::use_awaitable);
+    co_return Expiring{{"KEY" + std::to_string(n), "s", "t"}, now + std::chrono::seconds(20)};
+  };
+  RefreshingCredentials p("test", slow, http, [&] { return now; });
+  std::vector<std::string> keys;
+  auto caller = [&]() -> boost::asio::awaitable<void> {
+    auto c = co_await p.get();
+    keys.push_back(c ? (*c)->access_key_id : c.error().to_string());
+  };
+  // None held yet: all eight wait for the one fetch.
+  for (int i = 0; i < 8; ++i) boost::asio::co_spawn(io, caller(), boost::asio::detached);
+  io.run();
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(keys, std::vector<std::string>(8, "KEY1"));
+  // At the refresh point one fetches; the others keep KEY1, which still holds.
+  now += std::chrono::seconds(11);
+  keys.clear();
+  for (int i = 0; i < 8; ++i) boost::asio::co_spawn(io, caller(), boost::asio::detached);
+  io.restart();
+  io.run();
+  EXPECT_EQ(n, 2);
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), "KEY1"), 7);
+  EXPECT_EQ(keys.back(), "KEY2");
 }
 
 }  // namespace
