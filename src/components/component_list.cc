@@ -9,6 +9,7 @@
 #include "connectors/ledger/ledger.h"
 #include "connectors/queue/queue.h"
 #include "connectors/redis/redis.h"
+#include "connectors/sidekiq/sidekiq.h"
 #include "connectors/sqs/sqs.h"
 #include "connectors/stdio/stdio.h"
 #include "connectors/twilio/twilio.h"
@@ -46,6 +47,7 @@ const config::Registry& component_list() {
     r.add(connectors::sqs_output_spec());
     r.add(connectors::elasticsearch_output_spec());
     r.add(connectors::redis_list_output_spec());
+    r.add(connectors::sidekiq_output_spec());
     r.add(connectors::ledger_output_spec());
     // Rate-limit backends
     r.add(runtime::local_rate_limit_spec());

@@ -43,6 +43,7 @@ enum class Type {
   tmpl,         // a {{template}} string, compiled at load
   string_list,  // [a, b]
   tmpl_map,     // {key: "{{template}}"}, order kept
+  tmpl_list,    // ["{{template}}", ...]
   object,       // nested fields (Field::children)
 };
 
@@ -69,7 +70,8 @@ struct Field {
 class Values;
 using TemplateMap = std::vector<std::pair<std::string, tmpl::Template>>;
 using Value = std::variant<std::monostate, std::string, int64_t, double, bool, std::chrono::nanoseconds,
-                           tmpl::Template, std::vector<std::string>, TemplateMap, std::shared_ptr<Values>>;
+                           tmpl::Template, std::vector<std::string>, TemplateMap, std::vector<tmpl::Template>,
+                           std::shared_ptr<Values>>;
 
 // Validated field values of one component, with where each came from.
 class Values {
@@ -83,6 +85,7 @@ class Values {
   const tmpl::Template& tmpl(const std::string& name) const;
   const std::vector<std::string>& list(const std::string& name) const;
   const TemplateMap& tmpl_map(const std::string& name) const;
+  const std::vector<tmpl::Template>& tmpl_list(const std::string& name) const;
   const Values& object(const std::string& name) const;
   // Where `name` was written (or the component block, for defaults).
   Position where(const std::string& name) const;

@@ -18,6 +18,7 @@ const char* type_name(Type t) {
     case Type::tmpl: return "template";
     case Type::string_list: return "list of strings";
     case Type::tmpl_map: return "map of templates";
+    case Type::tmpl_list: return "list of templates";
     case Type::object: return "object";
   }
   return "?";
@@ -69,6 +70,9 @@ const std::vector<std::string>& Values::list(const std::string& n) const {
   return as<std::vector<std::string>>(get(n), n);
 }
 const TemplateMap& Values::tmpl_map(const std::string& n) const { return as<TemplateMap>(get(n), n); }
+const std::vector<tmpl::Template>& Values::tmpl_list(const std::string& n) const {
+  return as<std::vector<tmpl::Template>>(get(n), n);
+}
 const Values& Values::object(const std::string& n) const { return *as<std::shared_ptr<Values>>(get(n), n); }
 
 Position Values::where(const std::string& name) const {

@@ -144,6 +144,25 @@ std::optional<Value> YamlReader::convert(const YAML::Node& node, const Field& f,
       }
       return Value(std::move(items));
     }
+    case Type::tmpl_list: {
+      if (!node.IsSequence()) {
+        error(node, fmt::format("field '{}' must be a list of templates, got {}", f.name, node_kind(node)));
+        return std::nullopt;
+      }
+      std::vector<tmpl::Template> items;
+      for (size_t i = 0; i < node.size(); ++i) {
+        const std::string name = fmt::format("{}[{}]", f.name, i);
+        auto text = scalar(node[i], name);
+        if (!text) return std::nullopt;
+        auto t = tmpl::Template::compile(*text);
+        if (!t) {
+          error(node[i], fmt::format("field '{}': {}", name, t.error()));
+          return std::nullopt;
+        }
+        items.push_back(std::move(*t));
+      }
+      return Value(std::move(items));
+    }
     case Type::tmpl_map: {
       if (!node.IsMap()) {
         error(node, fmt::format("field '{}' must be a map of field names to templates, got {}", f.name,

@@ -43,5 +43,24 @@ TEST(YamlReader, ClosestSuggestsWithinTwoEdits) {
   EXPECT_EQ(core::closest("zzzzzz", {"count", "rate"}), std::nullopt);
 }
 
+TEST(YamlReader, TemplateListsKeepOrderAndSayWhichItemIsWrong) {
+  const std::vector<Field> fields = {{.name = "args", .type = Type::tmpl_list, .doc = "Arguments."}};
+  auto read = [&](const std::string& yaml, Diagnostics& diag) {
+    YamlReader r("s.yaml", [](const std::string&) { return std::nullopt; }, diag);
+    return r.read(YAML::Load(yaml), fields, "test block");
+  };
+  Diagnostics ok;
+  auto v = read("{args: [\"{{to}}\", \"at {{meta.t}}\"]}", ok);
+  EXPECT_EQ(ok.to_string(), "");
+  ASSERT_EQ(v.tmpl_list("args").size(), 2u);
+  EXPECT_EQ(v.tmpl_list("args")[1].source(), "at {{meta.t}}");
+  Diagnostics bad;
+  read("{args: [\"{{to}}\", \"{{oops\"]}", bad);
+  EXPECT_EQ(bad.to_string(), "s.yaml:1:19: error: field 'args[1]': unclosed '{{' at character 1\n");
+  Diagnostics scalar;
+  read("{args: \"{{to}}\"}", scalar);
+  EXPECT_EQ(scalar.to_string(), "s.yaml:1:8: error: field 'args' must be a list of templates, got a scalar\n");
+}
+
 }  // namespace
 }  // namespace sluice::config

@@ -585,6 +585,7 @@ std::vector<OutputCase> output_cases() {
       {"sqs", make_sqs_output_harness},
       {"elasticsearch", make_elasticsearch_harness},
       {"redis_list", make_redis_list_output_harness},
+      {"sidekiq", make_sidekiq_output_harness},
       {"twilio", [] { return std::make_unique<TwilioHarness>(); }},
       {"twilio_lookup", [] { return std::make_unique<TwilioLookupHarness>(); }},
       {"ledger", [] { return std::make_unique<LedgerHarness>(); }},

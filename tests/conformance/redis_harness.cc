@@ -1,4 +1,4 @@
-// The redis_list connectors' harnesses: a real redis-server (started once
+// The Redis connectors' harnesses (redis_list, sidekiq): a real redis-server (started once
 // for the whole suite) and Debian's python3-redis as producer and checker,
 // so what sluice's client writes and reads is seen by a client we did not
 // write.
@@ -93,9 +93,38 @@ class RedisListOutputHarness final : public OutputHarness {
   std::string string_key_ = unique_key("string");
 };
 
+// Jobs read back as a Sidekiq process would take them (right to left off
+// queue:<q>), each job's one argument being the message. The permanent
+// failure: a queue whose key holds a string (WRONGTYPE).
+class SidekiqOutputHarness final : public OutputHarness {
+ public:
+  SidekiqOutputHarness() { python(fmt::format("r.set(\"queue:{}\", \"not a list\")", broken_queue_)); }
+  std::string block(Env&) override {
+    return fmt::format("sidekiq: {{url: \"{}\", class: ConformanceJob, queue: \"{{{{q}}}}\"}}", server().url());
+  }
+  std::string payload(const std::string& id, Kind kind) override {
+    return fmt::format(R"({{"id":"{}","q":"{}"}})", id, kind == Kind::permanent ? broken_queue_ : queue_);
+  }
+  bool supports(Kind kind) const override { return kind != Kind::transient; }
+  std::vector<std::string> received(Env&) override {
+    return ids_of(python(fmt::format(
+        "import json\nfor job in reversed(r.lrange(\"queue:{}\", 0, -1)): print(json.dumps(json.loads(job)[\"args\"][0]))",
+        queue_)));
+  }
+  std::string unreachable_block(Env&) override {
+    return fmt::format("sidekiq: {{url: \"redis://127.0.0.1:{}\", class: ConformanceJob, queue: {}}}", free_port(),
+                       queue_);
+  }
+
+ private:
+  std::string queue_ = unique_key("sidekiq");
+  std::string broken_queue_ = unique_key("sidekiq-string");
+};
+
 }  // namespace
 
 std::unique_ptr<InputHarness> make_redis_list_harness() { return std::make_unique<RedisListInputHarness>(); }
 std::unique_ptr<OutputHarness> make_redis_list_output_harness() { return std::make_unique<RedisListOutputHarness>(); }
+std::unique_ptr<OutputHarness> make_sidekiq_output_harness() { return std::make_unique<SidekiqOutputHarness>(); }
 
 }  // namespace sluice::conformance

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import SLUICE, count_lines, http_get, wait_for
 from test_elasticsearch import Endpoint
+from test_sidekiq import TOKEN, Sidekiq, callback, redis, send_signed  # noqa: F401 (redis: a pytest fixture)
 from test_sqs import depth, endpoint, new_queue, produce, sqs  # noqa: F401 (endpoint: a pytest fixture)
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "../../examples")
@@ -56,7 +57,7 @@ def stop(p):
 def test_every_example_has_a_test_here():
     names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(EXAMPLES, "*.yaml")))
     assert names == ["alert-demo.yaml", "queue-rate-limited.yaml", "sqs-to-elasticsearch.yaml", "sqs-to-sqs.yaml",
-                     "twilio-send-and-callbacks.yaml"], names
+                     "twilio-callbacks-to-sidekiq.yaml", "twilio-send-and-callbacks.yaml"], names
 
 
 def test_queue_rate_limited(run_example, tmp_path):
@@ -122,3 +123,21 @@ def test_sqs_to_elasticsearch(run_example, tmp_path, endpoint):  # noqa: F811 (t
     moved = [json.loads(b) for b in sqs(endpoint, "drain", target, 1)]
     assert sorted(m["n"] for m in moved) == list(range(300)) and all(m["indexed_by"] == "sluice" for m in moved)
     assert depth(endpoint, source) == (0, 0)
+
+
+def test_twilio_callbacks_to_sidekiq(run_example, tmp_path, redis):  # noqa: F811 (the fixture)
+    sidekiq = Sidekiq(redis, tmp_path / "sidekiq.log", namespace="myapp")
+    try:
+        run_example("run", "-c", example("twilio-callbacks-to-sidekiq.yaml"),
+                    env={"REDIS_URL": f"{redis.url}/0", "TWILIO_AUTH_TOKEN": TOKEN})
+        url = "http://127.0.0.1:4196/twilio/status"
+        wait_for(lambda: listening("http://127.0.0.1:4195/health/ready"), 30, "the example to be ready")
+        assert send_signed({0: url}, [(0, callback(n)) for n in range(200)]) == {200: 200}
+        wait_for(lambda: len(sidekiq.results()) >= 200, 60, "Sidekiq to perform the 200 StatusCallbackJobs")
+        jobs = sidekiq.results()
+    finally:
+        sidekiq.stop()
+    to_body = {dict(callback(n))["To"]: dict(callback(n))["Body"] for n in range(200)}
+    assert len(jobs) == 200 and all(j["kind"] == "active_job" and j["queue"] == "callbacks" for j in jobs)
+    assert all(len(j["args"]) == 4 and to_body[j["args"][0]] == j["args"][2] and j["args"][1] == "delivered"
+               for j in jobs), jobs[0]

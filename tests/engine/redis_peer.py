@@ -1,0 +1,44 @@
+"""A real redis-server for engine tests (Debian's, append-only so that it can
+restart with its data), and python3-redis to look inside it."""
+import socket
+import subprocess
+
+from conftest import free_port, wait_for
+
+PYTHON = "/usr/bin/python3"  # the one that sees Debian's python3-redis
+
+
+class RedisServer:
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.dir = tmp_path
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--dir", str(self.dir), "--loglevel", "warning"])
+        wait_for(self.listening, 10, "redis-server to listen")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def py(self, code, stdin=""):
+        """Runs `code` with `r`, a redis.Redis on the server; returns its stdout lines."""
+        script = f"import json, sys, redis\nr = redis.Redis(port={self.port}, decode_responses=True)\n{code}"
+        out = subprocess.run([PYTHON, "-c", script], input=stdin, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.splitlines()
