@@ -1,7 +1,7 @@
 // The Redis client against a real redis-server (Debian's, started here on a
 // free loopback port): pipelining, error replies, AUTH with ACL users,
-// SELECT, blocking commands beside others, and a server that goes away and
-// comes back.
+// SELECT, blocking commands beside others, a server that goes away and
+// comes back, and scripts by SHA1.
 #include "redis/client.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 
 #include "async/spawn.h"
 #include "net/free_port.h"
+#include "redis/script.h"
 #include "testing/redis_server.h"
 #include "testing/run_awaitable.h"
 
@@ -120,6 +121,38 @@ TEST_F(RedisClient, AServerThatGoesAwayAndComesBack) {
   auto back = run(c.command({"PING"}));
   ASSERT_TRUE(back) << back.error().to_string();
   EXPECT_EQ(back->text, "PONG");
+}
+
+TEST_F(RedisClient, ScriptsRunBySha1AndSurviveAScriptFlush) {
+  auto c = client(shared_server().url());
+  const Script incr("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  EXPECT_EQ(incr.sha(), "8cd00688c05c46bde4a2e60658ef20a2e5c0b248");
+  auto loaded = run(c.command({"SCRIPT", "LOAD", incr.source()}));
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->text, incr.sha()) << "our SHA1 is the server's";
+  ASSERT_TRUE(run(c.pipeline({{"DEL", "scripted"}, {"SCRIPT", "FLUSH"}, {"CONFIG", "RESETSTAT"}})));
+  for (int i = 0; i < 10; ++i) {
+    auto r = run(incr.run(c, {"scripted"}, {"5"}));
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_EQ(r->integer, 5 * (i + 1));
+    if (i == 4) {
+      ASSERT_TRUE(run(c.command({"SCRIPT", "FLUSH"})));  // as after a restart or failover
+    }
+  }
+  auto stats = run(c.command({"INFO", "commandstats"}));
+  ASSERT_TRUE(stats);
+  auto count = [&](const std::string& name) {
+    const auto at = stats->text.find("cmdstat_" + name + ":calls=");
+    return at == std::string::npos ? 0 : std::stoll(stats->text.substr(at + name.size() + 15));
+  };
+  // Ten EVALSHA, two answered NOSCRIPT (the first, and the first after the flush), each followed by one EVAL.
+  EXPECT_EQ(count("evalsha"), 10) << stats->text;
+  EXPECT_EQ(count("eval"), 2) << stats->text;
+  const Script broken("return redis.call('NOSUCHCOMMAND')");
+  auto failed = run(broken.run(c, {}, {}));
+  ASSERT_TRUE(failed) << failed.error().to_string();
+  EXPECT_TRUE(failed->is_error());
+  EXPECT_NE(failed->text.find("Unknown Redis command"), std::string::npos) << failed->text;
 }
 
 TEST(RedisUrl, PartsAndRefusals) {
