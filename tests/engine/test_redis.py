@@ -83,6 +83,28 @@ def test_kill9_at_random_moments_loses_nothing_from_a_reliable_list(sluice_facto
     assert "put back" in last.log_text() or duplicates == 0
 
 
+def test_the_reaper_returns_the_items_of_a_consumer_that_stopped(sluice_factory, tmp_path, redis):
+    key = new_key()
+    items = [json.dumps({"n": i}) for i in range(2000)]
+    push(redis, key, items)
+    slow = to_file(redis, key, rate="500/s").replace("consumer: c1", "consumer: gone")
+    a = sluice_factory(slow, name="gone").start()
+    wait_for(lambda: len(lines(tmp_path / "out.jsonl")) >= 300, 30, "300 items written by the first consumer")
+    a.kill9()
+    left = llen(redis, key + ":processing:gone")
+    assert left > 0, "the kill should leave items in flight"
+    # Another consumer, with a short reap_after, returns them.
+    b = sluice_factory(to_file(redis, key).replace("consumer: c1", "consumer: other, heartbeat: 200ms, reap_after: 1s"),
+                       name="other").start()
+    wait_for(lambda: llen(redis, key, key + ":processing:gone", key + ":processing:other") == 0, 60,
+             "the list and both processing lists to empty")
+    assert b.metric("sluice_redis_list_reaped_total") == left, b.log_text()
+    assert b.stop() == 0, b.log_text()
+    assert set(lines(tmp_path / "out.jsonl")) == set(items)
+    assert redis.py(f'print(r.zrange("{key}:consumers", 0, -1))') == ["['other']"], "the gone consumer is forgotten"
+    assert "put back" in b.log_text()
+
+
 def test_a_redis_restart_mid_run_loses_nothing(sluice_factory, tmp_path, redis):
     key = new_key()
     items = [json.dumps({"n": i}) for i in range(5000)]

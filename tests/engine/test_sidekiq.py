@@ -4,7 +4,7 @@ twilio-python go http_server -> sidekiq, and the Ruby worker in
 sidekiq_worker.rb performs each job exactly once, plain and ActiveJob,
 with and without a namespace; failing jobs land in Sidekiq's retry and dead
 sets as Ruby's own do; scheduled jobs wait in `schedule`; a Redis restart
-loses nothing."""
+loses no job sluice pushed."""
 import collections
 import http.client
 import json
@@ -274,9 +274,10 @@ pipelines:
     assert sorted(r["args"][0] for r in sk.results()) == list(range(100)), "the JSON number stays a number"
 
 
-def test_a_redis_restart_mid_run_loses_no_job(sluice_factory, redis, sidekiqs, tmp_path):
+def test_a_redis_restart_mid_run_loses_no_job(sluice_factory, redis, tmp_path):
+    # Into a queue no Sidekiq here reads: Sidekiq 6's own fetch (BRPOP) can
+    # lose a job that Redis handed out as it stopped, and this counts ours.
     clear(redis)
-    sk = sidekiqs[""]
     n = 3000
     (tmp_path / "in.jsonl").write_text("".join(json.dumps({"n": i}) + "\n" for i in range(n)))
     s = sluice_factory(f"""
@@ -286,19 +287,21 @@ rate_limits: {{paced: {{rate: 1000/s, burst: 100}}}}
 pipelines:
   p:
     input: {{file: {{path: {{dir}}/in.jsonl}}}}
-    output: {{sidekiq: {{url: "{redis.url}", queue: callbacks, class: CallbackWorker, args: ["{{{{n}}}}"]}},
+    output: {{sidekiq: {{url: "{redis.url}", queue: restart, class: CallbackWorker, args: ["{{{{n}}}}"]}},
               rate_limit: paced}}
 """).start()
-    wait_for(lambda: len(sk.results()) >= 500, 30, "500 jobs performed")
+
+    def pushed():
+        return [json.loads(j)["args"][0] for j in redis.py('print("\\n".join(r.lrange("queue:restart", 0, -1)))') if j]
+
+    wait_for(lambda: len(pushed()) >= 500, 30, "500 jobs pushed")
     redis.stop()
     time.sleep(1)
     redis.start()
     assert s.proc.wait(120) == 0, s.log_text()
-    wait_for(lambda: len({r["args"][0] for r in sk.results()}) == n, 120,
-             f"Sidekiq to perform all {n:,} jobs after the restart", interval=0.5)
-    performed = collections.Counter(r["args"][0] for r in sk.results())
-    assert set(performed) == set(range(n))
-    print(f"{n:,} jobs across a Redis restart: {sum(performed.values()) - n} performed twice")
+    jobs = collections.Counter(pushed())
+    assert set(jobs) == set(range(n)), f"{n - len(set(jobs) & set(range(n)))} jobs lost"
+    print(f"{n:,} jobs across a Redis restart: {sum(jobs.values()) - n} pushed twice")
 
 
 @pytest.mark.parametrize("fields, message", [
