@@ -29,6 +29,7 @@ const config::Registry& component_list() {
     r.add(connectors::http_server_input_spec());
     r.add(connectors::sqs_input_spec());
     r.add(connectors::redis_list_input_spec());
+    r.add(connectors::sidekiq_input_spec());
     r.add(connectors::ledger_overdue_input_spec());
     r.add(connectors::ledger_resend_input_spec());
     // Processors

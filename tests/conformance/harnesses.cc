@@ -570,6 +570,7 @@ std::vector<InputCase> input_cases() {
       {"http_server", [] { return std::make_unique<HttpServerHarness>(); }},
       {"sqs", make_sqs_harness},
       {"redis_list", make_redis_list_harness},
+      {"sidekiq", make_sidekiq_input_harness},
       {"ledger_overdue", [] { return std::make_unique<LedgerOverdueHarness>(); }},
       {"ledger_resend", [] { return std::make_unique<LedgerResendHarness>(); }},
   };

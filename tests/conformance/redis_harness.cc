@@ -121,8 +121,57 @@ class SidekiqOutputHarness final : public OutputHarness {
   std::string broken_queue_ = unique_key("sidekiq-string");
 };
 
+// Jobs as Ruby pushes them, each job's one argument being the payload.
+// Sidekiq's places for a job: the queue and the processing list (taken
+// again), `retry` (an errored job, run again by the scheduler), `dead`.
+class SidekiqInputHarness final : public InputHarness {
+ public:
+  std::string block(Env&, const std::vector<std::string>&) override {
+    return fmt::format("sidekiq: {{url: \"{}\", queue: \"{}\", consumer: c1, wait_time: 200ms}}", server().url(),
+                       queue_);
+  }
+  void produce(Env&, const std::vector<std::string>& payloads) override {
+    std::string input;
+    for (const auto& p : payloads) input += p + "\n";
+    python(fmt::format("import json\nfor i, line in enumerate(sys.stdin.read().splitlines()): "
+                       "r.lpush(\"{}\", json.dumps({{\"class\": \"ConformanceJob\", \"args\": [json.loads(line)], "
+                       "\"queue\": \"{}\", \"retry\": True, \"jid\": \"%024x\" % i}}))",
+                       key(), queue_),
+           input);
+    produced_ += payloads.size();
+  }
+  bool acknowledges() const override { return true; }
+  std::string seen_as(const std::string& body) const override {
+    return body.size() >= 2 ? body.substr(1, body.size() - 2) : body;  // [payload]
+  }
+  std::vector<std::string> redeliverable(Env&) override {
+    return first_args(fmt::format("r.lrange(\"{0}\", 0, -1) + r.lrange(\"{0}:processing:c1\", 0, -1) + "
+                                  "r.zrange(\"retry\", 0, -1)",
+                                  key()));
+  }
+  std::vector<std::string> dead(Env&) override { return first_args("r.zrange(\"dead\", 0, -1)"); }
+  size_t acknowledged(Env&) override {
+    const auto n = python(fmt::format("print(r.llen(\"{0}\") + r.llen(\"{0}:processing:c1\"))", key()));
+    const size_t left = n.empty() ? 0 : std::stoul(n[0]);
+    return produced_ - std::min(produced_, left);
+  }
+
+ private:
+  std::string key() const { return "queue:" + queue_; }
+  // The first argument of each job of this harness's queue in `jobs` (a
+  // Python expression), as compact JSON.
+  std::vector<std::string> first_args(const std::string& jobs) {
+    return python(fmt::format("import json\nfor j in map(json.loads, {}):\n  if j[\"queue\"] == \"{}\": "
+                              "print(json.dumps(j[\"args\"][0], separators=(\",\", \":\")))",
+                              jobs, queue_));
+  }
+  std::string queue_ = unique_key("sidekiq-in");
+  size_t produced_ = 0;
+};
+
 }  // namespace
 
+std::unique_ptr<InputHarness> make_sidekiq_input_harness() { return std::make_unique<SidekiqInputHarness>(); }
 std::unique_ptr<InputHarness> make_redis_list_harness() { return std::make_unique<RedisListInputHarness>(); }
 std::unique_ptr<OutputHarness> make_redis_list_output_harness() { return std::make_unique<RedisListOutputHarness>(); }
 std::unique_ptr<OutputHarness> make_sidekiq_output_harness() { return std::make_unique<SidekiqOutputHarness>(); }

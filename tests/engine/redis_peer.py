@@ -3,9 +3,19 @@ restart with its data), and python3-redis to look inside it."""
 import socket
 import subprocess
 
+import pytest
+
 from conftest import free_port, wait_for
 
 PYTHON = "/usr/bin/python3"  # the one that sees Debian's python3-redis
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory):
+    """One server per test module that imports this fixture."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
 
 
 class RedisServer:

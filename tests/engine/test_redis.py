@@ -10,14 +10,7 @@ import time
 import pytest
 
 from conftest import kill9_at_random_moments, lint, wait_for
-from redis_peer import RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
+from redis_peer import redis  # noqa: F401 (redis: a pytest fixture, one server per module)
 
 
 _keys = iter(range(1_000_000))

@@ -8,10 +8,7 @@ loses no job sluice pushed."""
 import collections
 import http.client
 import json
-import os
-import pathlib
 import re
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -19,62 +16,12 @@ import urllib.parse
 import pytest
 
 from conftest import SANITIZED, free_port, lint, wait_for
-from redis_peer import RedisServer
+from redis_peer import redis  # noqa: F401 (redis: a pytest fixture, one server per module)
+from sidekiq_peer import Sidekiq
 
 twilio = pytest.importorskip("twilio.request_validator")
 
 TOKEN = "test-auth-token-0123456789abcdef"
-WORKER = pathlib.Path(__file__).with_name("sidekiq_worker.rb")
-SIDEKIQ = "/usr/bin/sidekiq"
-if not os.path.exists(SIDEKIQ):
-    pytest.skip("needs Debian's ruby-sidekiq (scripts/install-deps installs it)", allow_module_level=True)
-
-
-class Sidekiq:
-    """One `sidekiq` process running sidekiq_worker.rb, under `namespace`."""
-
-    def __init__(self, redis, log_path, namespace=""):
-        self.redis = redis
-        self.namespace = namespace
-        self.log_path = log_path
-        env = dict(os.environ, REDIS_URL=f"{redis.url}/0", SIDEKIQ_NAMESPACE=namespace)
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen([SIDEKIQ, "-r", str(WORKER), "-c", "10", "-q", "callbacks", "-q", "default"],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.proc.poll() is not None or self.get("worker-ready"), 60, "Sidekiq to start")
-        assert self.proc.poll() is None, self.log_text()
-
-    def key(self, name):
-        return f"{self.namespace}:{name}" if self.namespace else name
-
-    def get(self, name):
-        return self.redis.py(f'print(r.get("{self.key(name)}") or "")')[0]
-
-    def results(self):
-        return [json.loads(x) for x in self.redis.py(f'print("\\n".join(r.lrange("{self.key("results")}", 0, -1)))') if x]
-
-    def ruby(self, code):
-        """Runs `code` with Sidekiq's own API (sidekiq/api) on this namespace; returns its stdout."""
-        env = dict(os.environ, REDIS_URL=f"{self.redis.url}/0", SIDEKIQ_NAMESPACE=self.namespace)
-        out = subprocess.run(["ruby", "-r", str(WORKER), "-r", "sidekiq/api", "-e", code], env=env,
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout
-
-    def log_text(self):
-        return pathlib.Path(self.log_path).read_text(errors="replace")[-4000:]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(30)
-        self.log.close()
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 // job that reads has a class and says so, and what was read can be pushed
 // again (job.h) and reads back the same: as a plain job, and an ActiveJob
 // also as an ActiveJob (a plain job's arguments may hold keys ActiveJob
-// reserves, which job.h rightly refuses to wrap).
+// reserves, which job.h rightly refuses to wrap). A failed job (job_retry.h)
+// reads again, one failure further on.
 #include <cstdint>
 #include <string_view>
 
@@ -11,6 +12,7 @@
 
 #include "connectors/sidekiq/job.h"
 #include "connectors/sidekiq/job_reader.h"
+#include "connectors/sidekiq/job_retry.h"
 #include "fuzz_check.h"
 
 namespace sidekiq = sluice::connectors::sidekiq;
@@ -39,6 +41,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sluice::fuzz::check(reread->args == read->args && reread->job_class == read->job_class &&
                             reread->jid == read->jid && reread->active_job == active_job,
                         "what was pushed again reads back the same", *text_again);
+  }
+  std::mt19937_64 rng(size);
+  const auto failed = sidekiq::after_failure(*read, {"E", "boom"}, 25, sidekiq::Format::v7, 1700000000, rng);
+  if (failed.where != sidekiq::Disposition::Where::dropped) {
+    auto reread = sidekiq::read_job(failed.payload);
+    sluice::fuzz::check(reread.has_value(), "a failed job reads", failed.payload);
+    sluice::fuzz::check(reread->retry_count == failed.retry_count && failed.retry_count == read->retry_count.value_or(-1) + 1,
+                        "a failed job counts one failure more", failed.payload);
   }
   return 0;
 }

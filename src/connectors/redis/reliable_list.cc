@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "async/spawn.h"
+#include "config/config.h"
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "redis/script.h"
@@ -69,6 +70,46 @@ std::string default_consumer() {
   return host;
 }
 
+std::vector<config::Field> ReliableList::with_fields(std::vector<config::Field> own, const std::string& item) {
+  using config::Type;
+  own.push_back({.name = "consumer",
+                 .doc = "This consumer's name in its processing list, stable across restarts so that a restarted "
+                        "consumer puts back what it had in flight; default the host name (two processes on one "
+                        "host that share a list need one each)."});
+  own.push_back({.name = "wait_time", .type = Type::duration,
+                 .doc = fmt::format("How long a take blocks for an {} (close() waits at most this).", item),
+                 .default_value = "500ms", .min = 0.01, .max = 30});
+  own.push_back({.name = "batch_size", .type = Type::integer, .doc = fmt::format("{}s per read.", item),
+                 .default_value = "100", .min = 1, .max = 10000});
+  own.push_back({.name = "heartbeat", .type = Type::duration,
+                 .doc = "How often a reliable consumer says it is alive (in <key>:consumers) and looks for "
+                        "consumers that are not.",
+                 .default_value = "2s", .min = 0.1, .max = 60});
+  own.push_back({.name = "reap_after", .type = Type::duration,
+                 .doc = "A consumer silent this long is gone: the next heartbeat of another consumer puts its "
+                        "processing list back on the list.",
+                 .default_value = "30s", .min = 1, .max = 86400});
+  return own;
+}
+
+void ReliableList::validate(const config::Values& v) {
+  if (v.duration("reap_after") < 3 * v.duration("heartbeat"))
+    throw v.error("reap_after", "reap_after must be at least three heartbeats, or a consumer that misses one beat "
+                                "has its items taken away");
+}
+
+ReliableList::Options ReliableList::options(const config::Values& v, std::string key, std::string metric_prefix,
+                                            std::string what) {
+  return {.key = std::move(key),
+          .consumer = v.has("consumer") ? v.str("consumer") : default_consumer(),
+          .wait = v.duration("wait_time"),
+          .heartbeat = v.duration("heartbeat"),
+          .reap_after = v.duration("reap_after"),
+          .batch_size = static_cast<size_t>(v.integer("batch_size")),
+          .metric_prefix = std::move(metric_prefix),
+          .what = std::move(what)};
+}
+
 ReliableList::ReliableList(std::shared_ptr<redis::Client> client, Options o, runtime::BuildContext& ctx)
     : client_(std::move(client)),
       o_(std::move(o)),
@@ -118,9 +159,10 @@ void ReliableList::remove(std::vector<redis::Command>& commands, std::string ite
   commands.push_back({"LREM", processing_, "1", std::move(item)});
 }
 
-void ReliableList::move(std::vector<redis::Command>& commands, std::string item, redis::Command push) const {
+void ReliableList::move(std::vector<redis::Command>& commands, std::string item,
+                        std::vector<redis::Command> pushes) const {
   commands.push_back({"MULTI"});
-  commands.push_back(std::move(push));
+  for (auto& push : pushes) commands.push_back(std::move(push));
   remove(commands, std::move(item));
   commands.push_back({"EXEC"});
 }

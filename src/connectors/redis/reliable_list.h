@@ -17,11 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "config/spec.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "redis/client.h"
 #include "runtime/task.h"
 
+namespace sluice::config {
+class Values;
+}
 namespace sluice::metrics {
 class Counter;
 }
@@ -47,6 +51,11 @@ runtime::Task<void> settle_patiently(redis::Client& client, std::vector<redis::C
 
 class ReliableList {
  public:
+  // A component's fields for it (consumer, wait_time, batch_size, heartbeat,
+  // reap_after) after its own; `item` names what the list holds ("item", "job").
+  static std::vector<config::Field> with_fields(std::vector<config::Field> own, const std::string& item);
+  // Refuses a reap_after under three heartbeats.
+  static void validate(const config::Values& v);
   struct Options {
     std::string key;
     std::string consumer;
@@ -56,6 +65,8 @@ class ReliableList {
     std::string what;           // for the log: "redis_list jobs", "sidekiq queue:default"
   };
   ReliableList(std::shared_ptr<redis::Client> client, Options o, runtime::BuildContext& ctx);
+  // Options from with_fields()'s fields.
+  static Options options(const config::Values& v, std::string key, std::string metric_prefix, std::string what);
   ~ReliableList();
 
   // Recovers this consumer's processing list, then starts the heartbeat.
@@ -69,10 +80,10 @@ class ReliableList {
 
   // Settling commands: `item` leaves the processing list...
   void remove(std::vector<redis::Command>& commands, std::string item) const;
-  // ...or goes elsewhere with `push` (LPUSH, ZADD), atomically with its
+  // ...or goes elsewhere with `pushes` (LPUSH, ZADD), atomically with its
   // removal. Run them with settle_patiently: given up, the items stay in
   // the processing list and come back at the next start.
-  void move(std::vector<redis::Command>& commands, std::string item, redis::Command push) const;
+  void move(std::vector<redis::Command>& commands, std::string item, std::vector<redis::Command> pushes) const;
   const std::string& key() const { return o_.key; }
   redis::Client& client() { return *client_; }
 

@@ -39,16 +39,7 @@ class RedisListInput final : public runtime::Input {
         clock_(ctx.clock()),
         acks_(ctx.io(), 500, std::chrono::milliseconds(20), [this](Acks::Groups g) { return settle(std::move(g)); }) {
     if (v.str("mode") == "reliable")
-      reliable_.emplace(client_,
-                        ReliableList::Options{.key = key_,
-                                              .consumer = v.has("consumer") ? v.str("consumer") : default_consumer(),
-                                              .wait = wait_,
-                                              .heartbeat = v.duration("heartbeat"),
-                                              .reap_after = v.duration("reap_after"),
-                                              .batch_size = max_batch_,
-                                              .metric_prefix = "sluice_redis_list",
-                                              .what = "redis_list " + key_},
-                        ctx);
+      reliable_.emplace(client_, ReliableList::options(v, key_, "sluice_redis_list", "redis_list " + key_), ctx);
     received_ = &ctx.metrics().counter("sluice_redis_list_received_total", "Items taken from the Redis list.",
                                        {{"pipeline", ctx.pipeline()}, {"key", key_}});
   }
@@ -125,7 +116,7 @@ class RedisListInput final : public runtime::Input {
     auto push = [&](std::vector<std::string>& items, const std::string& to) {
       for (auto& item : items) {
         if (reliable_)
-          reliable_->move(commands, item, {"LPUSH", to, item});
+          reliable_->move(commands, item, {redis::Command{"LPUSH", to, item}});
         else
           commands.push_back({"LPUSH", to, std::move(item)});
       }
@@ -150,9 +141,7 @@ class RedisListInput final : public runtime::Input {
 
 void validate(const config::Values& v) {
   redis_settings::validate_connection(v);
-  if (v.duration("reap_after") < 3 * v.duration("heartbeat"))
-    throw v.error("reap_after", "reap_after must be at least three heartbeats, or a consumer that misses one beat "
-                                "has its items taken away");
+  ReliableList::validate(v);
 }
 
 }  // namespace
@@ -168,27 +157,11 @@ config::ComponentSpec redis_list_input_spec() {
                  "consumer puts back what its processing list held, and consumers that stop heartbeating have theirs put "
                  "back by the others. mode: pop (BRPOP) loses in-flight items on a "
                  "crash. Metadata: redis_key.",
-      .fields = redis_settings::with_connection_fields(
+      .fields = redis_settings::with_connection_fields(ReliableList::with_fields(
           {{.name = "key", .doc = "The list (producers LPUSH; this takes from the right).", .required = true},
            {.name = "mode", .doc = "reliable or pop.", .default_value = "reliable", .choices = {"reliable", "pop"}},
-           {.name = "consumer",
-            .doc = "This consumer's name in its processing list, stable across restarts so that a restarted "
-                   "consumer puts back what it had in flight; default the host name (two processes on one host "
-                   "that share a list need one each)."},
-           {.name = "dead_letter_key", .doc = "Where rejected items go; default <key>:dead."},
-           {.name = "wait_time", .type = Type::duration,
-            .doc = "How long a take blocks for an item (close() waits at most this).", .default_value = "500ms",
-            .min = 0.01, .max = 30},
-           {.name = "batch_size", .type = Type::integer, .doc = "Items per read.", .default_value = "100", .min = 1,
-            .max = 10000},
-           {.name = "heartbeat", .type = Type::duration,
-            .doc = "How often a reliable consumer says it is alive (in <key>:consumers) and looks for consumers "
-                   "that are not.",
-            .default_value = "2s", .min = 0.1, .max = 60},
-           {.name = "reap_after", .type = Type::duration,
-            .doc = "A consumer silent this long is gone: the next heartbeat of another consumer puts its "
-                   "processing list back on the list.",
-            .default_value = "30s", .min = 1, .max = 86400}}),
+           {.name = "dead_letter_key", .doc = "Where rejected items go; default <key>:dead."}},
+                                "item")),
       .validate = validate,
       .make_input = runtime::build<RedisListInput>,
   };

@@ -13,14 +13,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::array<std::string_view, 5> kReservedKeys = {
-    "_aj_globalid", "_aj_symbol_keys", "_aj_ruby2_keywords", "_aj_hash_with_indifferent_access", "_aj_serialized"};
-
-json::value time_value(double seconds, Format format) {
-  if (format == Format::v8) return static_cast<int64_t>(std::llround(seconds * 1000));
-  return seconds;
-}
-
 // Rails' Time#iso8601 with milliseconds, in UTC.
 std::string iso8601(double seconds) {
   const auto whole = static_cast<std::time_t>(std::floor(seconds));
@@ -64,6 +56,11 @@ std::string hex(std::mt19937_64& rng, size_t bytes) {
 
 }  // namespace
 
+json::value time_value(double seconds, Format format) {
+  if (format == Format::v8) return static_cast<int64_t>(std::llround(seconds * 1000));
+  return seconds;
+}
+
 core::Result<json::value> active_job_argument(const json::value& v) {
   if (v.is_array()) {
     json::array out;
@@ -77,7 +74,7 @@ core::Result<json::value> active_job_argument(const json::value& v) {
   if (!v.is_object()) return v;
   json::object out;
   for (const auto& [k, item] : v.as_object()) {
-    for (auto reserved : kReservedKeys)
+    for (auto reserved : kActiveJobReservedKeys)
       if (k == reserved)
         return core::fail(core::Errc::invalid_payload,
                           fmt::format("ActiveJob refuses a hash with the reserved key '{}'", reserved));

@@ -7,6 +7,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 
+#include <array>
 #include <optional>
 #include <random>
 #include <string>
@@ -15,6 +16,13 @@
 #include "core/error.h"
 
 namespace sluice::connectors::sidekiq {
+
+// The keys ActiveJob reserves in a serialized hash. The first three only
+// mark how Ruby held the hash; the last two stand for a value (a GlobalID,
+// a custom serializer's).
+inline constexpr std::array<std::string_view, 5> kActiveJobReservedKeys = {
+    "_aj_symbol_keys", "_aj_ruby2_keywords", "_aj_hash_with_indifferent_access", "_aj_globalid", "_aj_serialized"};
+inline constexpr size_t kActiveJobMarkerKeys = 3;
 
 // Sidekiq 8 writes created_at and enqueued_at as integer milliseconds;
 // 6 and 7 as float seconds.
@@ -34,6 +42,9 @@ struct Job {
   double created_at = 0;            // epoch seconds
   std::optional<double> at;         // epoch seconds: scheduled (the `schedule` set)
 };
+
+// A time as `format` writes it: integer milliseconds (8) or float seconds.
+boost::json::value time_value(double seconds, Format format);
 
 // The JSON for queue:<q> (with enqueued_at = now) or, when scheduled, for
 // the `schedule` set (without: Sidekiq's scheduler sets it when it moves

@@ -4,7 +4,10 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+
+#include "connectors/sidekiq/job.h"
 
 namespace sluice::connectors::sidekiq {
 namespace {
@@ -12,11 +15,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kWrapper = "ActiveJob::QueueAdapters::SidekiqAdapter::JobWrapper";
-
-// Keys ActiveJob adds to a hash to remember how Ruby held it; the JSON
-// object alone is what the pipeline needs.
-constexpr std::array<std::string_view, 3> kMarkers = {"_aj_symbol_keys", "_aj_ruby2_keywords",
-                                                      "_aj_hash_with_indifferent_access"};
 
 // ActiveJob's built-in serializers whose `value` is the whole of it.
 constexpr std::array<std::string_view, 6> kPlainSerializers = {
@@ -77,7 +75,10 @@ core::Result<json::value> active_job_value(const json::value& v) {
   if (o->contains("_aj_serialized")) return serialized_value(*o);
   json::object out;
   for (const auto& [k, item] : *o) {
-    if (among(k, kMarkers)) continue;
+    // Markers of how Ruby held the hash: the JSON object alone is what the pipeline needs.
+    if (std::find(kActiveJobReservedKeys.begin(), kActiveJobReservedKeys.begin() + kActiveJobMarkerKeys, k) !=
+        kActiveJobReservedKeys.begin() + kActiveJobMarkerKeys)
+      continue;
     auto d = active_job_value(item);
     if (!d) return d;
     out[k] = std::move(*d);
@@ -114,9 +115,16 @@ core::Result<ReadJob> read_job(std::string_view text) {
     }
   }
   if (const auto* count = item.if_contains("retry_count")) {
-    auto n = count_field(*count, "retry_count");
-    if (!n) return std::unexpected(n.error());
-    job.retry_count = *n;
+    const auto* minus_one = count->if_int64();
+    if (minus_one && *minus_one == -1) {
+      job.retry_count = -1;
+    } else {
+      auto n = count_field(*count, "retry_count");
+      if (!n) return std::unexpected(n.error());
+      // Sidekiq counts failures one by one; a count past a billion is not its.
+      if (*n > 1'000'000'000) return std::unexpected(invalid(fmt::format("`retry_count` {} is not a count of failures", *n)));
+      job.retry_count = *n;
+    }
   }
 
   if (*cls != kWrapper) {

@@ -24,7 +24,9 @@ struct ReadJob {
   boost::json::array args;    // the arguments, unwrapped from ActiveJob's serialization
   std::optional<int64_t> retry_limit;  // nullopt: Sidekiq's default (retry: true); 0: no retries
   bool retry = true;                   // retry: false means a failure drops the job
-  int64_t retry_count = -1;            // -1: never failed yet (Sidekiq then writes 0)
+  // Absent: never failed yet (a failure then writes 0). -1 is what
+  // Sidekiq's API leaves when a first failure is retried by hand.
+  std::optional<int64_t> retry_count;
   boost::json::object item;            // the whole job as pushed, to write back with Sidekiq's fields
 };
 
