@@ -53,6 +53,22 @@ def wait_for(predicate, timeout, what, interval=0.05):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def metric_at(url, name, **labels):
+    """Sum of the samples of `name` at the /metrics `url` whose labels include `labels`."""
+    _, text = http_get(url)
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        metric, _, label_text = head.partition("{")
+        if metric != name:
+            continue
+        if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
 class Sluice:
     """One `sluice run` process with its config in a temp dir."""
 
@@ -87,18 +103,7 @@ class Sluice:
 
     def metric(self, name, **labels):
         """Sum of the samples of `name` whose labels include `labels`."""
-        _, text = http_get(self.url("/metrics"))
-        total = 0.0
-        for line in text.splitlines():
-            if line.startswith("#") or not line.startswith(name):
-                continue
-            head, _, value = line.rpartition(" ")
-            metric, _, label_text = head.partition("{")
-            if metric != name:
-                continue
-            if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
-                total += float(value)
-        return total
+        return metric_at(self.url("/metrics"), name, **labels)
 
     def pipelines(self):
         return json.loads(http_get(self.url("/api/pipelines"))[1])

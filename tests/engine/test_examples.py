@@ -9,8 +9,9 @@ import subprocess
 
 import pytest
 
-from conftest import SLUICE, count_lines, http_get, wait_for
+from conftest import SLUICE, count_lines, http_get, metric_at, wait_for
 from test_elasticsearch import Endpoint
+from sidekiq_peer import ruby
 from test_sidekiq import TOKEN, Sidekiq, callback, redis, send_signed  # noqa: F401 (redis: a pytest fixture)
 from test_sqs import depth, endpoint, new_queue, produce, sqs  # noqa: F401 (endpoint: a pytest fixture)
 
@@ -56,8 +57,8 @@ def stop(p):
 
 def test_every_example_has_a_test_here():
     names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(EXAMPLES, "*.yaml")))
-    assert names == ["alert-demo.yaml", "queue-rate-limited.yaml", "sqs-to-elasticsearch.yaml", "sqs-to-sqs.yaml",
-                     "twilio-callbacks-to-sidekiq.yaml", "twilio-send-and-callbacks.yaml"], names
+    assert names == ["alert-demo.yaml", "queue-rate-limited.yaml", "sidekiq-to-ledger.yaml", "sqs-to-elasticsearch.yaml",
+                     "sqs-to-sqs.yaml", "twilio-callbacks-to-sidekiq.yaml", "twilio-send-and-callbacks.yaml"], names
 
 
 def test_queue_rate_limited(run_example, tmp_path):
@@ -141,3 +142,15 @@ def test_twilio_callbacks_to_sidekiq(run_example, tmp_path, redis):  # noqa: F81
     assert len(jobs) == 200 and all(j["kind"] == "active_job" and j["queue"] == "callbacks" for j in jobs)
     assert all(len(j["args"]) == 4 and to_body[j["args"][0]] == j["args"][2] and j["args"][1] == "delivered"
                for j in jobs), jobs[0]
+
+
+def test_sidekiq_to_ledger(run_example, redis):  # noqa: F811 (the fixture)
+    ruby(redis, "myapp", 'Sidekiq::Client.push_bulk("class" => "StatusCallbackJob", "queue" => "statuses", '
+                         '"args" => (1..100).map { |i| ["SM#{i}", "delivered"] })')
+    run_example("run", "-c", example("sidekiq-to-ledger.yaml"), env={"REDIS_URL": f"{redis.url}/0"})
+    metrics = "http://127.0.0.1:4195/metrics"
+    wait_for(lambda: listening("http://127.0.0.1:4195/health/ready"), 30, "the example to be ready")
+    # No sends are recorded here, so the ledger holds each status until its send comes.
+    wait_for(lambda: metric_at(metrics, "sluice_ledger_held_callbacks") == 100, 30, "100 statuses in the ledger")
+    wait_for(lambda: metric_at(metrics, "sluice_sidekiq_jobs_total", outcome="done") == 100, 10, "100 jobs done")
+    assert redis.py('print(r.llen("myapp:queue:statuses"), r.zcard("myapp:retry"))') == ["0 0"]

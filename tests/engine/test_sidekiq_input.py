@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import wait_for
+from conftest import lint, wait_for
 from test_ledger import ledger_counts
 from redis_peer import redis  # noqa: F401 (redis: a pytest fixture, one server per module)
 from sidekiq_peer import Sidekiq, ruby
@@ -183,3 +183,19 @@ def test_unreadable_jobs_are_set_aside_with_the_reason_and_the_rest_are_worked(s
     assert "the job is not JSON" in log and "moved to queue:mixed:unreadable" in log, log
     assert redis.py('print(r.llen("queue:mixed:processing:w1"))') == ["0"]
     assert s.stop() == 0
+
+
+@pytest.mark.parametrize("fields, message", [
+    ('queue: q, format: "5"', "must be one of: 6, 7, 8"),
+    ('queue: q, heartbeat: 2s, reap_after: 5s', "reap_after must be at least three heartbeats"),
+    ('queue: q, max_retries: -1', "max_retries"),
+    ('queue: q, client: shared', "give the Redis `url`, or `client`"),
+])
+def test_lint_refuses_a_worker_that_would_misbehave(tmp_path, fields, message):
+    r = lint(f"""
+pipelines:
+  p:
+    input: {{sidekiq: {{url: "redis://127.0.0.1:1", {fields}}}}}
+    output: {{drop: {{}}}}
+""", tmp_path)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
