@@ -52,6 +52,7 @@ const config::Registry& component_list() {
     r.add(connectors::ledger_output_spec());
     // Rate-limit backends
     r.add(runtime::local_rate_limit_spec());
+    r.add(connectors::redis_rate_limit_backend_spec());
     // Resources: shared clients
     r.add(connectors::http_resource_spec());
     r.add(connectors::redis_resource_spec());

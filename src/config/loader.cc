@@ -226,6 +226,33 @@ class Loader {
     }
   }
 
+  // A component's block read against its spec, its cross-field checks run,
+  // and the rate limits and resources it names noted for checking.
+  Values read_values(const YAML::Node& block, const ComponentSpec& spec, const std::string& what) {
+    // Counted with the errors not kept: past 50, a component's own errors
+    // would otherwise look like none, and its checks run on fields it lacks.
+    const size_t errors_before = r_.diagnostics().count();
+    // (A fresh node: assigning to a YAML::Node that shares `block` would rewrite `block`.)
+    YAML::Node expanded(YAML::NodeType::Map);
+    const bool short_form = block.IsScalar() && !spec.shorthand_field.empty();
+    if (short_form) expanded[spec.shorthand_field] = block;
+    Values values = r_.read(short_form ? expanded : block, spec.fields, what, spec.functions);
+    if (spec.validate && r_.diagnostics().count() == errors_before) {
+      try {
+        spec.validate(values);
+      } catch (const ConfigError& e) {
+        r_.diagnostics().error(e.where(), e.message());
+      }
+    }
+    for (const auto& f : spec.fields) {
+      if (f.names_rate_limit && values.has(f.name))
+        rate_limit_refs_.emplace_back(values.str(f.name), values.where(f.name));
+      if (!f.names_resource.empty() && values.has(f.name))
+        resource_refs_.push_back({f.names_resource, values.str(f.name), values.where(f.name)});
+    }
+    return values;
+  }
+
   // The backend a rate limit's block names (at most one), or `local`.
   ComponentConfig read_backend(const YAML::Node& node, const std::vector<std::string>& keys, const std::string& what) {
     ComponentConfig c;
@@ -238,7 +265,7 @@ class Loader {
     c.spec = registry_.find(Kind::rate_limit_backend, name);
     if (!c.spec) return c;  // a registry without backends (unit tests): the engine uses a local bucket
     YAML::Node block = keys.empty() ? YAML::Node() : node[name];
-    c.values = r_.read(block, c.spec->fields, fmt::format("the {} backend of {}", name, what), c.spec->functions);
+    c.values = read_values(block, *c.spec, fmt::format("the {} backend of {}", name, what));
     return c;
   }
 
@@ -432,23 +459,7 @@ class Loader {
       }
       return c;
     }
-    // Counted with the errors not kept: past 50, a component's own errors
-    // would otherwise look like none, and its checks run on fields it lacks.
-    const size_t errors_before = r_.diagnostics().count();
-    c.values = r_.read(node[type], c.spec->fields, fmt::format("{} {}", type, k), c.spec->functions);
-    if (c.spec->validate && r_.diagnostics().count() == errors_before) {
-      try {
-        c.spec->validate(c.values);
-      } catch (const ConfigError& e) {
-        r_.diagnostics().error(e.where(), e.message());
-      }
-    }
-    for (const auto& f : c.spec->fields) {
-      if (f.names_rate_limit && c.values.has(f.name))
-        rate_limit_refs_.emplace_back(c.values.str(f.name), c.values.where(f.name));
-      if (!f.names_resource.empty() && c.values.has(f.name))
-        resource_refs_.push_back({f.names_resource, c.values.str(f.name), c.values.where(f.name)});
-    }
+    c.values = read_values(node[type], *c.spec, fmt::format("{} {}", type, k));
     return c;
   }
 

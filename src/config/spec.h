@@ -129,6 +129,9 @@ struct ComponentSpec {
   // Prose `sluice docs <name>` prints after the fields: what it costs, how
   // to size it.
   std::string details;
+  // A block given as a scalar stands for this one field (`redis:
+  // "redis://host"` for `redis: {url: ...}`); empty: a block is a map.
+  std::string shorthand_field;
   // Names the component's templates may call, e.g. generate's {{seq}}.
   const tmpl::Functions* functions = nullptr;
   // Checks across fields that the field specs cannot express; throws

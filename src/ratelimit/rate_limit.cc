@@ -123,9 +123,17 @@ boost::asio::awaitable<void> RateLimit::wait(core::Nanos d) {
 }
 
 boost::asio::awaitable<core::Result<core::Nanos>> RateLimit::acquire(const core::Message& m) {
-  auto d = co_await reserve(m);
-  if (d) co_await wait(*d);
-  co_return d;
+  // A backend that cannot be asked (a shared limiter away) is transient:
+  // asked again, the message waiting, never failed for it.
+  for (int attempt = 0;; ++attempt) {
+    auto d = co_await reserve(m);
+    if (d) {
+      co_await wait(*d);
+      co_return d;
+    }
+    if (!d.error().is(core::Errc::unavailable)) co_return d;
+    co_await wait(std::chrono::milliseconds(std::min(50 << std::min(attempt, 7), 5000)));
+  }
 }
 
 }  // namespace sluice::ratelimit

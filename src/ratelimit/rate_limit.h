@@ -53,7 +53,8 @@ class RateLimit {
             std::optional<tmpl::Template> key = std::nullopt, std::optional<tmpl::Template> cost = std::nullopt);
 
   // Takes this message's tokens and waits until they may be used; returns
-  // how long it waited. Errors when the cost template does not give a number.
+  // how long it waited. Errors when the cost template does not give a
+  // number; a backend that is unavailable is asked again until it answers.
   boost::asio::awaitable<core::Result<core::Nanos>> acquire(const core::Message& m);
   // Takes the tokens without waiting; returns how long the caller must wait
   // before using them. A batch reserves every message, then waits once.

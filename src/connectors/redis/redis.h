@@ -10,5 +10,7 @@ namespace sluice::connectors {
 config::ComponentSpec redis_list_input_spec();
 config::ComponentSpec redis_list_output_spec();
 config::ComponentSpec redis_resource_spec();
+// The `redis` rate-limit backend: one GCRA limit for a fleet (fleet_rate_limit.cc).
+config::ComponentSpec redis_rate_limit_backend_spec();
 
 }  // namespace sluice::connectors
