@@ -29,6 +29,7 @@ const config::Registry& component_list() {
     r.add(connectors::http_server_input_spec());
     r.add(connectors::sqs_input_spec());
     r.add(connectors::redis_list_input_spec());
+    r.add(connectors::redis_streams_input_spec());
     r.add(connectors::sidekiq_input_spec());
     r.add(connectors::ledger_overdue_input_spec());
     r.add(connectors::ledger_resend_input_spec());
@@ -48,6 +49,7 @@ const config::Registry& component_list() {
     r.add(connectors::sqs_output_spec());
     r.add(connectors::elasticsearch_output_spec());
     r.add(connectors::redis_list_output_spec());
+    r.add(connectors::redis_streams_output_spec());
     r.add(connectors::sidekiq_output_spec());
     r.add(connectors::ledger_output_spec());
     // Rate-limit backends

@@ -571,6 +571,7 @@ std::vector<InputCase> input_cases() {
       {"sqs", make_sqs_harness},
       {"redis_list", make_redis_list_harness},
       {"sidekiq", make_sidekiq_input_harness},
+      {"redis_streams", make_redis_streams_harness},
       {"ledger_overdue", [] { return std::make_unique<LedgerOverdueHarness>(); }},
       {"ledger_resend", [] { return std::make_unique<LedgerResendHarness>(); }},
   };
@@ -586,6 +587,7 @@ std::vector<OutputCase> output_cases() {
       {"sqs", make_sqs_output_harness},
       {"elasticsearch", make_elasticsearch_harness},
       {"redis_list", make_redis_list_output_harness},
+      {"redis_streams", make_redis_streams_output_harness},
       {"sidekiq", make_sidekiq_output_harness},
       {"twilio", [] { return std::make_unique<TwilioHarness>(); }},
       {"twilio_lookup", [] { return std::make_unique<TwilioLookupHarness>(); }},

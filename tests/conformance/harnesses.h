@@ -21,6 +21,8 @@ std::unique_ptr<OutputHarness> make_sqs_output_harness();
 std::unique_ptr<OutputHarness> make_elasticsearch_harness();
 std::unique_ptr<InputHarness> make_redis_list_harness();
 std::unique_ptr<InputHarness> make_sidekiq_input_harness();
+std::unique_ptr<InputHarness> make_redis_streams_harness();
+std::unique_ptr<OutputHarness> make_redis_streams_output_harness();
 std::unique_ptr<OutputHarness> make_redis_list_output_harness();
 std::unique_ptr<OutputHarness> make_sidekiq_output_harness();
 

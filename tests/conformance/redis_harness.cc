@@ -169,8 +169,80 @@ class SidekiqInputHarness final : public InputHarness {
   size_t produced_ = 0;
 };
 
+// Entries XADDed by python3-redis with the payload in `body`. What a
+// group would deliver again: its pending entries and those past its
+// last-delivered id; dead letters: the dead-letter stream.
+class RedisStreamsInputHarness final : public InputHarness {
+ public:
+  std::string block(Env&, const std::vector<std::string>&) override {
+    return fmt::format("redis_streams: {{url: \"{}\", stream: \"{}\", group: g, consumer: c1, wait_time: 200ms}}",
+                       server().url(), stream_);
+  }
+  void produce(Env&, const std::vector<std::string>& payloads) override {
+    std::string input;
+    for (const auto& p : payloads) input += p + "\n";
+    python(fmt::format("for line in sys.stdin.read().splitlines(): r.xadd(\"{}\", {{\"body\": line}})", stream_), input);
+    produced_ += payloads.size();
+  }
+  bool acknowledges() const override { return true; }
+  std::vector<std::string> redeliverable(Env&) override {
+    return python(fmt::format(
+        "g = r.xinfo_groups(\"{0}\")[0]\n"
+        "ids = [p[\"message_id\"] for p in r.xpending_range(\"{0}\", \"g\", \"-\", \"+\", 100000)]\n"
+        "bodies = [r.xrange(\"{0}\", i, i)[0][1][\"body\"] for i in ids]\n"
+        "bodies += [f[\"body\"] for i, f in r.xrange(\"{0}\", \"(\" + g[\"last-delivered-id\"], \"+\")]\n"
+        "print(\"\\n\".join(bodies))",
+        stream_));
+  }
+  std::vector<std::string> dead(Env&) override {
+    return python(fmt::format("print(\"\\n\".join(f[\"body\"] for i, f in r.xrange(\"{}:dead\", \"-\", \"+\")))",
+                              stream_));
+  }
+  size_t acknowledged(Env&) override {
+    const auto n = python(fmt::format(
+        "g = r.xinfo_groups(\"{0}\")[0]\n"
+        "print(g[\"pending\"] + len(r.xrange(\"{0}\", \"(\" + g[\"last-delivered-id\"], \"+\")))",
+        stream_));
+    const size_t left = n.empty() ? 0 : std::stoul(n[0]);
+    return produced_ - std::min(produced_, left);
+  }
+
+ private:
+  std::string stream_ = unique_key("stream-in");
+  size_t produced_ = 0;
+};
+
+// Entries read back in order; the permanent failure: a stream key that
+// holds a string (WRONGTYPE).
+class RedisStreamsOutputHarness final : public OutputHarness {
+ public:
+  RedisStreamsOutputHarness() { python(fmt::format("r.set(\"{}\", \"not a stream\")", string_key_)); }
+  std::string block(Env&) override {
+    return fmt::format("redis_streams: {{url: \"{}\", stream: \"{{{{target}}}}\"}}", server().url());
+  }
+  std::string payload(const std::string& id, Kind kind) override {
+    return fmt::format(R"({{"id":"{}","target":"{}"}})", id, kind == Kind::permanent ? string_key_ : stream_);
+  }
+  bool supports(Kind kind) const override { return kind != Kind::transient; }
+  std::vector<std::string> received(Env&) override {
+    return ids_of(python(fmt::format("print(\"\\n\".join(f[\"body\"] for i, f in r.xrange(\"{}\", \"-\", \"+\")))",
+                                     stream_)));
+  }
+  std::string unreachable_block(Env&) override {
+    return fmt::format("redis_streams: {{url: \"redis://127.0.0.1:{}\", stream: \"{}\"}}", free_port(), stream_);
+  }
+
+ private:
+  std::string stream_ = unique_key("stream-out");
+  std::string string_key_ = unique_key("stream-string");
+};
+
 }  // namespace
 
+std::unique_ptr<InputHarness> make_redis_streams_harness() { return std::make_unique<RedisStreamsInputHarness>(); }
+std::unique_ptr<OutputHarness> make_redis_streams_output_harness() {
+  return std::make_unique<RedisStreamsOutputHarness>();
+}
 std::unique_ptr<InputHarness> make_sidekiq_input_harness() { return std::make_unique<SidekiqInputHarness>(); }
 std::unique_ptr<InputHarness> make_redis_list_harness() { return std::make_unique<RedisListInputHarness>(); }
 std::unique_ptr<OutputHarness> make_redis_list_output_harness() { return std::make_unique<RedisListOutputHarness>(); }

@@ -1,9 +1,11 @@
 """Helpers for tests that run the real sluice binary (SLUICE_BIN)."""
+import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -188,3 +190,25 @@ def kill9_at_random_moments(sluice_factory, config, out, seed, kills=10):
         s.kill9()
         written.append(count_lines(out))
     return written
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """A receiver that is down: 503 for every POST."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def refusing():
+    """The URL of a receiver that answers 503 to everything (an output whose messages are given back)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()

@@ -4,9 +4,7 @@ by the seed's Python code are worked into the ledger; jobs that fail in
 sluice land in Sidekiq's retry and dead sets as Ruby's own do, and Ruby's
 API retries them; sluice's scheduler brings retries back with no Ruby
 process; unreadable jobs are set aside with the reason."""
-import http.server
 import json
-import threading
 
 import pytest
 
@@ -87,27 +85,6 @@ Sidekiq::Client.push_bulk("class" => "CallbackWorker", "queue" => "statuses",
     assert redis.py('print(r.llen("myapp:queue:statuses"), r.llen("myapp:queue:statuses:processing:w1"), '
                     'r.zcard("myapp:retry"), r.zcard("myapp:dead"))') == ["0 0 0 0"]
     assert s.stop() == 0
-
-
-class Refusing(http.server.BaseHTTPRequestHandler):
-    """A webhook receiver that is down: 503 for everything."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(503)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def refusing():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
 
 
 SHOW = ('puts(Sidekiq::%s.new.map { |j| [j.display_class, j.display_args.first, j["error_class"], j["retry_count"], '

@@ -62,6 +62,17 @@ std::shared_ptr<redis::Client> client_for(const config::Values& v, runtime::Buil
   return make_client(v, ctx);
 }
 
+runtime::WriteOutcome refused(const std::string& error_text, std::string why) {
+  if (error_text.starts_with("WRONGTYPE")) return runtime::WriteOutcome::reject(std::move(why));
+  if (error_text.starts_with("OOM")) return runtime::WriteOutcome::overload(std::move(why));
+  return runtime::WriteOutcome::retry(std::move(why));
+}
+
+runtime::WriteOutcome unanswered(const core::Error& e) {
+  return e.is(core::Errc::timeout) ? runtime::WriteOutcome::overload(e.to_string())
+                                   : runtime::WriteOutcome::retry(e.to_string());
+}
+
 }  // namespace redis_settings
 
 config::ComponentSpec redis_resource_spec() {

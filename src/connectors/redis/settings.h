@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "config/spec.h"
+#include "core/error.h"
+#include "runtime/write_outcome.h"
 
 namespace sluice::redis {
 class Client;
@@ -20,5 +22,13 @@ std::vector<config::Field> with_connection_fields(std::vector<config::Field> own
 // client, or neither.
 void validate_connection(const config::Values& v);
 std::shared_ptr<redis::Client> client_for(const config::Values& v, runtime::BuildContext& ctx);
+
+// An output's outcome for a write Redis refused with `error_text`:
+// WRONGTYPE (the key holds something else) is for good; OOM backs off;
+// LOADING, READONLY (a failover) and the like retry. `why` goes with it.
+runtime::WriteOutcome refused(const std::string& error_text, std::string why);
+// For a round whose answer never came: not known to have run, so at least
+// once means writing again (a timeout as overload).
+runtime::WriteOutcome unanswered(const core::Error& e);
 
 }  // namespace sluice::connectors::redis_settings

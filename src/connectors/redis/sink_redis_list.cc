@@ -46,9 +46,7 @@ class RedisListOutput final : public runtime::Output {
     }
     auto replies = co_await client_->pipeline(std::move(commands));
     if (!replies) {
-      // Not known to have run: at least once means sending again.
-      const auto o = replies.error().is(core::Errc::timeout) ? WriteOutcome::overload(replies.error().to_string())
-                                                              : WriteOutcome::retry(replies.error().to_string());
+      const auto o = redis_settings::unanswered(replies.error());
       for (const auto& [key, indices] : by_key)
         for (size_t i : indices) outcome.set(i, batch.size(), o);
       co_return outcome;
@@ -57,12 +55,7 @@ class RedisListOutput final : public runtime::Output {
     for (const auto& [key, indices] : by_key) {
       const auto& r = (*replies)[k++];
       if (!r.is_error()) continue;
-      // WRONGTYPE (the key holds something else) is for good; OOM, LOADING,
-      // READONLY (a failover) and the like pass.
-      const std::string why = fmt::format("Redis refused {} {}: {}", push_, key, r.text);
-      const auto o = r.text.starts_with("WRONGTYPE") ? WriteOutcome::reject(why)
-                     : r.text.starts_with("OOM")     ? WriteOutcome::overload(why)
-                                                     : WriteOutcome::retry(why);
+      const auto o = redis_settings::refused(r.text, fmt::format("Redis refused {} {}: {}", push_, key, r.text));
       for (size_t i : indices) outcome.set(i, batch.size(), o);
     }
     co_return outcome;
