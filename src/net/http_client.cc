@@ -21,6 +21,7 @@
 #include "async/blocking.h"
 #include "logging/log.h"
 #include "net/base64.h"
+#include "net/tls_client.h"
 
 namespace sluice::net {
 
@@ -127,16 +128,7 @@ std::optional<std::string> url_problem(const std::string& url) {
 
 struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, HttpClientOptions o) : io(io_), options(std::move(o)), tls_context(ssl::context::tls_client) {
-    if (options.verify_tls) {
-      tls_context.set_verify_mode(ssl::verify_peer);
-      if (options.ca_file.empty()) {
-        tls_context.set_default_verify_paths();
-      } else {
-        tls_context.load_verify_file(options.ca_file);
-      }
-    } else {
-      tls_context.set_verify_mode(ssl::verify_none);
-    }
+    configure_tls_client(tls_context, options.verify_tls, options.ca_file);
   }
 
   struct Pool {
@@ -218,10 +210,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     logging::debug("http client: connected to {}:{}", t.host, t.port);
     c->lowest().socket().set_option(tcp::no_delay(true));
     if (t.tls) {
-      if (!SSL_set_tlsext_host_name(c->tls->native_handle(), t.host.c_str()))
-        co_return core::fail(core::Errc::unavailable, "TLS: cannot set SNI");
-      if (options.verify_tls) c->tls->set_verify_callback(ssl::host_name_verification(t.host));
-      auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, asio::as_tuple(use_awaitable));
+      const auto hec = co_await tls_client_handshake(*c->tls, t.host, options.verify_tls);
       if (hec) co_return core::fail(core::Errc::unavailable, fmt::format("TLS handshake with {}: {}", t.host, hec.message()));
     }
     co_return c;

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
@@ -14,6 +15,7 @@
 #include <stdexcept>
 
 #include "logging/log.h"
+#include "net/tls_client.h"
 
 namespace sluice::redis {
 
@@ -25,11 +27,10 @@ using tcp = asio::ip::tcp;
 core::Result<Endpoint> parse_url(const std::string& url) {
   auto u = boost::urls::parse_absolute_uri(url);
   if (!u) return core::fail(core::Errc::invalid_payload, fmt::format("'{}' is not a URL", url));
-  if (u->scheme() == "rediss")
-    return core::fail(core::Errc::invalid_payload, "rediss:// (TLS) is not supported yet; use redis://");
-  if (u->scheme() != "redis")
-    return core::fail(core::Errc::invalid_payload, fmt::format("'{}' is not a redis:// URL", u->scheme()));
+  if (u->scheme() != "redis" && u->scheme() != "rediss")
+    return core::fail(core::Errc::invalid_payload, fmt::format("'{}' is not a redis:// or rediss:// URL", u->scheme()));
   Endpoint e;
+  e.tls = u->scheme() == "rediss";
   e.host = u->host();
   if (e.host.empty()) return core::fail(core::Errc::invalid_payload, "the Redis URL has no host");
   if (!u->port().empty()) e.port = u->port();
@@ -51,24 +52,45 @@ core::Result<Endpoint> parse_url(const std::string& url) {
 namespace {
 
 struct Connection {
-  explicit Connection(asio::io_context& io) : stream(io) {}
-  beast::tcp_stream stream;
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;  // rediss://
   Decoder decoder;
   std::string buffer = std::string(64 * 1024, '\0');
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 };
+
+template <class Stream>
+asio::awaitable<std::tuple<boost::system::error_code, size_t>> write_all(Stream& s, const std::string& out) {
+  co_return co_await asio::async_write(s, asio::buffer(out), asio::as_tuple(use_awaitable));
+}
+
+template <class Stream>
+asio::awaitable<std::tuple<boost::system::error_code, size_t>> read_some(Stream& s, std::string& buffer) {
+  co_return co_await s.async_read_some(asio::buffer(buffer), asio::as_tuple(use_awaitable));
+}
 
 }  // namespace
 
 struct Client::Impl {
-  Impl(asio::io_context& i, ClientOptions o, Endpoint e) : io(i), options(std::move(o)), endpoint(std::move(e)) {}
+  Impl(asio::io_context& i, ClientOptions o, Endpoint e) : io(i), options(std::move(o)), endpoint(std::move(e)) {
+    if (endpoint.tls) {
+      tls_context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+      net::configure_tls_client(*tls_context, options.tls_verify, options.tls_ca_file);
+    }
+  }
 
   // Writes the commands and reads as many replies; an error means the
   // connection is no good any more.
   asio::awaitable<core::Result<std::vector<Reply>>> exchange(Connection& c, const std::string& out, size_t expected,
                                                             std::chrono::nanoseconds deadline) {
-    c.stream.expires_after(deadline);
-    auto [wec, written] = co_await asio::async_write(c.stream, asio::buffer(out), asio::as_tuple(use_awaitable));
-    if (wec) co_return failure(wec, "write");
+    c.lowest().expires_after(deadline);
+    // No co_await inside ?: (GCC 12 destroys the temporaries twice).
+    std::tuple<boost::system::error_code, size_t> wrote;
+    if (c.tls)
+      wrote = co_await write_all(*c.tls, out);
+    else
+      wrote = co_await write_all(*c.plain, out);
+    if (const auto wec = std::get<0>(wrote)) co_return failure(wec, "write");
     std::vector<Reply> replies;
     replies.reserve(expected);
     while (replies.size() < expected) {
@@ -78,11 +100,16 @@ struct Client::Impl {
         replies.push_back(std::move(**next));
         continue;
       }
-      auto [rec, n] = co_await c.stream.async_read_some(asio::buffer(c.buffer), asio::as_tuple(use_awaitable));
+      std::tuple<boost::system::error_code, size_t> got;
+      if (c.tls)
+        got = co_await read_some(*c.tls, c.buffer);
+      else
+        got = co_await read_some(*c.plain, c.buffer);
+      const auto [rec, n] = got;
       if (rec) co_return failure(rec, "read");
       c.decoder.feed(std::string_view(c.buffer.data(), n));
     }
-    c.stream.expires_never();
+    c.lowest().expires_never();
     co_return replies;
   }
 
@@ -124,11 +151,21 @@ struct Client::Impl {
     if (rec)
       co_return core::fail(core::Errc::unavailable,
                            fmt::format("redis {}:{}: cannot resolve ({})", endpoint.host, endpoint.port, rec.message()));
-    auto c = std::make_unique<Connection>(io);
-    c->stream.expires_after(options.connect_timeout);
-    auto [cec, ep] = co_await c->stream.async_connect(endpoints, asio::as_tuple(use_awaitable));
+    auto c = std::make_unique<Connection>();
+    if (tls_context)
+      c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io, *tls_context);
+    else
+      c->plain = std::make_unique<beast::tcp_stream>(io);
+    c->lowest().expires_after(options.connect_timeout);
+    auto [cec, ep] = co_await c->lowest().async_connect(endpoints, asio::as_tuple(use_awaitable));
     if (cec) co_return failure(cec, "connect");
-    c->stream.socket().set_option(tcp::no_delay(true));
+    c->lowest().socket().set_option(tcp::no_delay(true));
+    if (c->tls) {
+      const auto hec = co_await net::tls_client_handshake(*c->tls, endpoint.host, options.tls_verify);
+      if (hec)
+        co_return core::fail(core::Errc::unavailable, fmt::format("redis {}:{}: TLS handshake failed ({})",
+                                                                  endpoint.host, endpoint.port, hec.message()));
+    }
     std::string hello;
     std::vector<const char*> sent;  // what each reply answers
     if (!endpoint.password.empty()) {
@@ -164,6 +201,7 @@ struct Client::Impl {
   asio::io_context& io;
   const ClientOptions options;
   const Endpoint endpoint;
+  std::unique_ptr<asio::ssl::context> tls_context;  // rediss:// only
   mutable std::mutex mu;
   std::vector<std::unique_ptr<Connection>> idle;
   size_t open = 0;

@@ -5,9 +5,10 @@
 // (pipelined) and reads their replies in order, so a blocking command
 // (BLMOVE, XREADGROUP BLOCK) holds one connection and never delays others.
 //
-// URLs: redis://[user[:password]@]host[:port][/db]. A new connection sends
-// AUTH (with the user: ACLs) and SELECT first. TLS (rediss://) and Sentinel
-// are not here yet (issue 12).
+// URLs: redis://[user[:password]@]host[:port][/db], and rediss:// for TLS
+// (the server's certificate and name verified against the system's CA
+// bundle or tls_ca_file). A new connection sends AUTH (with the user: ACLs)
+// and SELECT first. Sentinel is not here yet.
 //
 // Errors: a Redis error reply (-ERR, -WRONGTYPE, -NOSCRIPT) is a Reply of
 // type error, for the caller to read; Errc::unavailable is a connection
@@ -40,6 +41,8 @@ struct ClientOptions {
   std::chrono::nanoseconds command_timeout = std::chrono::seconds(5);  // beyond a blocking command's own wait
   size_t max_connections = 16;
   size_t max_idle = 4;  // pooled between calls
+  bool tls_verify = true;    // rediss://: check the certificate and host name
+  std::string tls_ca_file;   // rediss://: CAs to trust instead of the system's
 };
 
 // The parts of a redis:// URL; Errc::invalid_payload says what is wrong.
@@ -49,6 +52,7 @@ struct Endpoint {
   std::string user;
   std::string password;
   int db = 0;
+  bool tls = false;  // rediss://
 };
 core::Result<Endpoint> parse_url(const std::string& url);
 

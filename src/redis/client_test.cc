@@ -168,7 +168,11 @@ TEST(RedisUrl, PartsAndRefusals) {
   EXPECT_EQ(plain->user, "");
   EXPECT_EQ(plain->password, "only-pass");
   EXPECT_EQ(plain->port, "6379");
-  for (const char* bad : {"localhost:6379", "http://x", "redis://", "redis://h/x", "redis://h/-1", "rediss://h"})
+  auto tls = parse_url("rediss://cache:6380");
+  ASSERT_TRUE(tls);
+  EXPECT_TRUE(tls->tls);
+  EXPECT_FALSE(plain->tls);
+  for (const char* bad : {"localhost:6379", "http://x", "redis://", "redis://h/x", "redis://h/-1", "redisx://h"})
     EXPECT_FALSE(parse_url(bad)) << bad;
 }
 

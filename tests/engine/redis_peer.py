@@ -18,17 +18,38 @@ def redis(tmp_path_factory):
     server.stop()
 
 
+def make_certs(d):
+    """A CA, and a server certificate it signed for the name `localhost` only; returns the CA's path."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sluice test CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key",
+            "-out", "server.csr")
+    (d / "san.ext").write_text("subjectAltName = DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "san.ext", "-out", "server.pem")
+    return d / "ca.pem"
+
+
 class RedisServer:
-    def __init__(self, tmp_path):
+    """With `tls`, it also listens for TLS on tls_port, with a certificate for `localhost` from the CA at ca_file."""
+
+    def __init__(self, tmp_path, tls=False):
         self.port = free_port()
         self.dir = tmp_path
         self.proc = None
+        self.tls_port = free_port() if tls else None
+        self.ca_file = make_certs(tmp_path) if tls else None
         self.start()
 
     def start(self):
+        tls = ["--tls-port", str(self.tls_port), "--tls-cert-file", str(self.dir / "server.pem"), "--tls-key-file",
+               str(self.dir / "server.key"), "--tls-ca-cert-file", str(self.ca_file),
+               "--tls-auth-clients", "no"] if self.tls_port else []
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", str(self.dir), "--loglevel", "warning"])
+             "--appendfsync", "always", "--dir", str(self.dir), "--loglevel", "warning", *tls])
         wait_for(self.listening, 10, "redis-server to listen")
 
     def stop(self):

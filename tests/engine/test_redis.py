@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import kill9_at_random_moments, lint, wait_for
-from redis_peer import redis  # noqa: F401 (redis: a pytest fixture, one server per module)
+from redis_peer import RedisServer, redis  # noqa: F401 (redis: a pytest fixture, one server per module)
 
 
 _keys = iter(range(1_000_000))
@@ -133,10 +133,36 @@ pipelines:
     assert sorted(json.loads(g)["n"] for g in got) == list(range(3000))
 
 
+def test_rediss_verifies_the_server_and_then_works(sluice_factory, tmp_path, tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis-tls"), tls=True)
+    try:
+        key = new_key()
+        push(server, key, [json.dumps({"n": i}) for i in range(100)])
+
+        def config(host, ca=True):
+            return to_file(server, key).replace(f'url: "{server.url}"', f'url: "rediss://{host}:{server.tls_port}"' +
+                                                (f', tls_ca_file: "{server.ca_file}"' if ca else ""))
+        # Not our CA, and a name the certificate does not carry: refused, saying why; nothing taken.
+        for name, cfg, why in [("unknown-ca", config("localhost", ca=False), "certificate verify failed"),
+                               ("wrong-name", config("127.0.0.1"), "certificate verify failed")]:
+            s = sluice_factory(cfg, name=name).start()
+            wait_for(lambda: why in s.log_text(), 20, f"the refusal ({name}) in the log")
+            assert "TLS handshake failed" in s.log_text()
+            assert s.stop() == 0, s.log_text()
+            assert llen(server, key) == 100, "nothing taken over an unverified connection"
+        s = sluice_factory(config("localhost"), name="verified").start()
+        wait_for(lambda: len(lines(tmp_path / "out.jsonl")) == 100, 30, "the 100 items over TLS")
+        assert s.stop() == 0, s.log_text()
+        assert llen(server, key, key + ":processing:c1") == 0
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("fields, message", [
     ('key: k', "give the Redis `url`, or `client` naming a redis resource"),
     ('url: "redis://h", client: main, key: k', "give the Redis `url`, or `client`"),
-    ('url: "rediss://h", key: k', "rediss:// (TLS) is not supported yet"),
+    ('url: "rediss://h", key: k, tls_ca_file: /nonexistent/ca.pem', "cannot read tls_ca_file /nonexistent/ca.pem"),
+    ('url: "http://h", key: k', "'http' is not a redis:// or rediss:// URL"),
     ('url: "redis://h/x", key: k', "'x' is not a database number"),
     ('url: "redis://h", key: k, mode: peek', "must be one of: reliable, pop"),
 ])

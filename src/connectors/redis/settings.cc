@@ -1,5 +1,9 @@
 #include "connectors/redis/settings.h"
 
+#include <fmt/format.h>
+
+#include <fstream>
+
 #include "config/config.h"
 #include "connectors/redis/redis.h"
 #include "redis/client.h"
@@ -17,7 +21,10 @@ std::vector<config::Field> client_fields() {
           {.name = "command_timeout", .type = Type::duration,
            .doc = "An answer's longest wait (beyond a blocking command's own).", .default_value = "5s", .min = 0.001},
           {.name = "max_connections", .type = Type::integer, .doc = "Connections open at once.",
-           .default_value = "16", .min = 1, .max = 1024}};
+           .default_value = "16", .min = 1, .max = 1024},
+          {.name = "tls_verify", .type = Type::boolean,
+           .doc = "rediss://: verify the server's certificate and host name.", .default_value = "true"},
+          {.name = "tls_ca_file", .doc = "rediss://: a PEM file of CAs to trust instead of the system's."}};
 }
 
 std::shared_ptr<redis::Client> make_client(const config::Values& v, runtime::BuildContext& ctx) {
@@ -26,6 +33,8 @@ std::shared_ptr<redis::Client> make_client(const config::Values& v, runtime::Bui
   o.connect_timeout = v.duration("connect_timeout");
   o.command_timeout = v.duration("command_timeout");
   o.max_connections = static_cast<size_t>(v.integer("max_connections"));
+  o.tls_verify = v.boolean("tls_verify");
+  if (v.has("tls_ca_file")) o.tls_ca_file = v.str("tls_ca_file");
   return std::make_shared<redis::Client>(ctx.io(), std::move(o));
 }
 
@@ -34,6 +43,8 @@ struct RedisResource final : runtime::Resource {
 };
 
 void check_url(const config::Values& v) {
+  if (v.has("tls_ca_file") && !std::ifstream(v.str("tls_ca_file")))
+    throw v.error("tls_ca_file", fmt::format("cannot read tls_ca_file {}", v.str("tls_ca_file")));
   if (!v.has("url")) return;
   if (auto e = redis::parse_url(v.str("url")); !e) throw v.error("url", e.error().detail);
 }
