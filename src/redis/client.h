@@ -8,7 +8,11 @@
 // URLs: redis://[user[:password]@]host[:port][/db], and rediss:// for TLS
 // (the server's certificate and name verified against the system's CA
 // bundle or tls_ca_file). A new connection sends AUTH (with the user: ACLs)
-// and SELECT first. Sentinel is not here yet.
+// and SELECT first. redis+sentinel://[user[:password]@]s1[:port][,s2...]/
+// <primary name>[/db] asks the Sentinels (in order) where the primary is,
+// again at most once a second, dropping the connections to the old primary
+// when it moved; a new connection checks with ROLE that its server is the
+// primary, and one that answers READONLY (demoted) is dropped.
 //
 // Errors: a Redis error reply (-ERR, -WRONGTYPE, -NOSCRIPT) is a Reply of
 // type error, for the caller to read; Errc::unavailable is a connection
@@ -53,6 +57,10 @@ struct Endpoint {
   std::string password;
   int db = 0;
   bool tls = false;  // rediss://
+  // redis+sentinel://: the Sentinels (host, port) to ask for the primary
+  // named `master`; host and port are then the last primary found.
+  std::vector<std::pair<std::string, std::string>> sentinels;
+  std::string master;
 };
 core::Result<Endpoint> parse_url(const std::string& url);
 

@@ -172,6 +172,14 @@ TEST(RedisUrl, PartsAndRefusals) {
   ASSERT_TRUE(tls);
   EXPECT_TRUE(tls->tls);
   EXPECT_FALSE(plain->tls);
+  auto sentinel = parse_url("redis+sentinel://:pw@s1,s2:26380/mymaster/3");
+  ASSERT_TRUE(sentinel) << sentinel.error().to_string();
+  EXPECT_EQ(sentinel->sentinels, (std::vector<std::pair<std::string, std::string>>{{"s1", "26379"}, {"s2", "26380"}}));
+  EXPECT_EQ(sentinel->master, "mymaster");
+  EXPECT_EQ(sentinel->password, "pw");
+  EXPECT_EQ(sentinel->db, 3);
+  for (const char* bad : {"redis+sentinel://s1", "redis+sentinel:///m", "redis+sentinel://s1:x/m", "redis+sentinel://s1/m/z"})
+    EXPECT_FALSE(parse_url(bad)) << bad;
   for (const char* bad : {"localhost:6379", "http://x", "redis://", "redis://h/x", "redis://h/-1", "redisx://h"})
     EXPECT_FALSE(parse_url(bad)) << bad;
 }

@@ -162,7 +162,7 @@ def test_rediss_verifies_the_server_and_then_works(sluice_factory, tmp_path, tmp
     ('key: k', "give the Redis `url`, or `client` naming a redis resource"),
     ('url: "redis://h", client: main, key: k', "give the Redis `url`, or `client`"),
     ('url: "rediss://h", key: k, tls_ca_file: /nonexistent/ca.pem', "cannot read tls_ca_file /nonexistent/ca.pem"),
-    ('url: "http://h", key: k', "'http' is not a redis:// or rediss:// URL"),
+    ('url: "http://h", key: k', "'http' is not a redis://, rediss:// or redis+sentinel:// URL"),
     ('url: "redis://h/x", key: k', "'x' is not a database number"),
     ('url: "redis://h", key: k, mode: peek', "must be one of: reliable, pop"),
 ])
