@@ -77,18 +77,17 @@ class FleetBackend final : public ratelimit::Backend {
   }
 
   boost::asio::awaitable<core::Result<int64_t>> reserve(std::string key, double cost) override {
-    for (int round = 0;; ++round) {
+    for (;;) {
+      bool leasing_elsewhere = false;
       {
         std::lock_guard lock(mu_);
         Bucket& b = bucket(key);
         if (auto use = take(b, cost)) co_return std::max<int64_t>(0, *use - clock_.now_ns());
-        if (!b.fetching) {
-          b.fetching = true;
-        } else {
-          round = -1;  // another reserver is leasing: wait for its block (a round trip, well under a slot)
-        }
+        leasing_elsewhere = b.fetching;
+        b.fetching = true;
       }
-      if (round < 0) {
+      if (leasing_elsewhere) {
+        // Another reserver is leasing: wait for its block (a round trip, well under a slot).
         co_await ratelimit::RateLimit::wait(std::chrono::microseconds(500));
         continue;
       }
