@@ -14,7 +14,10 @@ namespace {
 
 std::vector<config::Field> client_fields() {
   using config::Type;
-  return {{.name = "url", .doc = "redis://[user[:password]@]host[:port][/db]; the password may come from ${ENV}.",
+  return {{.name = "url",
+           .doc = "redis://[user[:password]@]host[:port][/db], rediss://... for TLS, or "
+                  "redis+sentinel://[user[:password]@]sentinel[:port][,sentinel...]/<primary name>[/db]; the "
+                  "password may come from ${ENV}.",
            .secret = false},
           {.name = "connect_timeout", .type = Type::duration, .doc = "Connecting and AUTH.", .default_value = "5s",
            .min = 0.001},
