@@ -13,10 +13,13 @@ namespace json = boost::json;
 void record_failure(ReadJob& job, const Failure& failure, Format format, double now) {
   auto& item = job.item;
   // Where a retry runs: retry_queue, else the queue the job came from.
-  if (const auto* q = item.if_contains("retry_queue"); q && q->is_string())
-    item["queue"] = q->as_string();
-  else if (!job.queue.empty())
+  // (Copied first: inserting "queue" may rehash the object and move what `q` points at.)
+  if (const auto* q = item.if_contains("retry_queue"); q && q->is_string()) {
+    json::string retry_queue = q->as_string();
+    item["queue"] = std::move(retry_queue);
+  } else if (!job.queue.empty()) {
     item["queue"] = job.queue;
+  }
   item["error_message"] = failure.error_message.substr(0, 10'000);
   item["error_class"] = failure.error_class;
   if (job.retry_count) {
