@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <ctime>
 
@@ -55,6 +56,14 @@ std::string hex(std::mt19937_64& rng, size_t bytes) {
 }
 
 }  // namespace
+
+Format format_named(std::string_view name) {
+  return name == "8" ? Format::v8 : name == "6" ? Format::v6 : Format::v7;
+}
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 json::value time_value(double seconds, Format format) {
   if (format == Format::v8) return static_cast<int64_t>(std::llround(seconds * 1000));

@@ -43,6 +43,11 @@ struct Job {
   std::optional<double> at;         // epoch seconds: scheduled (the `schedule` set)
 };
 
+// The config's `format` field ("6", "7" or "8", validated at load).
+Format format_named(std::string_view name);
+// Now, in epoch seconds, as Sidekiq's Time.now.to_f.
+double now_seconds();
+
 // A time as `format` writes it: integer milliseconds (8) or float seconds.
 boost::json::value time_value(double seconds, Format format);
 

@@ -26,10 +26,6 @@ namespace {
 using runtime::WriteOutcome;
 namespace json = boost::json;
 
-double unix_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // `at` as rendered: epoch seconds, epoch milliseconds (above 10^11) or RFC
 // 3339; empty means now.
 core::Result<std::optional<double>> parse_at(const std::string& text) {
@@ -56,9 +52,7 @@ class SidekiqOutput final : public runtime::Output {
         class_{v.has("class") ? v.str("class") : v.str("active_job"), v.has("active_job")},
         queue_(v.tmpl("queue")),
         namespace_(v.str("namespace")),
-        format_(v.str("format") == "8" ? sidekiq::Format::v8
-                : v.str("format") == "6" ? sidekiq::Format::v6
-                                         : sidekiq::Format::v7),
+        format_(sidekiq::format_named(v.str("format"))),
         retry_(parse_retry(v.str("retry"))),
         max_batch_(static_cast<size_t>(v.integer("max_batch"))),
         rng_(std::random_device{}()) {
@@ -70,7 +64,7 @@ class SidekiqOutput final : public runtime::Output {
 
   runtime::Task<runtime::BatchOutcome> write(core::Batch& batch) override {
     runtime::BatchOutcome outcome;
-    const double now = unix_seconds();
+    const double now = sidekiq::now_seconds();
     std::map<std::string, std::vector<size_t>> by_queue;  // queue -> messages pushed now
     std::vector<size_t> scheduled;
     std::vector<std::string> jobs(batch.size());

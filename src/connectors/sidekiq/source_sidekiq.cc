@@ -42,10 +42,6 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-double unix_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // What Ruby's web UI shows as the exception: sluice knows the outcome, and
 // its log and metrics say the output's reason.
 const sidekiq::Failure kErrored{"Sluice::DeliveryFailed",
@@ -62,25 +58,23 @@ class SidekiqInput final : public runtime::Input {
         queue_(v.str("queue")),
         namespace_(v.str("namespace")),
         queue_key_(sidekiq::key(namespace_, "queue:" + queue_)),
-        format_(v.str("format") == "8" ? sidekiq::Format::v8
-                : v.str("format") == "6" ? sidekiq::Format::v6
-                                         : sidekiq::Format::v7),
+        format_(sidekiq::format_named(v.str("format"))),
         max_retries_(v.integer("max_retries")),
         poll_(v.boolean("scheduler") ? v.duration("poll_interval") : core::Nanos(0)),
         clock_(ctx.clock()),
         list_(client_, ReliableList::options(v, queue_key_, "sluice_sidekiq", "sidekiq " + queue_key_), ctx),
         rng_(std::random_device{}()),
         acks_(ctx.io(), 500, std::chrono::milliseconds(20), [this](Acks::Groups g) { return settle(std::move(g)); }) {
-    auto outcome = [&](const char* name, const char* doc) {
-      return &ctx.metrics().counter("sluice_sidekiq_jobs_total", doc,
+    auto outcome = [&](const char* name) {
+      return &ctx.metrics().counter("sluice_sidekiq_jobs_total", "Sidekiq jobs by what became of them.",
                                     {{"pipeline", ctx.pipeline()}, {"queue", queue_key_}, {"outcome", name}});
     };
-    received_ = outcome("received", "Sidekiq jobs by what became of them.");
-    done_ = outcome("done", "Sidekiq jobs by what became of them.");
-    retried_ = outcome("retried", "Sidekiq jobs by what became of them.");
-    dead_ = outcome("dead", "Sidekiq jobs by what became of them.");
-    dropped_ = outcome("dropped", "Sidekiq jobs by what became of them.");
-    unreadable_ = outcome("unreadable", "Sidekiq jobs by what became of them.");
+    received_ = outcome("received");
+    done_ = outcome("done");
+    retried_ = outcome("retried");
+    dead_ = outcome("dead");
+    dropped_ = outcome("dropped");
+    unreadable_ = outcome("unreadable");
     scheduled_ = &ctx.metrics().counter("sluice_sidekiq_enqueued_total",
                                         "Due jobs of the retry and schedule sets moved into their queues.",
                                         {{"pipeline", ctx.pipeline()}, {"namespace", namespace_}});
@@ -113,7 +107,7 @@ class SidekiqInput final : public runtime::Input {
           logging::limited(logging::Level::warn, "sidekiq-unreadable:" + queue_key_,
                            fmt::format("sidekiq {}: a job that cannot be read ({}) moved to {}:unreadable", queue_key_,
                                        job.error().detail, queue_key_));
-          list_.move(unreadable, item, {redis::Command{"LPUSH", queue_key_ + ":unreadable", item}});
+          set_aside(unreadable, std::move(item));
           continue;
         }
         batch.messages.push_back(to_message(*job, std::move(item)));
@@ -148,12 +142,17 @@ class SidekiqInput final : public runtime::Input {
     return m;
   }
 
+  // A job that cannot be read, onto <queue key>:unreadable as it was.
+  void set_aside(std::vector<redis::Command>& commands, std::string item) {
+    list_.move(commands, item, {redis::Command{"LPUSH", queue_key_ + ":unreadable", item}});
+  }
+
   // One pipelined round: an LREM per job done, a MULTI per job retried or dead.
   runtime::Task<void> settle(Acks::Groups g) {
     std::vector<redis::Command> commands;
     for (auto& item : g.delivered) list_.remove(commands, std::move(item));
     done_->inc(g.delivered.size());
-    const double now = unix_seconds();
+    const double now = sidekiq::now_seconds();
     for (auto& item : g.errored) fail(commands, std::move(item), kErrored, false, now);
     for (auto& item : g.rejected) fail(commands, std::move(item), kRejected, true, now);
     co_await settle_patiently(list_.client(), std::move(commands), closed_, clock_, "sidekiq " + queue_key_);
@@ -163,7 +162,7 @@ class SidekiqInput final : public runtime::Input {
             double now) {
     auto job = sidekiq::read_job(item);  // it was read once, so it reads again
     if (!job) {
-      list_.move(commands, item, {redis::Command{"LPUSH", queue_key_ + ":unreadable", item}});
+      set_aside(commands, std::move(item));
       return;
     }
     job->queue = queue_;
@@ -211,7 +210,7 @@ class SidekiqInput final : public runtime::Input {
         co_await runtime::sleep_for(clock, std::chrono::milliseconds(50));
       if (*gone) co_return;
       if (closed_) break;
-      auto r = co_await sidekiq::enqueue_due(*client_, namespace_, format_, unix_seconds());
+      auto r = co_await sidekiq::enqueue_due(*client_, namespace_, format_, sidekiq::now_seconds());
       if (*gone) co_return;
       scheduled_->inc(r.moved);
       if (!r.error.empty() || r.unreadable > 0)
