@@ -3,14 +3,14 @@
 // that dies with the test process, for as long as the object lives; stop()
 // and start() again for a server that goes away and comes back.
 
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include "testing/loopback.h"
 
 #include <chrono>
 #include <filesystem>
@@ -48,16 +48,7 @@ class RedisServer {
   int port() const { return port_; }
 
  private:
-  bool listening() const {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port_));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return ok;
-  }
+  bool listening() const { return listening_on(port_); }
   int port_;
   pid_t pid_ = -1;
 };

@@ -4,6 +4,7 @@
 // reports as a crash with the input that caused it.
 
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
@@ -45,6 +46,20 @@ inline bool printable_text(std::string_view s) {
   for (unsigned char c : s)
     if ((c < 0x20 && c != '\n') || c == 0x7F) return false;
   return valid_utf8(s);
+}
+
+// For stream decoders: the first byte chooses how the rest is cut into reads;
+// `decode(bytes, step)` returns what it decoded and whether the stream
+// failed, and neither may depend on how the bytes were cut.
+template <class Decode>
+void check_cut_invariance(const uint8_t* data, size_t size, Decode decode, const char* promise) {
+  if (size == 0) return;
+  const size_t step = 1 + data[0] % 16;
+  const std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
+  const auto whole = decode(bytes, bytes.size() + 1);
+  const auto cut = decode(bytes, step);
+  check(whole.second == cut.second, "failing does not depend on how the bytes are cut");
+  check(whole.first == cut.first, promise);
 }
 
 }  // namespace sluice::fuzz

@@ -42,12 +42,6 @@ std::pair<std::vector<std::string>, bool> decode(std::string_view bytes, size_t 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  const size_t step = 1 + data[0] % 16;
-  const std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const auto whole = decode(bytes, bytes.size() + 1);
-  const auto cut = decode(bytes, step);
-  sluice::fuzz::check(whole.second == cut.second, "failing does not depend on how the bytes are cut");
-  sluice::fuzz::check(whole.first == cut.first, "the replies do not depend on how the bytes are cut");
+  sluice::fuzz::check_cut_invariance(data, size, decode, "the replies do not depend on how the bytes are cut");
   return 0;
 }
