@@ -1,6 +1,7 @@
 #include "components/component_list.h"
 
 #include "alerts/api.h"
+#include "connectors/amqp/amqp.h"
 #include "connectors/elasticsearch/elasticsearch.h"
 #include "connectors/file/file.h"
 #include "connectors/generate/source_generate.h"
@@ -28,6 +29,7 @@ const config::Registry& component_list() {
     r.add(connectors::queue_input_spec());
     r.add(connectors::http_server_input_spec());
     r.add(connectors::sqs_input_spec());
+    r.add(connectors::amqp_input_spec());
     r.add(connectors::redis_list_input_spec());
     r.add(connectors::redis_streams_input_spec());
     r.add(connectors::sidekiq_input_spec());
@@ -47,6 +49,7 @@ const config::Registry& component_list() {
     r.add(connectors::twilio_lookup_output_spec());
     r.add(connectors::http_client_output_spec());
     r.add(connectors::sqs_output_spec());
+    r.add(connectors::amqp_output_spec());
     r.add(connectors::elasticsearch_output_spec());
     r.add(connectors::redis_list_output_spec());
     r.add(connectors::redis_streams_output_spec());

@@ -46,7 +46,7 @@ const Case kCases[] = {
      "t.yaml:1:1: error: missing required section 'pipelines'\n"},
     {"unknown_input_type",
      "pipelines:\n  p:\n    input:\n      kafka: {}\n    output:\n      drop: {}\n",
-     "t.yaml:4:7: error: unknown input type 'kafka' (known: generate, file, stdin, queue, http_server, sqs, redis_list, redis_streams, sidekiq, ledger_overdue, ledger_resend)\n"},
+     "t.yaml:4:7: error: unknown input type 'kafka' (known: generate, file, stdin, queue, http_server, sqs, amqp, redis_list, redis_streams, sidekiq, ledger_overdue, ledger_resend)\n"},
     {"single_reader_input_with_concurrency",
      "pipelines:\n  p:\n    input:\n      ledger_overdue: {}\n      concurrency: 2\n    output:\n      drop: {}\n",
      "t.yaml:4:7: error: the input of pipeline 'p' (ledger_overdue) reads alone: 'concurrency' must be 1, not 2\n"},

@@ -17,6 +17,8 @@ struct OutputCase {
 std::vector<InputCase> input_cases();
 // Harnesses with a file of their own (a peer to start).
 std::unique_ptr<InputHarness> make_sqs_harness();
+std::unique_ptr<InputHarness> make_amqp_harness();
+std::unique_ptr<OutputHarness> make_amqp_output_harness();
 std::unique_ptr<OutputHarness> make_sqs_output_harness();
 std::unique_ptr<OutputHarness> make_elasticsearch_harness();
 std::unique_ptr<InputHarness> make_redis_list_harness();

@@ -57,14 +57,36 @@ def stop(p):
 
 def test_every_example_has_a_test_here():
     names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(EXAMPLES, "*.yaml")))
-    assert names == ["alert-demo.yaml", "queue-rate-limited.yaml", "sidekiq-to-ledger.yaml", "sqs-to-elasticsearch.yaml",
-                     "sqs-to-sqs.yaml", "twilio-callbacks-to-sidekiq.yaml", "twilio-send-and-callbacks.yaml"], names
+    assert names == ["alert-demo.yaml", "queue-rate-limited.yaml", "rabbit-on-a-leash.yaml", "sidekiq-to-ledger.yaml",
+                     "sqs-to-elasticsearch.yaml", "sqs-to-sqs.yaml", "twilio-callbacks-to-sidekiq.yaml",
+                     "twilio-send-and-callbacks.yaml"], names
 
 
 def test_queue_rate_limited(run_example, tmp_path):
     p = run_example("run", "-c", example("queue-rate-limited.yaml"))
     wait_for(lambda: count_lines(tmp_path / "data/sent.jsonl") >= 300, 30, "300 messages through the queue at 200/s")
     stop(p)
+
+
+def test_rabbit_on_a_leash(run_example, tmp_path):
+    """As shipped (1 msg/s, burst 5); test_amqp.py runs it at 50/s and measures."""
+    from rabbitmq_peer import RabbitMQ
+    (tmp_path / "rabbitmq").mkdir()
+    broker = RabbitMQ(tmp_path / "rabbitmq")
+    try:
+        broker.declare("send_mt")
+        broker.publish("send_mt", [json.dumps({"to": "+15005550006", "body": f"code {i}"}) for i in range(6)])
+        run_example("provider-sim", "--address", "127.0.0.1:4197", "--auth-token", "sim-auth-token")
+        wait_for(lambda: listening("http://127.0.0.1:4197/sim/stats"), 10, "provider-sim")
+        p = run_example("run", "-c", example("rabbit-on-a-leash.yaml"), env={"AMQP_URL": broker.url})
+
+        def sent():
+            return json.loads(http_get("http://127.0.0.1:4197/sim/stats")[1])["counts"].get("queued", 0)
+        wait_for(lambda: sent() == 6, 20, "the burst of 5, then one more a second later")
+        wait_for(lambda: broker.queue_counts("send_mt") == (0, 0), 10, "every message acked")
+        stop(p)
+    finally:
+        broker.close()
 
 
 def test_twilio_send_and_callbacks(run_example, tmp_path):
