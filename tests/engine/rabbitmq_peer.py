@@ -13,7 +13,7 @@ import time
 import pika
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, make_certs, wait_for
 
 CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 PUBLISHER = pathlib.Path(__file__).resolve().parents[1] / "amqp/publish.mjs"  # amqplib, from tests/amqp
@@ -30,9 +30,16 @@ def rabbitmq(tmp_path_factory):
 class RabbitMQ:
     def __init__(self, d):
         self.dir = d
-        self.port, dist, epmd = free_port(), free_port(), free_port()
+        self.port, self.tls_port, dist, epmd = free_port(), free_port(), free_port(), free_port()
         (d / "home").mkdir()
-        (d / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n")
+        # Also amqps:// on tls_port, with a certificate for `localhost` from the CA at ca_file.
+        (d / "tls").mkdir()
+        self.ca_file = make_certs(d / "tls")
+        (d / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
+            f"listeners.ssl.default = 127.0.0.1:{self.tls_port}\nssl_options.cacertfile = {self.ca_file}\n"
+            f"ssl_options.certfile = {d}/tls/server.pem\nssl_options.keyfile = {d}/tls/server.key\n"
+            "ssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n")
         (d / "enabled_plugins").write_text("[].\n")
         self.env = dict(
             os.environ, HOME=str(d / "home"), RABBITMQ_NODENAME=f"engine{self.port}@localhost",

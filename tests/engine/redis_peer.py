@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, make_certs, wait_for
 
 PYTHON = "/usr/bin/python3"  # the one that sees Debian's python3-redis
 
@@ -16,20 +16,6 @@ def redis(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
-
-
-def make_certs(d):
-    """A CA, and a server certificate it signed for the name `localhost` only; returns the CA's path."""
-    def openssl(*args):
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sluice test CA",
-            "-keyout", "ca.key", "-out", "ca.pem")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key",
-            "-out", "server.csr")
-    (d / "san.ext").write_text("subjectAltName = DNS:localhost\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-            "-extfile", "san.ext", "-out", "server.pem")
-    return d / "ca.pem"
 
 
 class RedisServer:
