@@ -47,7 +47,9 @@ class RabbitMQ:
             ERL_EPMD_ADDRESS="127.0.0.1", ERL_EPMD_PORT=str(epmd), RABBITMQ_MNESIA_BASE=str(d / "mnesia"),
             RABBITMQ_LOG_BASE=str(d / "log"), RABBITMQ_CONFIG_FILE=str(d / "rabbitmq.conf"),
             RABBITMQ_ENABLED_PLUGINS_FILE=str(d / "enabled_plugins"), RABBITMQ_PID_FILE=str(d / "rabbit.pid"),
-            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
+            # A quorum queue reports its counts to list_queues once a tick (5 s by
+            # default), so a test would read a count from seconds ago.
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} -rabbit quorum_tick_interval 100")
         self.epmd = subprocess.Popen(["epmd", "-address", "127.0.0.1", "-port", str(epmd)], env=self.env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.server = None

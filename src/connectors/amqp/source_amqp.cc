@@ -2,7 +2,7 @@
 // basic.qos(prefetch) and a consumer on `queue`, every delivery acked
 // manually once its message is final:
 //   delivered -> basic.ack, with multiple=true up to the highest tag below
-//                which every outstanding delivery is delivered;
+//                which every delivery held is settled (outstanding.h);
 //   errored   -> basic.nack with requeue (the broker delivers it again);
 //   rejected  -> basic.nack without requeue (the queue's dead-letter
 //                exchange takes it, if it has one).
@@ -18,18 +18,20 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
-#include <set>
 #include <unordered_map>
 
 #include "amqp/connection.h"
 #include "async/spawn.h"
 #include "config/config.h"
 #include "connectors/amqp/amqp.h"
+#include "connectors/amqp/outstanding.h"
 #include "connectors/amqp/settings.h"
 #include "core/message.h"
 #include "logging/log.h"
@@ -63,7 +65,7 @@ struct Session {
   uint64_t generation = 0;
   std::shared_ptr<amqp::Connection> connection;
   std::mutex mu;
-  std::map<uint16_t, std::set<uint64_t>> outstanding;  // delivered to us, not yet acked, by channel
+  std::map<uint16_t, amqp_input::Outstanding> outstanding;  // delivered to us, not yet settled, by channel
 };
 
 amqp::Table parse_arguments(const config::TemplateMap& arguments, const config::Values& v) {
@@ -208,7 +210,7 @@ class AmqpInput final : public runtime::Input {
       {
         std::lock_guard lock(s->mu);
         size_t held = 0;
-        for (auto& [ch, tags] : s->outstanding) held += tags.size();
+        for (auto& [ch, tags] : s->outstanding) held += tags.open();
         unacked_->add(-static_cast<int64_t>(held));
         s->outstanding.clear();
       }
@@ -270,7 +272,7 @@ class AmqpInput final : public runtime::Input {
     {
       std::lock_guard lock(s.mu);
       auto& out = s.outstanding[channel];
-      for (const auto& d : ds) out.insert(out.end(), d.tag);  // tags rise: each goes last
+      for (const auto& d : ds) out.add(d.tag);
     }
     std::erase_if(ds, [&](const amqp::Delivery& d) {
       if (d.redelivered) redeliveries_->inc();
@@ -314,8 +316,7 @@ class AmqpInput final : public runtime::Input {
 
   void settle_one(Session& s, uint16_t channel, uint64_t tag) {
     std::lock_guard lock(s.mu);
-    s.outstanding[channel].erase(tag);
-    unacked_->add(-1);
+    if (s.outstanding[channel].settle(tag)) unacked_->add(-1);
   }
 
   void add(core::Batch& b, Arrived a) {
@@ -351,8 +352,11 @@ class AmqpInput final : public runtime::Input {
     b.messages.push_back(std::move(m));
   }
 
-  // One round of acks per channel: the longest delivered run from the
-  // oldest outstanding tag as one multiple-ack, the rest one by one.
+  // One round per channel: the nacks first (an ack with multiple=true sent
+  // after them cannot take them for acked), then one multiple-ack for the
+  // settled run at the front, and single acks for delivered tags behind a
+  // delivery still in flight (a later multiple-ack passing over them is
+  // harmless: it settles only what the broker still holds).
   runtime::Task<void> settle(Acks::Groups g) {
     auto s = session();
     std::map<uint16_t, std::vector<uint64_t>> delivered, errored, rejected;
@@ -372,37 +376,41 @@ class AmqpInput final : public runtime::Input {
     size_t settled = 0;
     {
       std::lock_guard lock(s->mu);
-      for (auto& [ch, tags] : delivered) {
-        auto& out = s->outstanding[ch];
-        std::sort(tags.begin(), tags.end());
-        // Outstanding tags are in order; the delivered run starts at the oldest.
-        size_t run = 0;
-        uint64_t last = 0;
-        for (auto it = out.begin(); it != out.end() && run < tags.size() && *it == tags[run]; ++it, ++run) last = *it;
-        if (run > 0) {
-          c.ack(ch, last, run > 1);
-          ack_frames_->inc();
-        }
-        for (size_t i = run; i < tags.size(); ++i) {
-          c.ack(ch, tags[i], false);
-          ack_frames_->inc();
-        }
-        for (auto t : tags) out.erase(t);
-        acked_->inc(tags.size());
-        settled += tags.size();
-      }
       auto nack_all = [&](std::map<uint16_t, std::vector<uint64_t>>& by_channel, bool requeue, metrics::Counter& n) {
         for (auto& [ch, tags] : by_channel) {
+          auto& out = s->outstanding[ch];
           for (auto t : tags) {
+            if (!out.settle(t)) continue;
             c.nack(ch, t, false, requeue);
-            s->outstanding[ch].erase(t);
+            n.inc();
+            ++settled;
           }
-          n.inc(tags.size());
-          settled += tags.size();
         }
       };
       nack_all(errored, true, *nacked_);
       nack_all(rejected, false, *rejected_failed_);
+      for (auto& [ch, tags] : delivered) {
+        auto& out = s->outstanding[ch];
+        std::erase_if(tags, [&](uint64_t t) { return !out.settle(t); });
+        // The multiple-ack names this round's highest tag in the run: the
+        // broker refuses one naming a tag it no longer holds.
+        const auto front = out.pop_settled_front();
+        std::optional<uint64_t> run_end;
+        for (auto t : tags) {
+          if (front && t <= *front) {
+            run_end = std::max(run_end.value_or(0), t);
+          } else {
+            c.ack(ch, t, false);
+            ack_frames_->inc();
+          }
+        }
+        if (run_end) {
+          c.ack(ch, *run_end, true);
+          ack_frames_->inc();
+        }
+        acked_->inc(tags.size());
+        settled += tags.size();
+      }
     }
     unacked_->add(-static_cast<int64_t>(settled));
     co_return;
