@@ -190,7 +190,7 @@ class AmqpInput final : public runtime::Input {
     while (!closed_) {
       auto s = std::make_shared<Session>();
       s->generation = ++generation;
-      auto ready = co_await connect(s);
+      auto ready = co_await open_session(s);
       if (!ready) {
         connected_->set(0);
         const auto delay = runtime::backoff_delay({.initial = std::chrono::milliseconds(100), .max = std::chrono::seconds(5)},
@@ -219,7 +219,7 @@ class AmqpInput final : public runtime::Input {
   }
 
   // Connects, declares, binds, and starts the consumers.
-  runtime::Task<core::Result<void>> connect(std::shared_ptr<Session> s) {
+  runtime::Task<core::Result<void>> open_session(std::shared_ptr<Session> s) {
     auto conn = co_await amqp::Connection::open(io_, options_);
     if (!conn) co_return std::unexpected(conn.error());
     s->connection = *conn;
